@@ -1,0 +1,103 @@
+//! `rollcall export`
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, ValueEnum};
+
+use super::outln;
+use crate::core::SessionId;
+use crate::store::Store;
+use crate::store::export::{ExportFilter, ExportFormat, ExportOptions};
+
+/// CSV layouts.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum FormatArg {
+    /// One row per session and student.
+    Long,
+    /// One row per student, one column per session.
+    Matrix,
+}
+
+/// Arguments of `rollcall export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Only this class (name or id).
+    #[arg(long)]
+    class: Option<String>,
+    /// Only this session (id).
+    #[arg(long)]
+    session: Option<i64>,
+    /// Only sessions on or after this date (YYYY-MM-DD).
+    #[arg(long)]
+    from: Option<String>,
+    /// Only sessions on or before this date (YYYY-MM-DD).
+    #[arg(long)]
+    to: Option<String>,
+    /// Layout.
+    #[arg(long, value_enum, default_value = "long")]
+    format: FormatArg,
+    /// Start the file with a UTF-8 byte-order mark (for Excel).
+    #[arg(long)]
+    bom: bool,
+    /// Output file (default: standard output).
+    #[arg(long, short)]
+    out: Option<PathBuf>,
+}
+
+/// Runs `rollcall export`.
+pub fn run(store: &Store, args: &ExportArgs) -> anyhow::Result<()> {
+    let filter = ExportFilter {
+        class: args
+            .class
+            .as_deref()
+            .map(|c| store.find_class(c).map(|c| c.id))
+            .transpose()?,
+        session: args.session.map(SessionId),
+        from_ms: args
+            .from
+            .as_deref()
+            .map(|d| super::parse_local_date(d, false))
+            .transpose()?,
+        to_ms: args
+            .to
+            .as_deref()
+            .map(|d| super::parse_local_date(d, true))
+            .transpose()?,
+    };
+    let format = match args.format {
+        FormatArg::Long => ExportFormat::Long,
+        FormatArg::Matrix => ExportFormat::Matrix,
+    };
+    let options = ExportOptions {
+        format,
+        bom: args.bom,
+        filter,
+    };
+    if let Some(path) = &args.out {
+        // Write to a temporary file next to the target and rename, so a failed export never
+        // leaves half a file behind.
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)
+            .with_context(|| format!("creating a file in {}", dir.display()))?;
+        let summary = store.export_csv(&options, &chrono::Local, &mut tmp)?;
+        tmp.flush()?;
+        tmp.persist(path)
+            .with_context(|| format!("writing {}", path.display()))?;
+        outln!(
+            "Wrote {} rows ({} sessions, {} students) to {}",
+            summary.rows,
+            summary.sessions,
+            summary.students,
+            path.display()
+        );
+    } else {
+        let stdout = std::io::stdout();
+        store.export_csv(&options, &chrono::Local, stdout.lock())?;
+    }
+    Ok(())
+}

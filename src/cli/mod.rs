@@ -1,0 +1,167 @@
+//! The command-line interface: every GUI action as a subcommand, so everything is scriptable.
+//! `rollcall` with no subcommand opens the window.
+
+mod classes;
+mod export;
+mod roster;
+mod sessions;
+mod table;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+use crate::store::{self, Store};
+
+/// Takes class attendance by face, offline.
+#[derive(Debug, Parser)]
+#[command(name = "rollcall", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// The database file (default: the platform data folder, e.g. ~/.local/share/rollcall/rollcall.db).
+    #[arg(long, global = true, env = store::DB_ENV, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    /// More log output (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// What to do; without a command the window opens.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Add, list, configure or remove classes.
+    #[command(subcommand)]
+    Class(classes::ClassCommand),
+    /// Add, list, rename, enroll or remove students.
+    #[command(subcommand)]
+    Student(roster::StudentCommand),
+    /// Record or withdraw biometric consent for a student.
+    #[command(subcommand)]
+    Consent(roster::ConsentCommand),
+    /// Start, stop, list or show attendance sessions.
+    #[command(subcommand)]
+    Session(sessions::SessionCommand),
+    /// Set a student's status in a session by hand (present, late, absent, excused).
+    Mark(sessions::MarkArgs),
+    /// Export attendance as CSV.
+    Export(export::ExportArgs),
+    /// Show the audit log of manual changes.
+    Audit(sessions::AuditArgs),
+}
+
+/// Parses the arguments, runs the command, and turns errors into a message and exit code 1.
+#[must_use]
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level)).init();
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("error: {err}");
+                for cause in err.chain().skip(1) {
+                    eprintln!("  caused by: {cause}");
+                }
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs one parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let db = db_path(cli.db.as_deref())?;
+    let Some(command) = cli.command else {
+        anyhow::bail!(
+            "the window is not available in this build yet: run `rollcall --help` for the commands"
+        );
+    };
+    match command {
+        Command::Class(c) => classes::run(&open(&db)?, c),
+        Command::Student(c) => roster::run_student(&open(&db)?, c),
+        Command::Consent(c) => roster::run_consent(&open(&db)?, c),
+        Command::Session(c) => sessions::run(&open(&db)?, c),
+        Command::Mark(a) => sessions::run_mark(&open(&db)?, &a),
+        Command::Export(a) => export::run(&open(&db)?, &a),
+        Command::Audit(a) => sessions::run_audit(&open(&db)?, &a),
+    }
+    .map(|()| ExitCode::SUCCESS)
+}
+
+/// The database path: `--db`, else `ROLLCALL_DB` (handled by clap), else the platform default.
+pub fn db_path(explicit: Option<&std::path::Path>) -> anyhow::Result<PathBuf> {
+    match explicit {
+        Some(p) => Ok(p.to_owned()),
+        None => store::default_db_path().context(
+            "could not find a data folder for this user; pass --db PATH or set ROLLCALL_DB",
+        ),
+    }
+}
+
+/// Opens the database with a message that names the file.
+pub fn open(path: &std::path::Path) -> anyhow::Result<Store> {
+    Store::open(path).with_context(|| format!("opening the database {}", path.display()))
+}
+
+/// Prints a line on standard output (the CLI's own output channel).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        #[allow(clippy::print_stdout)]
+        { println!($($arg)*); }
+    }};
+}
+pub(crate) use outln;
+
+/// Formats a Unix-milliseconds time in local time, "2026-11-29 08:01".
+#[must_use]
+pub fn local_time(ms: i64) -> String {
+    use chrono::TimeZone as _;
+    chrono::Local.timestamp_millis_opt(ms).single().map_or_else(
+        || ms.to_string(),
+        |t| t.format("%Y-%m-%d %H:%M").to_string(),
+    )
+}
+
+/// Parses a local date "YYYY-MM-DD" into the Unix milliseconds of its first moment; with
+/// `next_day`, of the first moment of the following day (for inclusive end dates).
+pub fn parse_local_date(text: &str, next_day: bool) -> anyhow::Result<i64> {
+    use chrono::TimeZone as _;
+    let date = chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .with_context(|| format!("{text:?} is not a date like 2026-09-01"))?;
+    let date = if next_day {
+        date.succ_opt().context("date out of range")?
+    } else {
+        date
+    };
+    let midnight = date.and_hms_opt(0, 0, 0).context("date out of range")?;
+    let local = chrono::Local
+        .from_local_datetime(&midnight)
+        .earliest()
+        .context("that date has no midnight in the local time zone")?;
+    Ok(local.timestamp_millis())
+}
+
+/// The recognition settings a new session records: the active encoder with the class's
+/// threshold override or the encoder's default. `None` when no encoder is active yet.
+pub fn session_settings(
+    store: &Store,
+    class: &store::ClassRow,
+) -> anyhow::Result<Option<store::SessionSettings>> {
+    Ok(store.active_encoder()?.map(|e| store::SessionSettings {
+        threshold: class.threshold_override.unwrap_or(e.default_threshold),
+        margin: e.default_margin,
+        model_id: e.id,
+    }))
+}

@@ -1,0 +1,294 @@
+//! `rollcall student ...` and `rollcall consent ...`
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use clap::Subcommand;
+
+use super::{outln, table};
+use crate::core::StudentId;
+use crate::store::{NewEnrollment, Store};
+use crate::vision::image_io;
+
+/// Student subcommands.
+#[derive(Debug, Subcommand)]
+pub enum StudentCommand {
+    /// Add a student, optionally with their enrollment photo.
+    Add {
+        /// The name shown to the teacher.
+        #[arg(long)]
+        name: String,
+        /// Class(es) the student belongs to (name or id); repeat for several.
+        #[arg(long = "class", value_name = "CLASS")]
+        classes: Vec<String>,
+        /// School number or other identifier.
+        #[arg(long)]
+        external_id: Option<String>,
+        /// The enrollment photo (one face, looking at the camera).
+        #[arg(long, value_name = "FILE")]
+        photo: Option<PathBuf>,
+        /// Who gave biometric consent, e.g. "Mary Lovelace (mother)"; required with --photo
+        /// unless consent is already on record.
+        #[arg(long, value_name = "NAME")]
+        consent_by: Option<String>,
+    },
+    /// List students.
+    List {
+        /// Only this class.
+        #[arg(long)]
+        class: Option<String>,
+    },
+    /// Store (or replace) a student's enrollment photo.
+    Enroll {
+        /// The student (id, school number or name).
+        student: String,
+        /// The photo.
+        #[arg(long, value_name = "FILE")]
+        photo: PathBuf,
+        /// Who gave biometric consent, if not already on record.
+        #[arg(long, value_name = "NAME")]
+        consent_by: Option<String>,
+    },
+    /// Rename a student.
+    Rename {
+        /// The student (id, school number or name).
+        student: String,
+        /// The new name.
+        new_name: String,
+    },
+    /// Add a student to another class.
+    Join {
+        /// The student (id, school number or name).
+        student: String,
+        /// The class.
+        #[arg(long)]
+        class: String,
+    },
+    /// Remove a student: biometric data is deleted, attendance history is kept.
+    Remove {
+        /// The student (id, school number or name).
+        student: String,
+    },
+    /// Delete a student's photo, face crop and embeddings now (the student stays).
+    Forget {
+        /// The student (id, school number or name).
+        student: String,
+    },
+}
+
+/// Consent subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConsentCommand {
+    /// Record that consent was given.
+    Give {
+        /// The student (id, school number or name).
+        #[arg(long)]
+        student: String,
+        /// Who gave it, e.g. "Mary Lovelace (mother)".
+        #[arg(long)]
+        by: String,
+        /// What it covers.
+        #[arg(long)]
+        purpose: Option<String>,
+    },
+    /// Withdraw consent: the student's biometric data is deleted at once.
+    Withdraw {
+        /// The student (id, school number or name).
+        #[arg(long)]
+        student: String,
+    },
+    /// Show a student's consent history.
+    List {
+        /// The student (id, school number or name).
+        #[arg(long)]
+        student: String,
+    },
+}
+
+/// Runs a student subcommand.
+pub fn run_student(store: &Store, command: StudentCommand) -> anyhow::Result<()> {
+    match command {
+        StudentCommand::Add {
+            name,
+            classes,
+            external_id,
+            photo,
+            consent_by,
+        } => {
+            let class_ids = classes
+                .iter()
+                .map(|c| store.find_class(c).map(|c| c.id))
+                .collect::<Result<Vec<_>, _>>()?;
+            // Check the photo and the consent before writing anything.
+            let photo_bytes = photo.as_deref().map(read_photo).transpose()?;
+            if photo_bytes.is_some() && consent_by.is_none() {
+                anyhow::bail!(
+                    "a photo of {} needs a biometric consent record: add --consent-by \"NAME (relationship)\" \
+                     naming who gave consent, or add the student without --photo and mark them by hand",
+                    name.trim()
+                );
+            }
+            let id = store.add_student(&name, external_id.as_deref(), &class_ids)?;
+            if let Some(by) = &consent_by {
+                store.give_consent(id, by, None)?;
+            }
+            outln!("Added {} (#{id})", name.trim());
+            if let (Some(bytes), Some(path)) = (photo_bytes, photo.as_deref())
+                && let Err(err) = enroll(store, id, &bytes, path)
+            {
+                // Keep the student: only the photo failed, and the teacher can retry it.
+                return Err(err.context(format!(
+                        "{} was added without a photo; fix the photo and run: rollcall student enroll {id} --photo FILE",
+                        name.trim()
+                    )));
+            }
+        }
+        StudentCommand::List { class } => {
+            let class = class.map(|c| store.find_class(&c)).transpose()?;
+            let students = store.list_students(class.as_ref().map(|c| c.id))?;
+            if students.is_empty() {
+                outln!(
+                    "No students yet. Add one with: rollcall student add --name \"Ada Lovelace\" --class 7B"
+                );
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = students
+                .iter()
+                .map(|s| {
+                    vec![
+                        s.id.to_string(),
+                        s.display_name.clone(),
+                        s.external_id.clone().unwrap_or_default(),
+                        s.classes.join(", "),
+                        if s.has_photo { "yes" } else { "no" }.to_owned(),
+                        if s.has_consent { "yes" } else { "no" }.to_owned(),
+                        s.embedded_with.join(", "),
+                        s.quality_warnings.len().to_string(),
+                    ]
+                })
+                .collect();
+            table::print(
+                &[
+                    "id",
+                    "name",
+                    "school id",
+                    "classes",
+                    "photo",
+                    "consent",
+                    "embedded with",
+                    "warnings",
+                ],
+                &rows,
+            );
+        }
+        StudentCommand::Enroll {
+            student,
+            photo,
+            consent_by,
+        } => {
+            let s = store.find_student(&student, None)?;
+            let bytes = read_photo(&photo)?;
+            if let Some(by) = &consent_by {
+                store.give_consent(s.id, by, None)?;
+            }
+            enroll(store, s.id, &bytes, &photo)?;
+        }
+        StudentCommand::Rename { student, new_name } => {
+            let s = store.find_student(&student, None)?;
+            store.rename_student(s.id, &new_name)?;
+            outln!("Renamed {} to {}", s.display_name, new_name.trim());
+        }
+        StudentCommand::Join { student, class } => {
+            let s = store.find_student(&student, None)?;
+            let c = store.find_class(&class)?;
+            store.add_to_class(s.id, c.id)?;
+            outln!("{} is now in class {}", s.display_name, c.name);
+        }
+        StudentCommand::Remove { student } => {
+            let s = store.find_student(&student, None)?;
+            store.remove_student(s.id)?;
+            outln!(
+                "Removed {}: biometric data deleted, attendance history kept",
+                s.display_name
+            );
+        }
+        StudentCommand::Forget { student } => {
+            let s = store.find_student(&student, None)?;
+            store.forget_biometrics(s.id, "teacher")?;
+            outln!(
+                "Deleted the photo, face crop and embeddings of {}",
+                s.display_name
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Runs a consent subcommand.
+pub fn run_consent(store: &Store, command: ConsentCommand) -> anyhow::Result<()> {
+    match command {
+        ConsentCommand::Give {
+            student,
+            by,
+            purpose,
+        } => {
+            let s = store.find_student(&student, None)?;
+            store.give_consent(s.id, &by, purpose.as_deref())?;
+            outln!(
+                "Recorded consent for {} given by {}",
+                s.display_name,
+                by.trim()
+            );
+        }
+        ConsentCommand::Withdraw { student } => {
+            let s = store.find_student(&student, None)?;
+            store.withdraw_consent(s.id)?;
+            outln!(
+                "Consent withdrawn for {}: their photo and embeddings were deleted",
+                s.display_name
+            );
+        }
+        ConsentCommand::List { student } => {
+            let s = store.find_student(&student, None)?;
+            let rows: Vec<Vec<String>> = store
+                .consents(s.id)?
+                .iter()
+                .map(|c| {
+                    vec![
+                        super::local_time(c.given_ms),
+                        c.given_by.clone(),
+                        c.purpose.clone(),
+                        c.withdrawn_ms.map(super::local_time).unwrap_or_default(),
+                    ]
+                })
+                .collect();
+            if rows.is_empty() {
+                outln!("No consent on record for {}", s.display_name);
+            } else {
+                table::print(&["given", "by", "purpose", "withdrawn"], &rows);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn read_photo(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let bytes = image_io::read_file(path)?;
+    image_io::decode(&bytes).with_context(|| format!("reading the photo {}", path.display()))?;
+    Ok(bytes)
+}
+
+/// Stores the photo of `student`.
+fn enroll(store: &Store, student: StudentId, bytes: &[u8], path: &Path) -> anyhow::Result<()> {
+    let format = image_io::format_name(bytes).unwrap_or("image");
+    store.enroll(
+        student,
+        &NewEnrollment {
+            photo: bytes,
+            photo_format: format,
+            ..Default::default()
+        },
+    )?;
+    outln!("Stored the photo {}", path.display());
+    Ok(())
+}

@@ -1,0 +1,637 @@
+//! The live roll-call engine: turns the faces of each frame into marks, following the
+//! decision rule (threshold, margin, K of the last N frames of a track), once per student per
+//! session, and sends doubtful faces to the teacher's review queue. Pure: the caller passes in
+//! rankings and frame times, and writes the events it gets back to the store.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use super::attendance::{Status, arrival_status};
+use super::decision::{DecisionRule, FrameVerdict};
+use super::gallery::{Candidate, Ranking};
+use super::geometry::BBox;
+use super::ids::StudentId;
+use super::tracker::{TrackId, Tracker, TrackerConfig};
+
+/// Settings of the engine for one session.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RollCallConfig {
+    /// Threshold, margin and vote rule.
+    pub rule: DecisionRule,
+    /// Box tracking settings.
+    pub tracker: TrackerConfig,
+    /// Minutes after the session start after which a new mark is "late".
+    pub late_after_minutes: u32,
+}
+
+/// One detected face of a frame, with its ranking against the class gallery.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaceInput {
+    /// Where the face is in the frame.
+    pub bbox: BBox,
+    /// The closest enrolled students; `None` when the face could not be embedded.
+    pub ranking: Option<Ranking>,
+}
+
+/// Why a face is doubtful.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum UncertainReason {
+    /// The best and second-best students are too close to tell apart (twins, look-alikes).
+    SmallMargin,
+    /// Another face in the same frame is a better match for the same student.
+    DuplicateInFrame,
+    /// The track's recent frames disagree about who this is.
+    Flickering,
+}
+
+impl UncertainReason {
+    /// A short explanation for the teacher.
+    #[must_use]
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::SmallMargin => "two students match almost equally well",
+            Self::DuplicateInFrame => "another face in the picture matches this student better",
+            Self::Flickering => "recent frames disagree about who this is",
+        }
+    }
+
+    /// The stable name stored in the database.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SmallMargin => "small_margin",
+            Self::DuplicateInFrame => "duplicate_in_frame",
+            Self::Flickering => "flickering",
+        }
+    }
+}
+
+/// What the engine decided about one face in one frame.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum FaceOutcome {
+    /// The student was marked in this frame.
+    Marked {
+        /// Who.
+        student: StudentId,
+        /// Present or late.
+        status: Status,
+    },
+    /// A student already marked in this session, seen again.
+    Seen {
+        /// Who.
+        student: StudentId,
+    },
+    /// A clear match still collecting votes.
+    Confirming {
+        /// The leading student.
+        student: StudentId,
+        /// Votes so far in the window.
+        votes: usize,
+        /// Votes needed.
+        needed: usize,
+    },
+    /// Doubtful: never marked automatically.
+    Uncertain {
+        /// The closest student, if any.
+        candidate: Option<Candidate>,
+        /// Why.
+        reason: UncertainReason,
+    },
+    /// Nobody enrolled is close enough.
+    Unknown {
+        /// The closest student anyway, for display only.
+        closest: Option<Candidate>,
+    },
+}
+
+/// One face of a frame with its track and outcome.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaceDecision {
+    /// The face's track.
+    pub track: TrackId,
+    /// Where the face is.
+    pub bbox: BBox,
+    /// What was decided.
+    pub outcome: FaceOutcome,
+}
+
+/// The numbers behind an automatic mark, kept with it as evidence.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MarkEvidence {
+    /// Distance of the matched student in the confirming frame.
+    pub distance: f32,
+    /// Distance gap to the runner-up (infinite with one enrolled student).
+    pub margin: f32,
+    /// The runner-up and its distance.
+    pub runner_up: Option<Candidate>,
+}
+
+/// A new mark for the store.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MarkEvent {
+    /// Who.
+    pub student: StudentId,
+    /// Present or late.
+    pub status: Status,
+    /// Time of the confirming frame.
+    pub frame_ms: i64,
+    /// Index of the face in the frame's input.
+    pub face_index: usize,
+    /// The numbers behind the decision.
+    pub evidence: MarkEvidence,
+}
+
+/// A doubtful face for the teacher's review queue (one per track).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ReviewEvent {
+    /// The track that stayed doubtful.
+    pub track: TrackId,
+    /// The most likely student.
+    pub candidate: Candidate,
+    /// The next most likely student.
+    pub runner_up: Option<Candidate>,
+    /// Distance gap between them.
+    pub margin: f32,
+    /// Why it is doubtful.
+    pub reason: UncertainReason,
+    /// Time of the frame.
+    pub frame_ms: i64,
+    /// Index of the face in the frame's input.
+    pub face_index: usize,
+}
+
+/// Everything that happened in one frame.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FrameReport {
+    /// One decision per input face, in input order.
+    pub faces: Vec<FaceDecision>,
+    /// Students marked in this frame.
+    pub new_marks: Vec<MarkEvent>,
+    /// Students already marked who were seen again (update their last-seen time).
+    pub seen_again: Vec<StudentId>,
+    /// Doubtful tracks to put in the review queue.
+    pub reviews: Vec<ReviewEvent>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Vote {
+    student: StudentId,
+    distance: f32,
+    margin: f32,
+    runner_up: Option<Candidate>,
+}
+
+/// A doubtful frame: candidate, runner-up, margin and reason.
+type Doubt = (Candidate, Option<Candidate>, f32, UncertainReason);
+
+#[derive(Clone, Debug, Default)]
+struct TrackState {
+    votes: VecDeque<Option<Vote>>,
+    doubt: VecDeque<Option<Doubt>>,
+    frames_seen: usize,
+    confirmed: bool,
+    reviewed: bool,
+}
+
+/// The engine state for one session.
+#[derive(Clone, Debug)]
+pub struct RollCall {
+    config: RollCallConfig,
+    session_start_ms: i64,
+    tracker: Tracker,
+    tracks: HashMap<TrackId, TrackState>,
+    marked: HashSet<StudentId>,
+}
+
+impl RollCall {
+    /// An engine for a session that started at `session_start_ms`, in which `already_marked`
+    /// students have a mark (for example after a restart, or marked by hand).
+    #[must_use]
+    pub fn new(
+        config: RollCallConfig,
+        session_start_ms: i64,
+        already_marked: impl IntoIterator<Item = StudentId>,
+    ) -> Self {
+        let config = RollCallConfig {
+            rule: config.rule.normalized(),
+            ..config
+        };
+        Self {
+            config,
+            session_start_ms,
+            tracker: Tracker::new(config.tracker),
+            tracks: HashMap::new(),
+            marked: already_marked.into_iter().collect(),
+        }
+    }
+
+    /// The settings in force.
+    #[must_use]
+    pub fn config(&self) -> &RollCallConfig {
+        &self.config
+    }
+
+    /// Records a mark made outside the engine (manual, or accepted from review), so the engine
+    /// does not mark the student again.
+    pub fn note_marked(&mut self, student: StudentId) {
+        self.marked.insert(student);
+    }
+
+    /// Whether the student already has a mark in this session.
+    #[must_use]
+    pub fn is_marked(&self, student: StudentId) -> bool {
+        self.marked.contains(&student)
+    }
+
+    /// Processes the faces of one frame taken at `frame_ms`.
+    pub fn observe(&mut self, frame_ms: i64, faces: &[FaceInput]) -> FrameReport {
+        let rule = self.config.rule;
+        let boxes: Vec<BBox> = faces.iter().map(|f| f.bbox).collect();
+        let (track_ids, expired) = self.tracker.update(frame_ms, &boxes);
+        for id in expired {
+            self.tracks.remove(&id);
+        }
+
+        let mut verdicts: Vec<FrameVerdict> = faces
+            .iter()
+            .map(|f| {
+                f.ranking
+                    .as_ref()
+                    .map_or(FrameVerdict::Unknown { best: None }, |r| rule.judge(r))
+            })
+            .collect();
+
+        // Two faces in one frame cannot both be the same student: the closer one keeps the vote.
+        let mut duplicate = vec![false; faces.len()];
+        let mut best_face: HashMap<StudentId, usize> = HashMap::new();
+        for (i, v) in verdicts.iter().enumerate() {
+            if let FrameVerdict::Match { best, .. } = v {
+                match best_face.get(&best.student) {
+                    Some(&j) if distance_of(&verdicts[j]) <= best.distance => duplicate[i] = true,
+                    Some(&j) => {
+                        duplicate[j] = true;
+                        best_face.insert(best.student, i);
+                    }
+                    None => {
+                        best_face.insert(best.student, i);
+                    }
+                }
+            }
+        }
+
+        let mut report = FrameReport::default();
+        for (i, face) in faces.iter().enumerate() {
+            let track_id = track_ids[i];
+            let rankings = face.ranking.as_ref();
+            let verdict = &mut verdicts[i];
+            let state = self.tracks.entry(track_id).or_default();
+            state.frames_seen += 1;
+
+            let (vote, doubt) = match *verdict {
+                FrameVerdict::Match { best, margin } if duplicate[i] => {
+                    let runner_up = rankings.and_then(Ranking::runner_up);
+                    (
+                        None,
+                        Some((best, runner_up, margin, UncertainReason::DuplicateInFrame)),
+                    )
+                }
+                FrameVerdict::Match { best, margin } => (
+                    Some(Vote {
+                        student: best.student,
+                        distance: best.distance,
+                        margin,
+                        runner_up: rankings.and_then(Ranking::runner_up),
+                    }),
+                    None,
+                ),
+                FrameVerdict::Ambiguous {
+                    best,
+                    runner_up,
+                    margin,
+                } => (
+                    None,
+                    Some((best, runner_up, margin, UncertainReason::SmallMargin)),
+                ),
+                FrameVerdict::Unknown { .. } => (None, None),
+            };
+            push_window(&mut state.votes, vote, rule.window_frames);
+
+            let outcome = if let Some(vote) = vote {
+                let mut counts: HashMap<StudentId, usize> = HashMap::new();
+                for v in state.votes.iter().flatten() {
+                    *counts.entry(v.student).or_default() += 1;
+                }
+                let votes = counts.get(&vote.student).copied().unwrap_or(0);
+                // The window must agree: any vote for another student blocks the mark.
+                if votes >= rule.frames_to_confirm && counts.len() == 1 {
+                    state.confirmed = true;
+                    if self.marked.insert(vote.student) {
+                        let status = arrival_status(
+                            self.session_start_ms,
+                            frame_ms,
+                            self.config.late_after_minutes,
+                        );
+                        report.new_marks.push(MarkEvent {
+                            student: vote.student,
+                            status,
+                            frame_ms,
+                            face_index: i,
+                            evidence: MarkEvidence {
+                                distance: vote.distance,
+                                margin: vote.margin,
+                                runner_up: vote.runner_up,
+                            },
+                        });
+                        FaceOutcome::Marked {
+                            student: vote.student,
+                            status,
+                        }
+                    } else {
+                        report.seen_again.push(vote.student);
+                        FaceOutcome::Seen {
+                            student: vote.student,
+                        }
+                    }
+                } else if counts.len() > 1 {
+                    let candidate = Candidate {
+                        student: vote.student,
+                        distance: vote.distance,
+                    };
+                    let doubt_entry = (
+                        candidate,
+                        vote.runner_up,
+                        vote.margin,
+                        UncertainReason::Flickering,
+                    );
+                    push_window(&mut state.doubt, Some(doubt_entry), rule.window_frames);
+                    FaceOutcome::Uncertain {
+                        candidate: Some(candidate),
+                        reason: UncertainReason::Flickering,
+                    }
+                } else {
+                    FaceOutcome::Confirming {
+                        student: vote.student,
+                        votes,
+                        needed: rule.frames_to_confirm,
+                    }
+                }
+            } else if let Some((candidate, _, _, reason)) = doubt {
+                FaceOutcome::Uncertain {
+                    candidate: Some(candidate),
+                    reason,
+                }
+            } else {
+                let closest = match *verdict {
+                    FrameVerdict::Unknown { best } => best,
+                    _ => None,
+                };
+                FaceOutcome::Unknown { closest }
+            };
+            if vote.is_none() {
+                push_window(&mut state.doubt, doubt, rule.window_frames);
+            } else if !matches!(outcome, FaceOutcome::Uncertain { .. }) {
+                push_window(&mut state.doubt, None, rule.window_frames);
+            }
+
+            // A track that stayed doubtful for a whole window goes to the review queue once.
+            if !state.confirmed
+                && !state.reviewed
+                && state.frames_seen >= rule.window_frames
+                && let Some((candidate, runner_up, margin, reason)) =
+                    state.doubt.iter().rev().flatten().next().copied()
+            {
+                {
+                    state.reviewed = true;
+                    report.reviews.push(ReviewEvent {
+                        track: track_id,
+                        candidate,
+                        runner_up,
+                        margin,
+                        reason,
+                        frame_ms,
+                        face_index: i,
+                    });
+                }
+            }
+            report.faces.push(FaceDecision {
+                track: track_id,
+                bbox: face.bbox,
+                outcome,
+            });
+        }
+        report
+    }
+}
+
+fn distance_of(verdict: &FrameVerdict) -> f32 {
+    match verdict {
+        FrameVerdict::Match { best, .. } | FrameVerdict::Ambiguous { best, .. } => best.distance,
+        FrameVerdict::Unknown { best } => best.map_or(f32::INFINITY, |b| b.distance),
+    }
+}
+
+fn push_window<T>(window: &mut VecDeque<T>, item: T, len: usize) {
+    window.push_back(item);
+    while window.len() > len {
+        window.pop_front();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S1: StudentId = StudentId(1);
+    const S2: StudentId = StudentId(2);
+
+    fn config() -> RollCallConfig {
+        RollCallConfig {
+            rule: DecisionRule {
+                max_distance: 0.5,
+                min_margin: 0.1,
+                frames_to_confirm: 3,
+                window_frames: 5,
+            },
+            tracker: TrackerConfig::default(),
+            late_after_minutes: 10,
+        }
+    }
+
+    fn face(x: f32, ranks: &[(StudentId, f32)]) -> FaceInput {
+        FaceInput {
+            bbox: BBox::new(x, 0.0, 100.0, 100.0),
+            ranking: Some(Ranking {
+                top: ranks
+                    .iter()
+                    .map(|&(student, distance)| Candidate { student, distance })
+                    .collect(),
+            }),
+        }
+    }
+
+    #[test]
+    fn a_clear_match_is_marked_after_k_frames_and_only_once() {
+        let mut rc = RollCall::new(config(), 0, []);
+        let f = [face(0.0, &[(S1, 0.3), (S2, 0.8)])];
+        let r1 = rc.observe(0, &f);
+        assert!(matches!(
+            r1.faces[0].outcome,
+            FaceOutcome::Confirming {
+                votes: 1,
+                needed: 3,
+                ..
+            }
+        ));
+        rc.observe(100, &f);
+        let r3 = rc.observe(200, &f);
+        assert_eq!(r3.new_marks.len(), 1);
+        assert_eq!(r3.new_marks[0].student, S1);
+        assert_eq!(r3.new_marks[0].status, Status::Present);
+        assert!((r3.new_marks[0].evidence.margin - 0.5).abs() < 1e-6);
+        assert_eq!(r3.new_marks[0].evidence.runner_up.unwrap().student, S2);
+        let r4 = rc.observe(300, &f);
+        assert!(r4.new_marks.is_empty());
+        assert_eq!(r4.seen_again, vec![S1]);
+        assert!(matches!(
+            r4.faces[0].outcome,
+            FaceOutcome::Seen { student: S1 }
+        ));
+    }
+
+    #[test]
+    fn a_stranger_is_never_marked_or_queued() {
+        let mut rc = RollCall::new(config(), 0, []);
+        for t in 0..20 {
+            let r = rc.observe(t * 100, &[face(0.0, &[(S1, 0.55), (S2, 0.9)])]);
+            assert!(r.new_marks.is_empty() && r.reviews.is_empty());
+            assert!(matches!(
+                r.faces[0].outcome,
+                FaceOutcome::Unknown { closest: Some(_) }
+            ));
+        }
+    }
+
+    #[test]
+    fn twins_near_the_threshold_go_to_review_once() {
+        let mut rc = RollCall::new(config(), 0, []);
+        let mut reviews = Vec::new();
+        for t in 0..10 {
+            let r = rc.observe(t * 100, &[face(0.0, &[(S1, 0.45), (S2, 0.48)])]);
+            assert!(r.new_marks.is_empty());
+            assert!(matches!(
+                r.faces[0].outcome,
+                FaceOutcome::Uncertain {
+                    reason: UncertainReason::SmallMargin,
+                    ..
+                }
+            ));
+            reviews.extend(r.reviews);
+        }
+        assert_eq!(reviews.len(), 1);
+        assert_eq!(reviews[0].candidate.student, S1);
+        assert_eq!(reviews[0].runner_up.unwrap().student, S2);
+    }
+
+    #[test]
+    fn a_track_that_flickers_between_two_students_is_not_marked() {
+        let mut rc = RollCall::new(config(), 0, []);
+        let mut reviews = Vec::new();
+        for t in 0..12 {
+            // Alternating clear matches: each student reaches 3 of the last 5 frames, but the
+            // window never agrees, so nobody is marked.
+            let who = if t % 2 == 0 {
+                [(S1, 0.3), (S2, 0.7)]
+            } else {
+                [(S2, 0.3), (S1, 0.7)]
+            };
+            let r = rc.observe(t * 100, &[face(0.0, &who)]);
+            assert!(r.new_marks.is_empty(), "marked at frame {t}");
+            if t > 0 {
+                assert!(matches!(
+                    r.faces[0].outcome,
+                    FaceOutcome::Uncertain {
+                        reason: UncertainReason::Flickering,
+                        ..
+                    }
+                ));
+            }
+            reviews.extend(r.reviews);
+        }
+        assert_eq!(reviews.len(), 1);
+        assert_eq!(reviews[0].reason, UncertainReason::Flickering);
+    }
+
+    #[test]
+    fn one_stray_frame_only_delays_the_mark() {
+        let mut rc = RollCall::new(config(), 0, []);
+        let s1 = [face(0.0, &[(S1, 0.3), (S2, 0.7)])];
+        let s2 = [face(0.0, &[(S2, 0.3), (S1, 0.7)])];
+        let mut marked_at = None;
+        for t in 0..10 {
+            let f = if t == 1 { &s2 } else { &s1 };
+            let r = rc.observe(t * 100, f);
+            if !r.new_marks.is_empty() {
+                marked_at = Some(t);
+                assert_eq!(r.new_marks[0].student, S1);
+            }
+        }
+        // The stray vote at frame 1 leaves the 5-frame window after frame 5.
+        assert_eq!(marked_at, Some(6));
+    }
+
+    #[test]
+    fn two_faces_claiming_the_same_student_mark_only_the_closer() {
+        let mut rc = RollCall::new(config(), 0, []);
+        let mut marks = Vec::new();
+        let mut last = FrameReport::default();
+        for t in 0..5 {
+            last = rc.observe(
+                t * 100,
+                &[face(0.0, &[(S1, 0.35)]), face(500.0, &[(S1, 0.2)])],
+            );
+            marks.extend(last.new_marks.clone());
+        }
+        assert_eq!(marks.len(), 1);
+        assert_eq!(marks[0].face_index, 1);
+        assert!(matches!(
+            last.faces[0].outcome,
+            FaceOutcome::Uncertain {
+                reason: UncertainReason::DuplicateInFrame,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn students_marked_before_are_not_marked_again_and_late_rule_applies() {
+        let mut rc = RollCall::new(config(), 0, [S1]);
+        let eleven_minutes = 11 * 60_000;
+        let mut marks = Vec::new();
+        for t in 0..3 {
+            let r = rc.observe(
+                eleven_minutes + t * 100,
+                &[face(0.0, &[(S1, 0.2)]), face(400.0, &[(S2, 0.2)])],
+            );
+            marks.extend(r.new_marks);
+        }
+        assert_eq!(marks.len(), 1);
+        assert_eq!(marks[0].student, S2);
+        assert_eq!(marks[0].status, Status::Late);
+        assert!(rc.is_marked(S1) && rc.is_marked(S2));
+    }
+
+    #[test]
+    fn a_face_without_embedding_is_unknown() {
+        let mut rc = RollCall::new(config(), 0, []);
+        let r = rc.observe(
+            0,
+            &[FaceInput {
+                bbox: BBox::new(0.0, 0.0, 10.0, 10.0),
+                ranking: None,
+            }],
+        );
+        assert!(matches!(
+            r.faces[0].outcome,
+            FaceOutcome::Unknown { closest: None }
+        ));
+    }
+}

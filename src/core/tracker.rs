@@ -1,0 +1,171 @@
+//! Simple box tracking across frames: a face keeps its track id while its box overlaps the
+//! box it had in the previous frame, so votes can be counted per person rather than per frame.
+
+use super::geometry::BBox;
+
+/// Identifies one tracked face within a session.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub struct TrackId(pub u64);
+
+/// Settings of the tracker.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrackerConfig {
+    /// Minimum intersection-over-union for a box to continue a track.
+    pub min_iou: f32,
+    /// A track not seen for this long is forgotten.
+    pub timeout_ms: i64,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        Self {
+            min_iou: 0.3,
+            timeout_ms: 2_000,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Track {
+    id: TrackId,
+    bbox: BBox,
+    last_seen_ms: i64,
+}
+
+/// Assigns track ids to face boxes frame after frame.
+#[derive(Clone, Debug, Default)]
+pub struct Tracker {
+    config: TrackerConfig,
+    tracks: Vec<Track>,
+    next_id: u64,
+}
+
+impl Tracker {
+    /// A tracker with the given settings.
+    #[must_use]
+    pub fn new(config: TrackerConfig) -> Self {
+        Self {
+            config,
+            tracks: Vec::new(),
+            next_id: 1,
+        }
+    }
+
+    /// Assigns a track id to each box of the frame taken at `frame_ms` (same order as
+    /// `boxes`) and returns the ids of tracks that just expired.
+    pub fn update(&mut self, frame_ms: i64, boxes: &[BBox]) -> (Vec<TrackId>, Vec<TrackId>) {
+        // Forget tracks that have not been seen for too long.
+        let timeout = self.config.timeout_ms;
+        let mut expired = Vec::new();
+        self.tracks.retain(|t| {
+            let keep = frame_ms - t.last_seen_ms <= timeout;
+            if !keep {
+                expired.push(t.id);
+            }
+            keep
+        });
+
+        // Greedy matching: the most overlapping (track, box) pairs first.
+        let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
+        for (ti, track) in self.tracks.iter().enumerate() {
+            for (bi, b) in boxes.iter().enumerate() {
+                let iou = track.bbox.iou(b);
+                if iou >= self.config.min_iou {
+                    pairs.push((iou, ti, bi));
+                }
+            }
+        }
+        pairs.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let mut box_track: Vec<Option<usize>> = vec![None; boxes.len()];
+        let mut track_used = vec![false; self.tracks.len()];
+        for (_, ti, bi) in pairs {
+            if box_track[bi].is_none() && !track_used[ti] {
+                box_track[bi] = Some(ti);
+                track_used[ti] = true;
+            }
+        }
+
+        let mut ids = Vec::with_capacity(boxes.len());
+        for (bi, b) in boxes.iter().enumerate() {
+            let id = if let Some(ti) = box_track[bi] {
+                let track = &mut self.tracks[ti];
+                track.bbox = *b;
+                track.last_seen_ms = frame_ms;
+                track.id
+            } else {
+                let id = TrackId(self.next_id);
+                self.next_id += 1;
+                self.tracks.push(Track {
+                    id,
+                    bbox: *b,
+                    last_seen_ms: frame_ms,
+                });
+                id
+            };
+            ids.push(id);
+        }
+        (ids, expired)
+    }
+
+    /// The number of live tracks.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.tracks.len()
+    }
+
+    /// Whether no track is live.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.tracks.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_moving_face_keeps_its_track_and_a_new_face_gets_a_new_one() {
+        let mut t = Tracker::new(TrackerConfig::default());
+        let (a, _) = t.update(0, &[BBox::new(0.0, 0.0, 100.0, 100.0)]);
+        let (b, _) = t.update(
+            33,
+            &[
+                BBox::new(10.0, 5.0, 100.0, 100.0),
+                BBox::new(300.0, 0.0, 80.0, 80.0),
+            ],
+        );
+        assert_eq!(a[0], b[0]);
+        assert_ne!(b[0], b[1]);
+        assert_eq!(t.len(), 2);
+    }
+
+    #[test]
+    fn two_boxes_never_share_a_track() {
+        let mut t = Tracker::new(TrackerConfig::default());
+        let (a, _) = t.update(0, &[BBox::new(0.0, 0.0, 100.0, 100.0)]);
+        let (b, _) = t.update(
+            33,
+            &[
+                BBox::new(5.0, 0.0, 100.0, 100.0),
+                BBox::new(0.0, 5.0, 100.0, 100.0),
+            ],
+        );
+        assert_ne!(b[0], b[1]);
+        assert!(b.contains(&a[0]));
+    }
+
+    #[test]
+    fn tracks_expire_after_the_timeout() {
+        let mut t = Tracker::new(TrackerConfig {
+            min_iou: 0.3,
+            timeout_ms: 100,
+        });
+        let (a, _) = t.update(0, &[BBox::new(0.0, 0.0, 10.0, 10.0)]);
+        let (b, expired) = t.update(500, &[BBox::new(0.0, 0.0, 10.0, 10.0)]);
+        assert_eq!(expired, a);
+        assert_ne!(a[0], b[0]);
+    }
+}

@@ -1,0 +1,12 @@
+//! rollcall: an offline desktop app that takes class attendance by face.
+//!
+//! Layers, each a module, with dependencies flowing one way (see `tools/check-layers.sh`):
+//! `gui` → `cli` → `train` → `vision` → `core`; `store` → `core`; `camera` stands alone.
+
+// Tests compare floats exactly where the value is pinned on purpose.
+#![cfg_attr(test, allow(clippy::float_cmp))]
+
+pub mod cli;
+pub mod core;
+pub mod store;
+pub mod vision;

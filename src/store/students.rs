@@ -1,0 +1,267 @@
+//! Students and class membership.
+
+use rusqlite::{OptionalExtension as _, params};
+
+use super::classes::clean_name;
+use super::{Result, Store, StoreError, duplicate_or};
+use crate::core::{ClassId, StudentId};
+
+/// A student as listed.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct StudentRow {
+    /// Database id.
+    pub id: StudentId,
+    /// Name shown to the teacher.
+    pub display_name: String,
+    /// Optional school number.
+    pub external_id: Option<String>,
+    /// Names of the classes the student belongs to.
+    pub classes: Vec<String>,
+    /// Whether an enrollment photo is stored.
+    pub has_photo: bool,
+    /// Model ids the student's photo has been embedded with.
+    pub embedded_with: Vec<String>,
+    /// Whether a biometric consent is in force.
+    pub has_consent: bool,
+    /// Quality warnings recorded at enrollment.
+    pub quality_warnings: Vec<String>,
+}
+
+const SELECT: &str = "SELECT s.id, s.display_name, s.external_id,
+        (SELECT group_concat(c.name, char(31)) FROM class_members m JOIN classes c ON c.id = m.class_id
+          WHERE m.student_id = s.id),
+        EXISTS (SELECT 1 FROM enrollments e WHERE e.student_id = s.id),
+        (SELECT group_concat(model_id, char(31)) FROM embeddings b WHERE b.student_id = s.id),
+        EXISTS (SELECT 1 FROM consents k WHERE k.student_id = s.id AND k.withdrawn_ms IS NULL),
+        (SELECT quality_json FROM enrollments e WHERE e.student_id = s.id)
+     FROM students s";
+
+fn split(v: Option<String>) -> Vec<String> {
+    v.map(|s| s.split('\u{1f}').map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StudentRow> {
+    let quality: Option<String> = r.get(7)?;
+    let quality_warnings = quality
+        .and_then(|q| serde_json::from_str::<serde_json::Value>(&q).ok())
+        .and_then(|v| v.get("warnings").cloned())
+        .and_then(|w| serde_json::from_value::<Vec<String>>(w).ok())
+        .unwrap_or_default();
+    Ok(StudentRow {
+        id: StudentId(r.get(0)?),
+        display_name: r.get(1)?,
+        external_id: r.get(2)?,
+        classes: split(r.get(3)?),
+        has_photo: r.get(4)?,
+        embedded_with: split(r.get(5)?),
+        has_consent: r.get(6)?,
+        quality_warnings,
+    })
+}
+
+impl Store {
+    /// Adds a student, optionally with a school number, as a member of `classes`.
+    pub fn add_student(
+        &self,
+        name: &str,
+        external_id: Option<&str>,
+        classes: &[ClassId],
+    ) -> Result<StudentId> {
+        let name = clean_name(name, "student name")?;
+        let external_id = external_id
+            .map(|e| clean_name(e, "student id"))
+            .transpose()?;
+        let now = self.now_ms();
+        self.in_transaction(|tx| {
+            tx.execute(
+                "INSERT INTO students (display_name, external_id, created_ms) VALUES (?1, ?2, ?3)",
+                params![name, external_id, now],
+            )
+            .map_err(|err| duplicate_or(err, "student id", external_id.as_deref().unwrap_or("")))?;
+            let id = StudentId(tx.last_insert_rowid());
+            for class in classes {
+                tx.execute(
+                    "INSERT INTO class_members (class_id, student_id, joined_ms) VALUES (?1, ?2, ?3)",
+                    params![class.0, id.0, now],
+                )?;
+            }
+            Ok(id)
+        })
+    }
+
+    /// Adds an existing student to a class (no error if already a member).
+    pub fn add_to_class(&self, student: StudentId, class: ClassId) -> Result<()> {
+        self.conn().execute(
+            "INSERT OR IGNORE INTO class_members (class_id, student_id, joined_ms) VALUES (?1, ?2, ?3)",
+            params![class.0, student.0, self.now_ms()],
+        )?;
+        Ok(())
+    }
+
+    /// Current (not removed) students, of one class or of all, by name.
+    pub fn list_students(&self, class: Option<ClassId>) -> Result<Vec<StudentRow>> {
+        let sql = match class {
+            Some(_) => format!(
+                "{SELECT} WHERE s.removed_ms IS NULL AND EXISTS (SELECT 1 FROM class_members m
+                   WHERE m.student_id = s.id AND m.class_id = ?1)
+                 ORDER BY s.display_name COLLATE NOCASE, s.id"
+            ),
+            None => format!(
+                "{SELECT} WHERE s.removed_ms IS NULL ORDER BY s.display_name COLLATE NOCASE, s.id"
+            ),
+        };
+        let mut stmt = self.conn().prepare(&sql)?;
+        let rows = match class {
+            Some(c) => stmt.query_map([c.0], row)?.collect::<Result<Vec<_>, _>>()?,
+            None => stmt.query_map([], row)?.collect::<Result<Vec<_>, _>>()?,
+        };
+        Ok(rows)
+    }
+
+    /// A student by id (removed students included).
+    pub fn student(&self, id: StudentId) -> Result<StudentRow> {
+        self.conn()
+            .query_row(&format!("{SELECT} WHERE s.id = ?1"), [id.0], row)
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound {
+                what: "student",
+                key: id.to_string(),
+            })
+    }
+
+    /// Finds a current student by numeric id (`12` or `#12`), school number, or exact name
+    /// (case-insensitive), within `class` when given. Several students with the name is an error.
+    pub fn find_student(&self, key: &str, class: Option<ClassId>) -> Result<StudentRow> {
+        let key = key.trim();
+        let in_class = |s: &StudentRow| -> Result<bool> {
+            Ok(match class {
+                None => true,
+                Some(c) => self
+                    .conn()
+                    .query_row(
+                        "SELECT EXISTS (SELECT 1 FROM class_members WHERE class_id = ?1 AND student_id = ?2)",
+                        params![c.0, s.id.0],
+                        |r| r.get(0),
+                    )?,
+            })
+        };
+        if let Some(s) = self
+            .conn()
+            .query_row(
+                &format!("{SELECT} WHERE s.external_id = ?1 AND s.removed_ms IS NULL"),
+                [key],
+                row,
+            )
+            .optional()?
+            && in_class(&s)?
+        {
+            return Ok(s);
+        }
+        let mut stmt = self.conn().prepare(&format!(
+            "{SELECT} WHERE s.display_name = ?1 COLLATE NOCASE AND s.removed_ms IS NULL"
+        ))?;
+        let mut by_name = Vec::new();
+        for s in stmt.query_map([key], row)? {
+            let s = s?;
+            if in_class(&s)? {
+                by_name.push(s);
+            }
+        }
+        match by_name.len() {
+            1 => return Ok(by_name.remove(0)),
+            0 => {}
+            _ => {
+                return Err(StoreError::Ambiguous {
+                    what: "student",
+                    key: key.to_owned(),
+                    candidates: by_name
+                        .iter()
+                        .map(|s| {
+                            format!("#{} {}", s.id, s.external_id.as_deref().unwrap_or(""))
+                                .trim()
+                                .to_owned()
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                });
+            }
+        }
+        if let Ok(id) = key.trim_start_matches('#').parse::<i64>()
+            && let Some(s) = self
+                .conn()
+                .query_row(
+                    &format!("{SELECT} WHERE s.id = ?1 AND s.removed_ms IS NULL"),
+                    [id],
+                    row,
+                )
+                .optional()?
+            && in_class(&s)?
+        {
+            return Ok(s);
+        }
+        Err(StoreError::NotFound {
+            what: "student",
+            key: key.to_owned(),
+        })
+    }
+
+    /// Renames a student (logged).
+    pub fn rename_student(&self, id: StudentId, new_name: &str) -> Result<()> {
+        let new_name = clean_name(new_name, "student name")?;
+        let old = self.student(id)?;
+        let now = self.now_ms();
+        self.in_transaction(|tx| {
+            tx.execute(
+                "UPDATE students SET display_name = ?2 WHERE id = ?1",
+                params![id.0, new_name],
+            )?;
+            tx.execute(
+                "INSERT INTO audit_log (at_ms, actor, action, student_id, details)
+                 VALUES (?1, 'teacher', 'student_renamed', ?2, ?3)",
+                params![
+                    now,
+                    id.0,
+                    format!("{:?} -> {:?}", old.display_name, new_name)
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Removes a student: their photo, face crop, embeddings and evidence crops are deleted at
+    /// once, they leave every roster, and their attendance history stays (logged).
+    pub fn remove_student(&self, id: StudentId) -> Result<()> {
+        let s = self.student(id)?;
+        let now = self.now_ms();
+        self.in_transaction(|tx| {
+            tx.execute(
+                "UPDATE students SET removed_ms = ?2 WHERE id = ?1",
+                params![id.0, now],
+            )?;
+            tx.execute("DELETE FROM enrollments WHERE student_id = ?1", [id.0])?;
+            tx.execute("DELETE FROM embeddings WHERE student_id = ?1", [id.0])?;
+            tx.execute(
+                "UPDATE marks SET evidence_crop = NULL WHERE student_id = ?1",
+                [id.0],
+            )?;
+            tx.execute(
+                "DELETE FROM review_queue WHERE candidate_student_id = ?1 AND state = 'pending'",
+                [id.0],
+            )?;
+            tx.execute(
+                "INSERT INTO audit_log (at_ms, actor, action, student_id, details)
+                 VALUES (?1, 'teacher', 'student_removed', ?2, ?3)",
+                params![
+                    now,
+                    id.0,
+                    format!(
+                        "{:?}; biometric data deleted, attendance kept",
+                        s.display_name
+                    )
+                ],
+            )?;
+            Ok(())
+        })
+    }
+}

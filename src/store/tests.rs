@@ -1,0 +1,676 @@
+//! Store tests: real SQLite files in temporary folders, and in-memory databases.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use super::export::{ExportFilter, ExportFormat, ExportOptions};
+use super::*;
+use crate::core::rollcall::MarkEvidence;
+use crate::core::{Candidate, MarkSource, Metric, ModelId, Status};
+
+/// A clock the test moves by hand.
+fn test_clock(start: i64) -> (Clock, Arc<AtomicI64>) {
+    let t = Arc::new(AtomicI64::new(start));
+    let t2 = Arc::clone(&t);
+    (Arc::new(move || t2.load(Ordering::SeqCst)), t)
+}
+
+fn encoder(id: &str) -> EncoderRow {
+    EncoderRow {
+        id: ModelId::new(id),
+        name: id.to_owned(),
+        path: format!("builtin:{id}"),
+        metric: Metric::Euclidean,
+        dim: 3,
+        default_threshold: 0.6,
+        default_margin: 0.05,
+        is_active: false,
+    }
+}
+
+#[test]
+fn migrations_are_valid() {
+    MIGRATIONS.as_ref().unwrap().validate().unwrap();
+    assert!(supported_schema_version().unwrap() >= 1);
+}
+
+#[test]
+fn a_file_database_round_trips_and_is_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sub/rollcall.db");
+    {
+        let store = Store::open(&path).unwrap();
+        let class = store.add_class(" 7B ").unwrap();
+        store
+            .add_student("Ada Lovelace", Some("S-001"), &[class])
+            .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let classes = store.list_classes().unwrap();
+    assert_eq!(classes.len(), 1);
+    assert_eq!(classes[0].name, "7B");
+    assert_eq!(classes[0].student_count, 1);
+    let students = store.list_students(Some(classes[0].id)).unwrap();
+    assert_eq!(students[0].display_name, "Ada Lovelace");
+    assert_eq!(students[0].external_id.as_deref(), Some("S-001"));
+    assert_eq!(store.integrity_check().unwrap(), vec!["ok".to_owned()]);
+    let mode: String = store
+        .conn()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let fk: i64 = store
+        .conn()
+        .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(fk, 1);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+}
+
+#[test]
+fn a_newer_schema_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new.db");
+    Store::open(&path).unwrap();
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 999).unwrap();
+    }
+    let before = std::fs::read(&path).unwrap();
+    let err = Store::open(&path).unwrap_err();
+    assert!(
+        matches!(err, StoreError::NewerSchema { found: 999, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("newer version of rollcall"));
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
+#[test]
+fn a_file_that_is_not_a_database_gives_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("photo.db");
+    std::fs::write(
+        &path,
+        b"this is not sqlite at all, just some text in a file....",
+    )
+    .unwrap();
+    let err = Store::open(&path).unwrap_err();
+    assert!(matches!(err, StoreError::NotADatabase { .. }), "{err}");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        b"this is not sqlite at all, just some text in a file...."
+    );
+}
+
+#[test]
+fn names_are_checked_and_duplicates_refused() {
+    let store = Store::open_in_memory().unwrap();
+    store.add_class("7B").unwrap();
+    assert!(matches!(
+        store.add_class("7B"),
+        Err(StoreError::Duplicate { .. })
+    ));
+    assert!(matches!(store.add_class("  "), Err(StoreError::Invalid(_))));
+    assert!(matches!(
+        store.add_class("a\nb"),
+        Err(StoreError::Invalid(_))
+    ));
+    let c = store.find_class("7b").unwrap();
+    for name in ["O'Brien, \"Jo\"", "Zoë 🦊", "مريم", "=HYPERLINK(\"x\")"] {
+        let id = store.add_student(name, None, &[c.id]).unwrap();
+        assert_eq!(store.student(id).unwrap().display_name, name);
+    }
+    store.add_student("Sam", Some("42"), &[c.id]).unwrap();
+    assert!(matches!(
+        store.add_student("Other", Some("42"), &[c.id]),
+        Err(StoreError::Duplicate { .. })
+    ));
+}
+
+#[test]
+fn finding_students_by_id_number_and_name() {
+    let store = Store::open_in_memory().unwrap();
+    let a = store.add_class("A").unwrap();
+    let b = store.add_class("B").unwrap();
+    let s1 = store.add_student("Kim", Some("1001"), &[a]).unwrap();
+    let s2 = store.add_student("Kim", None, &[b]).unwrap();
+    assert_eq!(store.find_student("1001", None).unwrap().id, s1);
+    assert_eq!(store.find_student(&format!("#{s2}"), None).unwrap().id, s2);
+    assert!(matches!(
+        store.find_student("kim", None),
+        Err(StoreError::Ambiguous { .. })
+    ));
+    assert_eq!(store.find_student("kim", Some(b)).unwrap().id, s2);
+    assert!(matches!(
+        store.find_student("Nobody", None),
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+#[test]
+fn one_open_session_per_class() {
+    let store = Store::open_in_memory().unwrap();
+    let c = store.add_class("7B").unwrap();
+    let s = store.start_session(c, None).unwrap();
+    assert!(matches!(
+        store.start_session(c, None),
+        Err(StoreError::Invalid(_))
+    ));
+    store.stop_session(s).unwrap();
+    assert!(store.stop_session(s).is_err());
+    store.start_session(c, None).unwrap();
+    assert_eq!(store.list_sessions(Some(c), None, None).unwrap().len(), 2);
+}
+
+fn evidence(d: f32) -> MarkEvidence {
+    MarkEvidence {
+        distance: d,
+        margin: 0.2,
+        runner_up: None,
+    }
+}
+
+#[test]
+fn a_student_is_marked_once_per_session_and_the_first_mark_is_kept() {
+    let (clock, t) = test_clock(1_000_000);
+    let store = Store::open_in_memory().unwrap().with_clock(clock);
+    store.register_encoder(&encoder("m")).unwrap();
+    let c = store.add_class("7B").unwrap();
+    let ada = store.add_student("Ada", None, &[c]).unwrap();
+    let s = store.start_session(c, None).unwrap();
+    let model = ModelId::new("m");
+    let mark = |frame_ms: i64, status: Status| AutoMark {
+        session: s,
+        student: ada,
+        status,
+        source: MarkSource::Auto,
+        frame_ms,
+        evidence: Some(evidence(0.31)),
+        model_id: Some(&model),
+        evidence_crop: None,
+    };
+    assert_eq!(
+        store
+            .record_auto_mark(&mark(1_000_100, Status::Present))
+            .unwrap(),
+        RecordOutcome::Marked
+    );
+    t.store(2_000_000, Ordering::SeqCst);
+    assert_eq!(
+        store
+            .record_auto_mark(&mark(1_900_000, Status::Late))
+            .unwrap(),
+        RecordOutcome::AlreadyMarked(Status::Present)
+    );
+    let marks = store.marks(s).unwrap();
+    assert_eq!(marks.len(), 1);
+    assert_eq!(marks[0].status, Status::Present);
+    assert_eq!(marks[0].frame_ms, Some(1_000_100));
+    assert_eq!(marks[0].last_seen_ms, Some(1_900_000));
+    assert!((marks[0].score.unwrap() - 0.31).abs() < 1e-6);
+    // The database itself refuses a second row.
+    let err = store
+        .conn()
+        .execute(
+            "INSERT INTO marks (session_id, student_id, status, source, marked_ms) VALUES (?1, ?2, 'present', 'manual', 0)",
+            [s.0, ada.0],
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("UNIQUE"));
+    // A stopped session takes no automatic marks.
+    store.stop_session(s).unwrap();
+    assert!(
+        store
+            .record_auto_mark(&mark(2_000_000, Status::Present))
+            .is_err()
+    );
+}
+
+#[test]
+fn manual_overrides_are_audited() {
+    let store = Store::open_in_memory().unwrap();
+    let c = store.add_class("7B").unwrap();
+    let ada = store.add_student("Ada", None, &[c]).unwrap();
+    let outsider = store.add_student("Bob", None, &[]).unwrap();
+    let s = store.start_session(c, None).unwrap();
+    store
+        .set_mark(s, ada, Status::Present, "teacher", "")
+        .unwrap();
+    store
+        .set_mark(s, ada, Status::Excused, "teacher", "doctor's note")
+        .unwrap();
+    assert_eq!(store.mark(s, ada).unwrap().unwrap().status, Status::Excused);
+    assert_eq!(
+        store.mark(s, ada).unwrap().unwrap().source,
+        MarkSource::Manual
+    );
+    assert!(
+        store
+            .set_mark(s, outsider, Status::Present, "teacher", "")
+            .is_err()
+    );
+    let log = store.audit_entries(10).unwrap();
+    assert_eq!(log[0].action, "mark_set");
+    assert_eq!(log[0].details, "present (manual) -> excused; doctor's note");
+    assert_eq!(log[1].details, "unmarked -> present");
+}
+
+#[test]
+fn enrollment_needs_consent_and_forgetting_removes_biometrics_only() {
+    let store = Store::open_in_memory().unwrap();
+    store.register_encoder(&encoder("m")).unwrap();
+    let c = store.add_class("7B").unwrap();
+    let ada = store.add_student("Ada", None, &[c]).unwrap();
+    let e = crate::core::Embedding::new(ModelId::new("m"), vec![0.1, 0.2, 0.3]).unwrap();
+    let new = NewEnrollment {
+        photo: b"jpegbytes",
+        photo_format: "jpeg",
+        embedding: Some(&e),
+        ..Default::default()
+    };
+    let err = store.enroll(ada, &new).unwrap_err();
+    assert!(err.to_string().contains("no biometric consent"), "{err}");
+    assert!(store.enrollment(ada).unwrap().is_none());
+
+    store
+        .give_consent(ada, "Mary Lovelace (mother)", None)
+        .unwrap();
+    store.enroll(ada, &new).unwrap();
+    assert_eq!(
+        store.embedding(ada, &ModelId::new("m")).unwrap().unwrap(),
+        e
+    );
+    let (gallery, missing) = store
+        .class_gallery(c, &ModelId::new("m"), Metric::Euclidean, 3)
+        .unwrap();
+    assert_eq!((gallery.len(), missing), (1, 0));
+
+    let s = store.start_session(c, None).unwrap();
+    store
+        .set_mark(s, ada, Status::Present, "teacher", "")
+        .unwrap();
+    store.forget_biometrics(ada, "teacher").unwrap();
+    assert!(store.enrollment(ada).unwrap().is_none());
+    assert!(store.embedding(ada, &ModelId::new("m")).unwrap().is_none());
+    assert_eq!(store.marks(s).unwrap().len(), 1);
+    assert_eq!(
+        store.audit_entries(1).unwrap()[0].action,
+        "student_forgotten"
+    );
+
+    // Withdrawing consent removes the student from the gallery.
+    store.enroll(ada, &new).unwrap();
+    store.withdraw_consent(ada).unwrap();
+    assert!(store.enrollment(ada).unwrap().is_none());
+    let (gallery, _) = store
+        .class_gallery(c, &ModelId::new("m"), Metric::Euclidean, 3)
+        .unwrap();
+    assert!(gallery.is_empty());
+}
+
+#[test]
+fn re_embedding_resumes_from_what_is_missing() {
+    let store = Store::open_in_memory().unwrap();
+    store.register_encoder(&encoder("old")).unwrap();
+    store.register_encoder(&encoder("new")).unwrap();
+    let c = store.add_class("7B").unwrap();
+    let mut ids = Vec::new();
+    for name in ["A", "B", "C"] {
+        let id = store.add_student(name, None, &[c]).unwrap();
+        store.give_consent(id, "parent", None).unwrap();
+        store
+            .enroll(
+                id,
+                &NewEnrollment {
+                    photo: name.as_bytes(),
+                    photo_format: "png",
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        ids.push(id);
+    }
+    let new = ModelId::new("new");
+    assert_eq!(store.pending_reembed(&new).unwrap().len(), 3);
+    store
+        .put_embedding(
+            ids[0],
+            &crate::core::Embedding::new(new.clone(), vec![1.0, 2.0, 3.0]).unwrap(),
+        )
+        .unwrap();
+    let pending = store.pending_reembed(&new).unwrap();
+    assert_eq!(
+        pending.iter().map(|p| p.student).collect::<Vec<_>>(),
+        vec![ids[1], ids[2]]
+    );
+    assert_eq!(pending[0].photo, b"B");
+}
+
+#[test]
+fn encoders_have_one_active() {
+    let store = Store::open_in_memory().unwrap();
+    store.register_encoder(&encoder("a")).unwrap();
+    store.register_encoder(&encoder("b")).unwrap();
+    assert!(store.active_encoder().unwrap().is_none());
+    store.set_active_encoder(&ModelId::new("a")).unwrap();
+    store.set_active_encoder(&ModelId::new("b")).unwrap();
+    assert_eq!(
+        store.active_encoder().unwrap().unwrap().id,
+        ModelId::new("b")
+    );
+    assert_eq!(
+        store
+            .list_encoders()
+            .unwrap()
+            .iter()
+            .filter(|e| e.is_active)
+            .count(),
+        1
+    );
+    assert!(store.set_active_encoder(&ModelId::new("zzz")).is_err());
+}
+
+#[test]
+fn reviews_accept_and_reject() {
+    let store = Store::open_in_memory().unwrap();
+    let c = store.add_class("7B").unwrap();
+    let a = store.add_student("A", None, &[c]).unwrap();
+    let b = store.add_student("B", None, &[c]).unwrap();
+    let s = store.start_session(c, None).unwrap();
+    let event = crate::core::rollcall::ReviewEvent {
+        track: crate::core::tracker::TrackId(1),
+        candidate: Candidate {
+            student: a,
+            distance: 0.4,
+        },
+        runner_up: Some(Candidate {
+            student: b,
+            distance: 0.42,
+        }),
+        margin: 0.02,
+        reason: crate::core::rollcall::UncertainReason::SmallMargin,
+        frame_ms: store.now_ms(),
+        face_index: 0,
+    };
+    let r1 = store.add_review(s, &event, None, Some(b"png")).unwrap();
+    let r2 = store.add_review(s, &event, None, None).unwrap();
+    assert_eq!(store.pending_reviews(Some(s)).unwrap().len(), 2);
+    // The teacher says the face is B, not the candidate A.
+    assert_eq!(
+        store.accept_review(r1, Some(b)).unwrap(),
+        RecordOutcome::Marked
+    );
+    let m = store.mark(s, b).unwrap().unwrap();
+    assert_eq!(m.source, MarkSource::Review);
+    assert!(m.score.is_none());
+    store.reject_review(r2).unwrap();
+    assert!(store.pending_reviews(Some(s)).unwrap().is_empty());
+    assert!(store.accept_review(r2, None).is_err());
+    assert!(store.mark(s, a).unwrap().is_none());
+}
+
+#[test]
+fn removing_keeps_history() {
+    let store = Store::open_in_memory().unwrap();
+    let c = store.add_class("7B").unwrap();
+    let a = store.add_student("A", None, &[c]).unwrap();
+    let s = store.start_session(c, None).unwrap();
+    store
+        .set_mark(s, a, Status::Present, "teacher", "")
+        .unwrap();
+    store.stop_session(s).unwrap();
+    store.remove_student(a).unwrap();
+    assert!(store.list_students(Some(c)).unwrap().is_empty());
+    assert_eq!(store.session_roll(s).unwrap().len(), 1);
+    assert!(matches!(
+        store.remove_class(c, false),
+        Err(StoreError::Invalid(_))
+    ));
+    store.remove_class(c, true).unwrap();
+    assert!(store.list_classes().unwrap().is_empty());
+}
+
+fn export_string(store: &Store, format: ExportFormat, bom: bool) -> String {
+    let mut out = Vec::new();
+    let options = ExportOptions {
+        format,
+        bom,
+        filter: ExportFilter::default(),
+    };
+    store.export_csv(&options, &chrono::Utc, &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn csv_export_quotes_neutralises_and_never_contains_biometrics() {
+    // 2026-11-29 08:00:00 UTC.
+    let (clock, t) = test_clock(1_795_939_200_000);
+    let store = Store::open_in_memory().unwrap().with_clock(clock);
+    store.register_encoder(&encoder("m")).unwrap();
+    let c = store.add_class("7B").unwrap();
+    let evil = store
+        .add_student("=HYPERLINK(\"x\")", Some("-5"), &[c])
+        .unwrap();
+    let comma = store.add_student("O'Brien, \"Jo\"", None, &[c]).unwrap();
+    let absent = store.add_student("Zoë 🦊", None, &[c]).unwrap();
+    store.give_consent(comma, "parent", None).unwrap();
+    let e = crate::core::Embedding::new(ModelId::new("m"), vec![7.0, 8.0, 9.0]).unwrap();
+    store
+        .enroll(
+            comma,
+            &NewEnrollment {
+                photo: b"PHOTOBYTES",
+                photo_format: "jpeg",
+                embedding: Some(&e),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let s = store.start_session(c, None).unwrap();
+    t.store(1_795_939_200_000 + 65_000, Ordering::SeqCst);
+    let model = ModelId::new("m");
+    store
+        .record_auto_mark(&AutoMark {
+            session: s,
+            student: comma,
+            status: Status::Present,
+            source: MarkSource::Auto,
+            frame_ms: 1_795_939_200_000 + 61_000,
+            evidence: Some(MarkEvidence {
+                distance: 0.312_345,
+                margin: 0.2,
+                runner_up: None,
+            }),
+            model_id: Some(&model),
+            evidence_crop: Some(b"CROPBYTES"),
+        })
+        .unwrap();
+    store
+        .set_mark(s, evil, Status::Late, "teacher", "")
+        .unwrap();
+
+    let long = export_string(&store, ExportFormat::Long, false);
+    let mut rdr = csv::Reader::from_reader(long.as_bytes());
+    assert_eq!(
+        rdr.headers().unwrap().iter().collect::<Vec<_>>(),
+        super::export::LONG_HEADER.to_vec()
+    );
+    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 3);
+    let by_name = |n: &str| rows.iter().find(|r| &r[5] == n).unwrap().clone();
+    let evil_row = by_name("'=HYPERLINK(\"x\")");
+    assert_eq!(&evil_row[4], "'-5");
+    assert_eq!(&evil_row[6], "late");
+    let ok = by_name("O'Brien, \"Jo\"");
+    assert_eq!(
+        (&ok[0], &ok[1], &ok[6], &ok[7], &ok[8], &ok[9]),
+        ("2026-11-29", "7B", "present", "08:01:01", "auto", "0.3123")
+    );
+    assert_eq!(&by_name("Zoë 🦊")[6], "absent");
+    assert!(long.contains("\r\n"));
+    assert!(!long.contains("PHOTOBYTES") && !long.contains("CROPBYTES"));
+    let _ = absent;
+
+    let with_bom = export_string(&store, ExportFormat::Long, true);
+    assert!(with_bom.starts_with('\u{feff}'));
+
+    let matrix = export_string(&store, ExportFormat::Matrix, false);
+    let mut rdr = csv::Reader::from_reader(matrix.as_bytes());
+    let header = rdr.headers().unwrap().clone();
+    assert_eq!(header.len(), 3 + 1 + 3);
+    assert!(header[3].starts_with("2026-11-29 08:00 7B #"));
+    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 3);
+    let zoe = rows.iter().find(|r| &r[2] == "Zoë 🦊").unwrap();
+    assert_eq!(
+        (&zoe[3], &zoe[4], &zoe[5], &zoe[6]),
+        ("absent", "0", "1", "0.0%")
+    );
+}
+
+#[test]
+fn export_filters_by_class_session_and_dates() {
+    let (clock, t) = test_clock(1_000_000_000);
+    let store = Store::open_in_memory().unwrap().with_clock(clock);
+    let a = store.add_class("A").unwrap();
+    let b = store.add_class("B").unwrap();
+    store.add_student("Ann", None, &[a]).unwrap();
+    store.add_student("Ben", None, &[b]).unwrap();
+    t.store(1_000_000_000 + 86_400_000, Ordering::SeqCst);
+    let sa1 = store.start_session(a, None).unwrap();
+    store.stop_session(sa1).unwrap();
+    let sb1 = store.start_session(b, None).unwrap();
+    store.stop_session(sb1).unwrap();
+    t.store(1_000_000_000 + 3 * 86_400_000, Ordering::SeqCst);
+    let sa2 = store.start_session(a, None).unwrap();
+    let count = |filter: ExportFilter| {
+        let mut out = Vec::new();
+        store
+            .export_csv(
+                &ExportOptions {
+                    format: ExportFormat::Long,
+                    bom: false,
+                    filter,
+                },
+                &chrono::Utc,
+                &mut out,
+            )
+            .unwrap()
+    };
+    assert_eq!(count(ExportFilter::default()).sessions, 3);
+    assert_eq!(
+        count(ExportFilter {
+            class: Some(a),
+            ..Default::default()
+        })
+        .sessions,
+        2
+    );
+    assert_eq!(
+        count(ExportFilter {
+            session: Some(sa2),
+            ..Default::default()
+        })
+        .rows,
+        1
+    );
+    let from = Some(1_000_000_000 + 2 * 86_400_000);
+    assert_eq!(
+        count(ExportFilter {
+            from_ms: from,
+            ..Default::default()
+        })
+        .sessions,
+        1
+    );
+    assert_eq!(
+        count(ExportFilter {
+            to_ms: from,
+            ..Default::default()
+        })
+        .sessions,
+        2
+    );
+    let mut out = Vec::new();
+    let wrong = ExportFilter {
+        class: Some(b),
+        session: Some(sa2),
+        ..Default::default()
+    };
+    assert!(
+        store
+            .export_csv(
+                &ExportOptions {
+                    filter: wrong,
+                    ..Default::default()
+                },
+                &chrono::Utc,
+                &mut out
+            )
+            .is_err()
+    );
+}
+
+#[test]
+fn retention_purges_old_biometrics_but_keeps_attendance() {
+    let (clock, t) = test_clock(0);
+    let store = Store::open_in_memory().unwrap().with_clock(clock);
+    let c = store.add_class("7B").unwrap();
+    let old = store.add_student("Old", None, &[c]).unwrap();
+    let fresh = store.add_student("Fresh", None, &[c]).unwrap();
+    for s in [old, fresh] {
+        store.give_consent(s, "parent", None).unwrap();
+    }
+    store
+        .enroll(
+            old,
+            &NewEnrollment {
+                photo: b"o",
+                photo_format: "png",
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    t.store(100 * 86_400_000, Ordering::SeqCst);
+    store
+        .enroll(
+            fresh,
+            &NewEnrollment {
+                photo: b"f",
+                photo_format: "png",
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let s = store.start_session(c, None).unwrap();
+    store
+        .set_mark(s, old, Status::Present, "teacher", "")
+        .unwrap();
+    assert_eq!(store.purge_expired_biometrics(30).unwrap(), 1);
+    assert!(store.enrollment(old).unwrap().is_none());
+    assert!(store.enrollment(fresh).unwrap().is_some());
+    assert_eq!(store.marks(s).unwrap().len(), 1);
+}
+
+#[test]
+fn settings_round_trip_and_backup_copies_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("a.db")).unwrap();
+    store.set_setting("k", "v1").unwrap();
+    store.set_setting("k", "v2").unwrap();
+    assert_eq!(store.setting("k").unwrap().as_deref(), Some("v2"));
+    assert_eq!(store.setting("missing").unwrap(), None);
+    store.add_class("7B").unwrap();
+    let backup = dir.path().join("backup.db");
+    store.backup_to(&backup).unwrap();
+    assert!(store.backup_to(&backup).is_err());
+    let copy = Store::open(&backup).unwrap();
+    assert_eq!(copy.list_classes().unwrap().len(), 1);
+    assert_eq!(copy.setting("k").unwrap().as_deref(), Some("v2"));
+}

@@ -1,0 +1,4 @@
+//! Computer vision: safe image decoding, face detection, alignment, quality figures and the
+//! encoders (candle models) that turn faces and digits into embeddings.
+
+pub mod image_io;

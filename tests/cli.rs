@@ -1,0 +1,296 @@
+//! End-to-end tests of the built `rollcall` binary: each test gets its own database file in a
+//! temporary folder and checks output, exit codes and the files written.
+
+// Test helpers may panic: a panic is a failed test with a clear location.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn db(&self) -> PathBuf {
+        self.dir.path().join("rollcall.db")
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_rollcall"))
+            .args(args)
+            .env("ROLLCALL_DB", self.db())
+            .env("TZ", "UTC")
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap()
+    }
+
+    /// Runs and expects success; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "rollcall {args:?} failed:\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs and expects failure with exit code 1; returns stderr.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "rollcall {args:?} should fail: {out:?}"
+        );
+        String::from_utf8(out.stderr).unwrap()
+    }
+}
+
+fn demo_photo(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("assets/demo")
+        .join(name)
+}
+
+fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut rdr = csv::Reader::from_path(path).unwrap();
+    let header = rdr.headers().unwrap().iter().map(str::to_owned).collect();
+    let rows = rdr
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect();
+    (header, rows)
+}
+
+#[test]
+fn help_lists_every_command() {
+    let env = Env::new();
+    let help = env.ok(&["--help"]);
+    for cmd in [
+        "class", "student", "consent", "session", "mark", "export", "audit",
+    ] {
+        assert!(help.contains(cmd), "--help does not mention {cmd}:\n{help}");
+    }
+}
+
+#[test]
+fn the_issue_walkthrough_from_class_to_csv() {
+    let env = Env::new();
+    env.ok(&["class", "add", "7B"]);
+    let photo = demo_photo("obama.jpg");
+    let out = env.ok(&[
+        "student",
+        "add",
+        "--name",
+        "Ada Lovelace",
+        "--class",
+        "7B",
+        "--photo",
+        photo.to_str().unwrap(),
+        "--consent-by",
+        "Anne Isabella Byron (mother)",
+    ]);
+    assert!(out.contains("Added Ada Lovelace"), "{out}");
+    env.ok(&[
+        "student",
+        "add",
+        "--name",
+        "=HYPERLINK(\"x\")",
+        "--class",
+        "7B",
+    ]);
+    env.ok(&[
+        "student",
+        "add",
+        "--name",
+        "Grace Hopper",
+        "--class",
+        "7B",
+        "--external-id",
+        "S-2",
+    ]);
+    env.ok(&["session", "start", "--class", "7B"]);
+    env.ok(&[
+        "mark",
+        "--class",
+        "7B",
+        "--student",
+        "Ada Lovelace",
+        "--status",
+        "present",
+    ]);
+    env.ok(&[
+        "mark",
+        "--class",
+        "7B",
+        "--student",
+        "S-2",
+        "--status",
+        "excused",
+        "--note",
+        "dentist",
+    ]);
+    let roll = env.ok(&["session", "show", "--class", "7B"]);
+    assert!(
+        roll.contains("Ada Lovelace") && roll.contains("excused"),
+        "{roll}"
+    );
+
+    let csv = env.path("a.csv");
+    let out = env.ok(&[
+        "export",
+        "--class",
+        "7B",
+        "--format",
+        "long",
+        "--out",
+        csv.to_str().unwrap(),
+    ]);
+    assert!(out.contains("Wrote 3 rows"), "{out}");
+    let (header, rows) = read_csv(&csv);
+    assert_eq!(
+        header,
+        [
+            "date",
+            "class",
+            "session",
+            "student_id",
+            "external_id",
+            "name",
+            "status",
+            "time",
+            "source",
+            "score",
+            "margin"
+        ]
+    );
+    let status_of = |name: &str| {
+        rows.iter()
+            .find(|r| r[5] == name)
+            .map(|r| r[6].clone())
+            .unwrap()
+    };
+    assert_eq!(status_of("Ada Lovelace"), "present");
+    assert_eq!(status_of("Grace Hopper"), "excused");
+    // The formula is exported as text, with a leading apostrophe.
+    assert_eq!(status_of("'=HYPERLINK(\"x\")"), "absent");
+    let raw = std::fs::read_to_string(&csv).unwrap();
+    assert!(raw.contains("\"'=HYPERLINK(\"\"x\"\")\""), "{raw}");
+
+    let matrix = env.path("m.csv");
+    env.ok(&[
+        "export",
+        "--format",
+        "matrix",
+        "--bom",
+        "--out",
+        matrix.to_str().unwrap(),
+    ]);
+    let bytes = std::fs::read(&matrix).unwrap();
+    assert!(bytes.starts_with(b"\xEF\xBB\xBF"));
+
+    let audit = env.ok(&["audit"]);
+    assert!(
+        audit.contains("mark_set") && audit.contains("dentist"),
+        "{audit}"
+    );
+    env.ok(&["session", "stop", "--class", "7B"]);
+    assert!(env.ok(&["session", "list"]).contains("7B"));
+}
+
+#[test]
+fn a_photo_without_consent_is_refused_and_nothing_is_written() {
+    let env = Env::new();
+    env.ok(&["class", "add", "7B"]);
+    let photo = demo_photo("biden.jpg");
+    let err = env.fails(&[
+        "student",
+        "add",
+        "--name",
+        "Joe",
+        "--class",
+        "7B",
+        "--photo",
+        photo.to_str().unwrap(),
+    ]);
+    assert!(err.contains("--consent-by"), "{err}");
+    assert!(env.ok(&["student", "list"]).contains("No students yet"));
+}
+
+#[test]
+fn bad_input_gives_clear_errors_and_exit_code_1() {
+    let env = Env::new();
+    let err = env.fails(&["student", "add", "--name", "Ada", "--class", "NoSuchClass"]);
+    assert!(err.contains("class \"NoSuchClass\" not found"), "{err}");
+    env.ok(&["class", "add", "7B"]);
+    assert!(
+        env.fails(&["class", "add", "7B"])
+            .contains("already exists")
+    );
+    let broken = env.path("broken.jpg");
+    std::fs::write(&broken, b"\xFF\xD8\xFF\xE0 truncated").unwrap();
+    let err = env.fails(&[
+        "student",
+        "add",
+        "--name",
+        "Ada",
+        "--class",
+        "7B",
+        "--photo",
+        broken.to_str().unwrap(),
+        "--consent-by",
+        "Mum",
+    ]);
+    assert!(err.contains("photo"), "{err}");
+    assert!(
+        env.ok(&["student", "list"]).contains("No students yet"),
+        "nothing half-written"
+    );
+    let err = env.fails(&["mark", "--class", "7B", "--student", "Ada"]);
+    assert!(err.contains("no sessions yet"), "{err}");
+    // Usage errors are clap's exit code 2.
+    let out = env.run(&[
+        "mark",
+        "--class",
+        "7B",
+        "--student",
+        "Ada",
+        "--status",
+        "here",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_database_from_a_newer_version_is_refused() {
+    let env = Env::new();
+    env.ok(&["class", "add", "7B"]);
+    let conn = rusqlite::Connection::open(env.db()).unwrap();
+    conn.pragma_update(None, "user_version", 500).unwrap();
+    drop(conn);
+    let err = env.fails(&["class", "list"]);
+    assert!(err.contains("newer version of rollcall"), "{err}");
+}
+
+#[test]
+fn the_db_flag_overrides_the_environment() {
+    let env = Env::new();
+    let other = env.path("other.db");
+    env.ok(&["--db", other.to_str().unwrap(), "class", "add", "X"]);
+    assert!(other.exists());
+    assert!(env.ok(&["class", "list"]).contains("No classes yet"));
+}
