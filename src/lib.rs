@@ -10,3 +10,6 @@ pub mod cli;
 pub mod core;
 pub mod store;
 pub mod vision;
+
+#[cfg(test)]
+pub(crate) mod testdata;

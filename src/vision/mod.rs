@@ -1,4 +1,7 @@
 //! Computer vision: safe image decoding, face detection, alignment, quality figures and the
 //! encoders (candle models) that turn faces and digits into embeddings.
 
+pub mod encoder;
 pub mod image_io;
+
+pub use encoder::{FaceEncoder, VisionError};
