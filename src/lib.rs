@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod core;
+pub mod gui;
 pub mod store;
 pub mod vision;
 

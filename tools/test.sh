@@ -16,3 +16,5 @@ step "lints (cargo clippy)"
 cargo clippy --locked --all-targets -- -D warnings
 step "tests (cargo test)"
 cargo test --locked
+step "real window under Xvfb (tools/gui-smoke.sh)"
+tools/gui-smoke.sh

@@ -1,9 +1,7 @@
 //! `rollcall export`
 
-use std::io::Write as _;
 use std::path::PathBuf;
 
-use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 
 use super::outln;
@@ -76,18 +74,7 @@ pub fn run(store: &Store, args: &ExportArgs) -> anyhow::Result<()> {
         filter,
     };
     if let Some(path) = &args.out {
-        // Write to a temporary file next to the target and rename, so a failed export never
-        // leaves half a file behind.
-        let dir = path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(std::path::Path::new("."));
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)
-            .with_context(|| format!("creating a file in {}", dir.display()))?;
-        let summary = store.export_csv(&options, &chrono::Local, &mut tmp)?;
-        tmp.flush()?;
-        tmp.persist(path)
-            .with_context(|| format!("writing {}", path.display()))?;
+        let summary = store.export_csv_file(&options, &chrono::Local, path)?;
         outln!(
             "Wrote {} rows ({} sessions, {} students) to {}",
             summary.rows,

@@ -2,6 +2,7 @@
 //! `rollcall` with no subcommand opens the window.
 
 mod classes;
+pub mod enroll;
 mod export;
 mod roster;
 mod sessions;
@@ -55,9 +56,10 @@ pub enum Command {
     Audit(sessions::AuditArgs),
 }
 
-/// Parses the arguments, runs the command, and turns errors into a message and exit code 1.
+/// Parses the arguments, runs the command (or `open_window` with the database path when there
+/// is none), and turns errors into a message and exit code 1.
 #[must_use]
-pub fn main() -> ExitCode {
+pub fn main(open_window: impl FnOnce(&std::path::Path) -> anyhow::Result<()>) -> ExitCode {
     let cli = Cli::parse();
     let level = match cli.verbose {
         0 => "warn",
@@ -65,7 +67,14 @@ pub fn main() -> ExitCode {
         _ => "debug",
     };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level)).init();
-    match run(cli) {
+    let result = if cli.command.is_none() {
+        db_path(cli.db.as_deref())
+            .and_then(|db| open_window(&db))
+            .map(|()| ExitCode::SUCCESS)
+    } else {
+        run(cli)
+    };
+    match result {
         Ok(code) => code,
         Err(err) => {
             #[allow(clippy::print_stderr)]

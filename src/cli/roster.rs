@@ -2,13 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
 use clap::Subcommand;
 
-use super::{outln, table};
+use super::{enroll, outln, table};
 use crate::core::StudentId;
-use crate::store::{NewEnrollment, Store};
-use crate::vision::image_io;
+use crate::store::Store;
 
 /// Student subcommands.
 #[derive(Debug, Subcommand)]
@@ -120,7 +118,7 @@ pub fn run_student(store: &Store, command: StudentCommand) -> anyhow::Result<()>
                 .map(|c| store.find_class(c).map(|c| c.id))
                 .collect::<Result<Vec<_>, _>>()?;
             // Check the photo and the consent before writing anything.
-            let photo_bytes = photo.as_deref().map(read_photo).transpose()?;
+            let photo_bytes = photo.as_deref().map(enroll::read_photo).transpose()?;
             if photo_bytes.is_some() && consent_by.is_none() {
                 anyhow::bail!(
                     "a photo of {} needs a biometric consent record: add --consent-by \"NAME (relationship)\" \
@@ -187,7 +185,7 @@ pub fn run_student(store: &Store, command: StudentCommand) -> anyhow::Result<()>
             consent_by,
         } => {
             let s = store.find_student(&student, None)?;
-            let bytes = read_photo(&photo)?;
+            let bytes = enroll::read_photo(&photo)?;
             if let Some(by) = &consent_by {
                 store.give_consent(s.id, by, None)?;
             }
@@ -272,23 +270,17 @@ pub fn run_consent(store: &Store, command: ConsentCommand) -> anyhow::Result<()>
     Ok(())
 }
 
-fn read_photo(path: &Path) -> anyhow::Result<Vec<u8>> {
-    let bytes = image_io::read_file(path)?;
-    image_io::decode(&bytes).with_context(|| format!("reading the photo {}", path.display()))?;
-    Ok(bytes)
-}
-
-/// Stores the photo of `student`.
+/// Enrolls the photo of `student` and prints what happened.
 fn enroll(store: &Store, student: StudentId, bytes: &[u8], path: &Path) -> anyhow::Result<()> {
-    let format = image_io::format_name(bytes).unwrap_or("image");
-    store.enroll(
-        student,
-        &NewEnrollment {
-            photo: bytes,
-            photo_format: format,
-            ..Default::default()
-        },
-    )?;
-    outln!("Stored the photo {}", path.display());
+    let report = enroll::enroll_photo(store, student, bytes)?;
+    outln!(
+        "Stored the photo {} ({}x{})",
+        path.display(),
+        report.width,
+        report.height
+    );
+    for w in &report.warnings {
+        outln!("  warning: {w}");
+    }
     Ok(())
 }

@@ -315,6 +315,34 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Writes the export to `path` through a temporary file in the same folder and a rename,
+    /// so a failed export never leaves half a file (or clobbers an older one).
+    pub fn export_csv_file<Tz: TimeZone>(
+        &self,
+        options: &ExportOptions,
+        tz: &Tz,
+        path: &std::path::Path,
+    ) -> Result<ExportSummary>
+    where
+        Tz::Offset: std::fmt::Display,
+    {
+        let io = |source: std::io::Error| StoreError::Io {
+            context: format!("writing {}", path.display()),
+            source,
+        };
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+        let summary = self.export_csv(options, tz, &mut tmp)?;
+        tmp.as_file().sync_all().map_err(io)?;
+        tmp.persist(path).map_err(|err| io(err.error))?;
+        Ok(summary)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,7 @@ pub mod export;
 mod marks;
 mod review;
 mod sessions;
+mod settings;
 mod students;
 
 use std::path::{Path, PathBuf};
@@ -30,6 +31,7 @@ pub use enrollment::{EnrollmentRow, NewEnrollment, ReembedItem};
 pub use marks::{AutoMark, MarkRow, RecordOutcome};
 pub use review::ReviewRow;
 pub use sessions::{SessionRow, SessionSettings};
+pub use settings::Settings;
 pub use students::StudentRow;
 
 static MIGRATIONS_DIR: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/migrations");

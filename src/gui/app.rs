@@ -1,0 +1,154 @@
+//! The app shell: owns the store and the screens, draws the tab bar and messages, and runs the
+//! commands the screens pushed, once per frame.
+
+use super::ScreenCtx;
+use super::command::{self, Command, Screen};
+use super::reports::ReportsScreen;
+use super::roster::RosterScreen;
+use super::settings::SettingsScreen;
+use super::widgets::notices::{Level, Notices};
+use crate::store::Store;
+
+/// The screens that exist in this build, in tab order.
+const TABS: [Screen; 3] = [Screen::Roster, Screen::Reports, Screen::Settings];
+
+/// The whole application.
+pub struct RollcallApp {
+    store: Store,
+    screen: Screen,
+    data_version: u64,
+    commands: Vec<Command>,
+    notices: Notices,
+    roster: RosterScreen,
+    reports: ReportsScreen,
+    settings: SettingsScreen,
+}
+
+impl std::fmt::Debug for RollcallApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RollcallApp")
+            .field("screen", &self.screen)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RollcallApp {
+    /// The app on an open database, showing the Roster screen.
+    #[must_use]
+    pub fn new(store: Store) -> Self {
+        Self {
+            store,
+            screen: Screen::Roster,
+            data_version: 0,
+            commands: Vec::new(),
+            notices: Notices::default(),
+            roster: RosterScreen::default(),
+            reports: ReportsScreen::default(),
+            settings: SettingsScreen::default(),
+        }
+    }
+
+    /// The database.
+    #[must_use]
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The screen on display.
+    #[must_use]
+    pub fn screen(&self) -> Screen {
+        self.screen
+    }
+
+    /// Messages shown to the teacher.
+    #[must_use]
+    pub fn notices(&self) -> &Notices {
+        &self.notices
+    }
+
+    /// The Roster screen.
+    #[must_use]
+    pub fn roster(&self) -> &RosterScreen {
+        &self.roster
+    }
+
+    /// The Reports screen.
+    #[must_use]
+    pub fn reports(&self) -> &ReportsScreen {
+        &self.reports
+    }
+
+    /// Draws one frame and then runs the commands it produced.
+    pub fn ui_root(&mut self, ui: &mut egui::Ui) {
+        egui::Panel::top("tabs").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.strong("rollcall");
+                ui.separator();
+                for tab in TABS {
+                    if ui
+                        .selectable_label(self.screen == tab, tab.title())
+                        .clicked()
+                    {
+                        self.commands.push(Command::Show(tab));
+                    }
+                }
+            });
+        });
+        if !self.notices.items().is_empty() {
+            egui::Panel::bottom("notices").show(ui, |ui| self.notices.ui(ui));
+        }
+        egui::CentralPanel::default().show(ui, |ui| {
+            let mut cx = ScreenCtx {
+                store: &self.store,
+                data_version: self.data_version,
+                commands: &mut self.commands,
+                notices: &mut self.notices,
+            };
+            match self.screen {
+                Screen::Roster => self.roster.ui(ui, &mut cx),
+                Screen::Reports => self.reports.ui(ui, &mut cx),
+                Screen::Settings => self.settings.ui(ui, &mut cx),
+                Screen::Attendance | Screen::Training => {
+                    ui.label("This screen is not part of this build.");
+                }
+            }
+        });
+        if !self.commands.is_empty() {
+            self.run_commands();
+            ui.ctx().request_repaint();
+        }
+    }
+
+    /// Runs every pending command: each one's message or error goes to the notice area.
+    pub fn run_commands(&mut self) {
+        for cmd in std::mem::take(&mut self.commands) {
+            if let Command::Show(screen) = cmd {
+                self.screen = screen;
+                continue;
+            }
+            match command::run(&self.store, &cmd) {
+                Ok(outcome) => {
+                    if outcome.data_changed {
+                        self.data_version += 1;
+                    }
+                    if !outcome.message.is_empty() {
+                        self.notices.push(Level::Info, outcome.message);
+                    }
+                }
+                Err(err) => {
+                    log::warn!("{err:#}");
+                    self.notices.push(Level::Error, format!("{err:#}"));
+                }
+            }
+        }
+    }
+}
+
+impl eframe::App for RollcallApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.ui_root(ui);
+    }
+}
+
+#[cfg(test)]
+mod tests;

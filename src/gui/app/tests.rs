@@ -1,0 +1,169 @@
+//! The window driven the way a teacher drives it (`egui_kittest`: find widgets by their labels,
+//! click, type, and check the stored data).
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable as _;
+
+use super::*;
+use crate::core::Status;
+use crate::testdata::repo_file;
+
+fn harness(store: Store) -> Harness<'static, RollcallApp> {
+    Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .build_ui_state(
+            |ui, app: &mut RollcallApp| app.ui_root(ui),
+            RollcallApp::new(store),
+        )
+}
+
+/// Types `text` into the text field labelled `label`, as a teacher would (focus, then type).
+fn fill(h: &mut Harness<'static, RollcallApp>, label: &str, text: &str) {
+    h.get_by_label(label).focus();
+    h.run();
+    h.get_by_label(label).type_text(text);
+    h.run();
+}
+
+/// Runs frames until the window stops asking for repaints, waiting for background threads
+/// (thumbnails) for up to ten seconds.
+fn settle(h: &mut Harness<'static, RollcallApp>) {
+    for _ in 0..1000 {
+        if h.try_run().is_ok() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("the window kept repainting for ten seconds");
+}
+
+fn temp_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("gui.db")).unwrap();
+    (dir, store)
+}
+
+#[test]
+fn first_run_shows_what_to_do_next() {
+    let (_dir, store) = temp_store();
+    let h = harness(store);
+    h.get_by_label_contains("Start by adding a class");
+    h.get_by_label("Add class");
+}
+
+#[test]
+fn add_a_class_and_enroll_a_student_from_a_file() {
+    let (_dir, store) = temp_store();
+    let mut h = harness(store);
+    fill(&mut h, "New class", "7B");
+    h.run();
+    h.get_by_label("Add class").click();
+    h.run();
+    assert_eq!(h.state().store().list_classes().unwrap()[0].name, "7B");
+    h.get_by_label_contains("Class 7B");
+
+    let photo = repo_file("assets/demo/obama.jpg");
+    fill(&mut h, "Name", "Ada Lovelace");
+    fill(&mut h, "Photo file", photo.to_str().unwrap());
+    h.run();
+    // Without consent the form warns before anything is written.
+    h.get_by_label_contains("only stored with a biometric consent");
+    fill(&mut h, "Consent given by", "Anne Byron (mother)");
+    h.run();
+    h.get_by_label("Add student").click();
+    settle(&mut h);
+    let students = h.state().store().list_students(None).unwrap();
+    assert_eq!(
+        students.len(),
+        1,
+        "notices: {:?}",
+        h.state().notices().items()
+    );
+    assert_eq!(students[0].display_name, "Ada Lovelace");
+    assert!(students[0].has_photo && students[0].has_consent);
+    assert_eq!(h.state().roster().view().students.len(), 1);
+    h.get_by_label("Ada Lovelace");
+}
+
+#[test]
+fn errors_are_shown_in_the_window_and_nothing_is_written() {
+    let (_dir, store) = temp_store();
+    store.add_class("7B").unwrap();
+    let mut h = harness(store);
+    h.run();
+    fill(&mut h, "Name", "Bob");
+    fill(&mut h, "Photo file", "/no/such/photo.jpg");
+    fill(&mut h, "Consent given by", "Dad");
+    h.run();
+    h.get_by_label("Add student").click();
+    h.run();
+    assert!(h.state().store().list_students(None).unwrap().is_empty());
+    let errors: Vec<_> = h
+        .state()
+        .notices()
+        .items()
+        .iter()
+        .filter(|n| n.level == Level::Error)
+        .collect();
+    assert_eq!(errors.len(), 1);
+    assert!(
+        errors[0].text.contains("/no/such/photo.jpg"),
+        "{}",
+        errors[0].text
+    );
+    h.get_by_label_contains("/no/such/photo.jpg");
+}
+
+#[test]
+fn reports_show_the_roll_and_export_a_csv() {
+    let (dir, store) = temp_store();
+    let class = store.add_class("7B").unwrap();
+    let ada = store.add_student("Ada Lovelace", None, &[class]).unwrap();
+    store.add_student("Grace Hopper", None, &[class]).unwrap();
+    let session = store.start_session(class, None).unwrap();
+    store
+        .set_mark(session, ada, Status::Present, "teacher", "")
+        .unwrap();
+    let mut h = harness(store);
+    h.get_by_label("Reports").click();
+    h.run();
+    assert_eq!(h.state().screen(), Screen::Reports);
+    let view = h.state().reports().view();
+    assert_eq!(view.roll.len(), 2);
+    assert_eq!(
+        view.rates
+            .iter()
+            .find(|r| r.name == "Ada Lovelace")
+            .unwrap()
+            .percent(),
+        Some(100.0)
+    );
+    h.get_by_label_contains("Session #1");
+
+    let out = dir.path().join("7B.csv");
+    fill(&mut h, "File", out.to_str().unwrap());
+    h.run();
+    h.get_by_label("Export").click();
+    h.run();
+    let mut rdr = csv::Reader::from_path(&out).unwrap();
+    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 2);
+    let ada_row = rows.iter().find(|r| &r[5] == "Ada Lovelace").unwrap();
+    assert_eq!(&ada_row[6], "present");
+    let grace_row = rows.iter().find(|r| &r[5] == "Grace Hopper").unwrap();
+    assert_eq!(&grace_row[6], "absent");
+}
+
+#[test]
+fn settings_are_saved_from_the_screen() {
+    let (_dir, store) = temp_store();
+    let mut h = harness(store);
+    h.get_by_label("Settings").click();
+    h.run();
+    h.get_by_label("Keep the face crop of each automatic mark as evidence")
+        .click();
+    h.run();
+    h.get_by_label("Save settings").click();
+    h.run();
+    assert!(h.state().store().settings().unwrap().keep_evidence_crops);
+}

@@ -1,0 +1,334 @@
+//! What buttons ask for. Buttons never do work themselves: they push a [`Command`], and the
+//! app runs all commands in one place once per frame ([`run`]), which keeps store writes out of
+//! layout code and makes every action testable without drawing.
+
+use std::path::PathBuf;
+
+use crate::cli::enroll;
+use crate::core::{ClassId, ReviewId, SessionId, Status, StudentId};
+use crate::store::export::ExportOptions;
+use crate::store::{Settings, Store};
+
+/// The screens of the window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum Screen {
+    /// Classes, students and enrollment photos.
+    Roster,
+    /// Live attendance with the camera.
+    Attendance,
+    /// Training and evaluating encoders.
+    Training,
+    /// Sessions, tables and CSV export.
+    Reports,
+    /// Data folder, thresholds, privacy.
+    Settings,
+}
+
+impl Screen {
+    /// All screens in tab order.
+    pub const ALL: [Self; 5] = [
+        Self::Roster,
+        Self::Attendance,
+        Self::Training,
+        Self::Reports,
+        Self::Settings,
+    ];
+
+    /// The tab label.
+    #[must_use]
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Roster => "Roster",
+            Self::Attendance => "Attendance",
+            Self::Training => "Training",
+            Self::Reports => "Reports",
+            Self::Settings => "Settings",
+        }
+    }
+}
+
+/// One action requested by the teacher.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// Switch screens.
+    Show(Screen),
+    /// Add a class.
+    AddClass(String),
+    /// Remove a class (with its history if asked).
+    RemoveClass {
+        /// The class.
+        class: ClassId,
+        /// Also delete its sessions.
+        with_history: bool,
+    },
+    /// Change a class's threshold override and late limit.
+    SetClassSettings {
+        /// The class.
+        class: ClassId,
+        /// Threshold override (`None` = encoder default).
+        threshold: Option<f32>,
+        /// Minutes after which arrivals are late.
+        late_after_minutes: u32,
+    },
+    /// Add a student, optionally with a photo and consent.
+    AddStudent {
+        /// Name.
+        name: String,
+        /// School number.
+        external_id: Option<String>,
+        /// Class to join.
+        class: ClassId,
+        /// Photo file.
+        photo: Option<PathBuf>,
+        /// Who gave biometric consent.
+        consent_by: Option<String>,
+    },
+    /// Store (or replace) a student's photo.
+    EnrollPhoto {
+        /// The student.
+        student: StudentId,
+        /// Photo file.
+        photo: PathBuf,
+        /// Who gave biometric consent (when not yet on record).
+        consent_by: Option<String>,
+    },
+    /// Record consent.
+    GiveConsent {
+        /// The student.
+        student: StudentId,
+        /// Who gave it.
+        by: String,
+    },
+    /// Withdraw consent (deletes biometrics).
+    WithdrawConsent(StudentId),
+    /// Rename a student.
+    RenameStudent {
+        /// The student.
+        student: StudentId,
+        /// New name.
+        name: String,
+    },
+    /// Remove a student (keeps history).
+    RemoveStudent(StudentId),
+    /// Delete a student's biometric data.
+    ForgetStudent(StudentId),
+    /// Start a session now.
+    StartSession(ClassId),
+    /// Stop a session now.
+    StopSession(SessionId),
+    /// Set a status by hand.
+    SetMark {
+        /// The session.
+        session: SessionId,
+        /// The student.
+        student: StudentId,
+        /// The new status.
+        status: Status,
+    },
+    /// Accept a review (as the candidate, or as another student).
+    AcceptReview {
+        /// The review.
+        review: ReviewId,
+        /// Who it is (`None` = the candidate).
+        student: Option<StudentId>,
+    },
+    /// Reject a review.
+    RejectReview(ReviewId),
+    /// Write a CSV file.
+    ExportCsv {
+        /// Where.
+        path: PathBuf,
+        /// What.
+        options: ExportOptions,
+    },
+    /// Save the settings.
+    SaveSettings(Settings),
+    /// Delete biometric data older than the retention period now.
+    PurgeExpired(u32),
+}
+
+/// What a command did: a message for the teacher, and whether stored data changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// A short sentence for the notice area (empty for silent commands).
+    pub message: String,
+    /// Whether screens must reload their data.
+    pub data_changed: bool,
+}
+
+impl Outcome {
+    fn changed(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            data_changed: true,
+        }
+    }
+}
+
+/// Runs a data command against the store. Screen switches are handled by the app.
+pub fn run(store: &Store, command: &Command) -> anyhow::Result<Outcome> {
+    Ok(match command {
+        Command::Show(_) => Outcome {
+            message: String::new(),
+            data_changed: false,
+        },
+        Command::AddClass(name) => {
+            store.add_class(name)?;
+            Outcome::changed(format!("Added class {}", name.trim()))
+        }
+        Command::RemoveClass {
+            class,
+            with_history,
+        } => {
+            let c = store.class(*class)?;
+            store.remove_class(*class, *with_history)?;
+            Outcome::changed(format!("Removed class {}", c.name))
+        }
+        Command::SetClassSettings {
+            class,
+            threshold,
+            late_after_minutes,
+        } => {
+            store.set_class_threshold(*class, *threshold)?;
+            store.set_class_late_after(*class, *late_after_minutes)?;
+            Outcome::changed("Saved the class settings")
+        }
+        Command::AddStudent {
+            name,
+            external_id,
+            class,
+            photo,
+            consent_by,
+        } => {
+            let external_id = external_id
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty());
+            let consent_by = consent_by
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty());
+            // Check everything before writing anything.
+            let bytes = photo.as_deref().map(enroll::read_photo).transpose()?;
+            if bytes.is_some() && consent_by.is_none() {
+                anyhow::bail!("A photo needs a biometric consent record: fill in who gave consent");
+            }
+            let id = store.add_student(name, external_id, &[*class])?;
+            if let Some(by) = consent_by {
+                store.give_consent(id, by, None)?;
+            }
+            let mut message = format!("Added {}", name.trim());
+            if let Some(bytes) = bytes {
+                match enroll::enroll_photo(store, id, &bytes) {
+                    Ok(report) => {
+                        message.push_str(" with their photo");
+                        for w in report.warnings {
+                            message.push_str(". ");
+                            message.push_str(&w);
+                        }
+                    }
+                    Err(err) => anyhow::bail!("Added {} but not the photo: {err:#}", name.trim()),
+                }
+            }
+            Outcome::changed(message)
+        }
+        Command::EnrollPhoto {
+            student,
+            photo,
+            consent_by,
+        } => {
+            let bytes = enroll::read_photo(photo)?;
+            if let Some(by) = consent_by
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+            {
+                store.give_consent(*student, by, None)?;
+            }
+            let report = enroll::enroll_photo(store, *student, &bytes)?;
+            let mut message = format!(
+                "Stored the photo of {}",
+                store.student(*student)?.display_name
+            );
+            for w in report.warnings {
+                message.push_str(". ");
+                message.push_str(&w);
+            }
+            Outcome::changed(message)
+        }
+        Command::GiveConsent { student, by } => {
+            store.give_consent(*student, by, None)?;
+            Outcome::changed("Recorded the consent")
+        }
+        Command::WithdrawConsent(student) => {
+            store.withdraw_consent(*student)?;
+            Outcome::changed("Consent withdrawn: the photo and embeddings were deleted")
+        }
+        Command::RenameStudent { student, name } => {
+            store.rename_student(*student, name)?;
+            Outcome::changed(format!("Renamed to {}", name.trim()))
+        }
+        Command::RemoveStudent(student) => {
+            let s = store.student(*student)?;
+            store.remove_student(*student)?;
+            Outcome::changed(format!(
+                "Removed {}; their attendance history is kept",
+                s.display_name
+            ))
+        }
+        Command::ForgetStudent(student) => {
+            let s = store.student(*student)?;
+            store.forget_biometrics(*student, "teacher")?;
+            Outcome::changed(format!(
+                "Deleted the photo and embeddings of {}",
+                s.display_name
+            ))
+        }
+        Command::StartSession(class) => {
+            let c = store.class(*class)?;
+            let settings = crate::cli::session_settings(store, &c)?;
+            let id = store.start_session(*class, settings.as_ref())?;
+            Outcome::changed(format!("Started session #{id} for class {}", c.name))
+        }
+        Command::StopSession(session) => {
+            let s = store.stop_session(*session)?;
+            Outcome::changed(format!(
+                "Stopped session #{} ({} marked)",
+                s.id, s.mark_count
+            ))
+        }
+        Command::SetMark {
+            session,
+            student,
+            status,
+        } => {
+            store.set_mark(*session, *student, *status, "teacher", "")?;
+            Outcome::changed(format!(
+                "{} is {status}",
+                store.student(*student)?.display_name
+            ))
+        }
+        Command::AcceptReview { review, student } => {
+            store.accept_review(*review, *student)?;
+            Outcome::changed("Accepted: the student is marked")
+        }
+        Command::RejectReview(review) => {
+            store.reject_review(*review)?;
+            Outcome::changed("Rejected: nobody was marked")
+        }
+        Command::ExportCsv { path, options } => {
+            let summary = store.export_csv_file(options, &chrono::Local, path)?;
+            Outcome::changed(format!("Wrote {} rows to {}", summary.rows, path.display()))
+        }
+        Command::SaveSettings(settings) => {
+            store.save_settings(settings)?;
+            Outcome::changed("Saved the settings")
+        }
+        Command::PurgeExpired(days) => {
+            let n = store.purge_expired_biometrics(*days)?;
+            Outcome::changed(format!(
+                "Deleted the biometric data of {n} student(s) enrolled more than {days} days ago"
+            ))
+        }
+    })
+}

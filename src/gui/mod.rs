@@ -1,0 +1,67 @@
+//! The desktop window (eframe/egui): one struct per screen with a `ui` method, buttons that push
+//! [`Command`]s run in one place per frame, and slow work on named threads.
+
+pub mod app;
+pub mod command;
+pub mod reports;
+pub mod roster;
+pub mod settings;
+pub mod style;
+pub mod widgets;
+
+use std::path::Path;
+
+pub use app::RollcallApp;
+pub use command::{Command, Screen};
+
+use crate::store::Store;
+use widgets::notices::{Level, Notices};
+
+/// What every screen gets while drawing: read access to the store, the data version (screens
+/// reload their view when it changes), and where to push commands and messages.
+pub struct ScreenCtx<'a> {
+    /// The database (read it; change it only through commands).
+    pub store: &'a Store,
+    /// Increases whenever a command changed stored data.
+    pub data_version: u64,
+    /// Commands to run after this frame.
+    pub commands: &'a mut Vec<Command>,
+    /// Messages for the teacher.
+    pub notices: &'a mut Notices,
+}
+
+impl ScreenCtx<'_> {
+    /// Shows an error in the window (and logs it once).
+    pub fn error(&mut self, message: impl Into<String>) {
+        let message = message.into();
+        log::warn!("{message}");
+        self.notices.push(Level::Error, message);
+    }
+}
+
+/// Formats Unix milliseconds as local "2026-11-29 08:01".
+#[must_use]
+pub fn local_time(ms: i64) -> String {
+    crate::cli::local_time(ms)
+}
+
+/// Opens the window on the database at `db_path` and runs until it is closed.
+pub fn run(db_path: &Path) -> anyhow::Result<()> {
+    let store = crate::cli::open(db_path)?;
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("rollcall")
+            .with_inner_size([1280.0, 800.0])
+            .with_min_inner_size([960.0, 600.0]),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "rollcall",
+        options,
+        Box::new(move |cc| {
+            style::apply(&cc.egui_ctx);
+            Ok(Box::new(RollcallApp::new(store)))
+        }),
+    )
+    .map_err(|err| anyhow::anyhow!("could not open the window: {err}"))
+}

@@ -1,0 +1,472 @@
+//! The Roster screen: classes, their students with photo thumbnails, consent and enrollment
+//! state, and adding, renaming, enrolling, forgetting and removing students.
+
+use std::path::PathBuf;
+
+use super::ScreenCtx;
+use super::command::Command;
+use super::style;
+use super::widgets::file_picker::{Dialog, FilePicker};
+use super::widgets::thumbnails::Thumbnails;
+use crate::core::{ClassId, StudentId};
+use crate::store::{ClassRow, Store, StudentRow};
+
+/// What the Roster screen shows, computed from the store before drawing.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RosterView {
+    /// Every class.
+    pub classes: Vec<ClassRow>,
+    /// The selected class.
+    pub class: Option<ClassRow>,
+    /// Its current students.
+    pub students: Vec<StudentRow>,
+}
+
+impl RosterView {
+    /// Loads the view for `selected` (falling back to the first class).
+    pub fn load(store: &Store, selected: Option<ClassId>) -> crate::store::Result<Self> {
+        let classes = store.list_classes()?;
+        let class = selected
+            .and_then(|id| classes.iter().find(|c| c.id == id))
+            .or_else(|| classes.first())
+            .cloned();
+        let students = match &class {
+            Some(c) => store.list_students(Some(c.id))?,
+            None => Vec::new(),
+        };
+        Ok(Self {
+            classes,
+            class,
+            students,
+        })
+    }
+}
+
+/// The add-student form.
+#[derive(Debug, Default)]
+struct NewStudent {
+    name: String,
+    external_id: String,
+    photo: String,
+    consent_by: String,
+}
+
+/// A dialog that asks before changing something.
+#[derive(Debug, Clone, PartialEq)]
+enum Dialogs {
+    Rename {
+        student: StudentId,
+        name: String,
+    },
+    Enroll {
+        student: StudentId,
+        name: String,
+        photo: String,
+        consent_by: String,
+        has_consent: bool,
+    },
+    Remove {
+        student: StudentId,
+        name: String,
+    },
+    Forget {
+        student: StudentId,
+        name: String,
+    },
+}
+
+/// Where a picked file goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PickTarget {
+    NewStudent,
+    EnrollDialog,
+}
+
+/// The Roster screen's state.
+#[derive(Debug)]
+pub struct RosterScreen {
+    selected: Option<ClassId>,
+    view: RosterView,
+    loaded_version: Option<u64>,
+    new_class: String,
+    new_student: NewStudent,
+    dialog: Option<Dialogs>,
+    picker: FilePicker,
+    pick_target: PickTarget,
+    thumbnails: Option<Thumbnails>,
+}
+
+impl Default for RosterScreen {
+    fn default() -> Self {
+        Self {
+            selected: None,
+            view: RosterView::default(),
+            loaded_version: None,
+            new_class: String::new(),
+            new_student: NewStudent::default(),
+            dialog: None,
+            picker: FilePicker::default(),
+            pick_target: PickTarget::NewStudent,
+            thumbnails: None,
+        }
+    }
+}
+
+impl RosterScreen {
+    /// The class whose students are shown.
+    #[must_use]
+    pub fn selected_class(&self) -> Option<ClassId> {
+        self.view.class.as_ref().map(|c| c.id)
+    }
+
+    /// The data on screen.
+    #[must_use]
+    pub fn view(&self) -> &RosterView {
+        &self.view
+    }
+
+    /// Draws the screen.
+    pub fn ui(&mut self, ui: &mut egui::Ui, cx: &mut ScreenCtx<'_>) {
+        if self.loaded_version != Some(cx.data_version) {
+            match RosterView::load(cx.store, self.selected) {
+                Ok(view) => self.view = view,
+                Err(err) => cx.error(format!("Could not read the roster: {err}")),
+            }
+            self.loaded_version = Some(cx.data_version);
+        }
+        let ctx = ui.ctx().clone();
+        let thumbnails = self.thumbnails.get_or_insert_with(|| {
+            let c = ctx.clone();
+            Thumbnails::new(move || c.request_repaint())
+        });
+        thumbnails.poll(&ctx);
+        if let Some(picked) = self.picker.poll()
+            && let Some(path) = picked
+        {
+            let text = path.display().to_string();
+            match (self.pick_target, &mut self.dialog) {
+                (PickTarget::EnrollDialog, Some(Dialogs::Enroll { photo, .. })) => {
+                    *photo = text;
+                }
+                _ => self.new_student.photo = text,
+            }
+        }
+
+        egui::Panel::left("roster-classes")
+            .resizable(true)
+            .default_size(220.0)
+            .show(ui, |ui| self.classes_ui(ui, cx));
+        egui::CentralPanel::default().show(ui, |ui| self.students_ui(ui, cx));
+        self.dialog_ui(&ctx, cx);
+    }
+
+    fn classes_ui(&mut self, ui: &mut egui::Ui, cx: &mut ScreenCtx<'_>) {
+        ui.heading("Classes");
+        if self.view.classes.is_empty() {
+            ui.weak("No classes yet: type a name below and press \"Add class\"");
+        }
+        let current = self.selected_class();
+        for c in &self.view.classes {
+            let label = format!("{}  ({} students)", c.name, c.student_count);
+            if ui.selectable_label(current == Some(c.id), label).clicked() {
+                self.selected = Some(c.id);
+                self.loaded_version = None;
+            }
+        }
+        ui.add_space(style::SECTION_GAP);
+        let label = ui.label("New class");
+        let edit = ui
+            .add(egui::TextEdit::singleline(&mut self.new_class).hint_text("e.g. 7B"))
+            .labelled_by(label.id);
+        let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        if (ui.button("Add class").clicked() || enter) && !self.new_class.trim().is_empty() {
+            cx.commands
+                .push(Command::AddClass(std::mem::take(&mut self.new_class)));
+        }
+    }
+
+    fn students_ui(&mut self, ui: &mut egui::Ui, cx: &mut ScreenCtx<'_>) {
+        let Some(class) = self.view.class.clone() else {
+            ui.heading("Welcome to rollcall");
+            ui.label("Start by adding a class on the left (for example \"7B\"), then add its students with one photo each.");
+            return;
+        };
+        ui.heading(format!("Class {}", class.name));
+        egui::CollapsingHeader::new("Add a student")
+            .default_open(self.view.students.is_empty())
+            .show(ui, |ui| {
+                self.add_student_ui(ui, cx, class.id);
+            });
+        ui.add_space(style::SECTION_GAP);
+        if self.view.students.is_empty() {
+            ui.weak("No students in this class yet: add the first one above.");
+            return;
+        }
+        let version = cx.data_version;
+        let store = cx.store;
+        let Some(thumbnails) = self.thumbnails.as_mut() else {
+            return;
+        };
+        let mut actions: Vec<Dialogs> = Vec::new();
+        egui_extras::TableBuilder::new(ui)
+            .striped(true)
+            .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+            .column(egui_extras::Column::exact(style::THUMBNAIL_PX + 8.0))
+            .column(egui_extras::Column::auto().at_least(160.0))
+            .column(egui_extras::Column::auto().at_least(70.0))
+            .column(egui_extras::Column::auto().at_least(70.0))
+            .column(egui_extras::Column::auto().at_least(120.0))
+            .column(egui_extras::Column::remainder().at_least(200.0))
+            .header(22.0, |mut h| {
+                for title in ["Photo", "Name", "School id", "Consent", "Face", "Actions"] {
+                    h.col(|ui| {
+                        ui.strong(title);
+                    });
+                }
+            })
+            .body(|mut body| {
+                for s in &self.view.students {
+                    body.row(style::ROW_HEIGHT, |mut row| {
+                        row.col(|ui| {
+                            let tex = thumbnails.get(s.id, version, || {
+                                store
+                                    .enrollment(s.id)
+                                    .ok()
+                                    .flatten()
+                                    .map(|e| e.face_crop.unwrap_or(e.photo))
+                            });
+                            match tex {
+                                Some(t) => {
+                                    ui.add(egui::Image::new(&t).max_size(egui::vec2(
+                                        style::THUMBNAIL_PX,
+                                        style::THUMBNAIL_PX,
+                                    )));
+                                }
+                                None if s.has_photo => {
+                                    ui.spinner();
+                                }
+                                None => {
+                                    ui.weak("none");
+                                }
+                            }
+                        });
+                        row.col(|ui| {
+                            ui.label(&s.display_name);
+                        });
+                        row.col(|ui| {
+                            ui.label(s.external_id.as_deref().unwrap_or(""));
+                        });
+                        row.col(|ui| {
+                            if s.has_consent {
+                                ui.label("given");
+                            } else {
+                                ui.colored_label(style::WARNING, "none");
+                            }
+                        });
+                        row.col(|ui| {
+                            face_status_ui(ui, s);
+                        });
+                        row.col(|ui| {
+                            ui.horizontal(|ui| {
+                                let name = s.display_name.clone();
+                                if ui
+                                    .small_button("Photo…")
+                                    .on_hover_text("Store or replace the enrollment photo")
+                                    .clicked()
+                                {
+                                    actions.push(Dialogs::Enroll {
+                                        student: s.id,
+                                        name: name.clone(),
+                                        photo: String::new(),
+                                        consent_by: String::new(),
+                                        has_consent: s.has_consent,
+                                    });
+                                }
+                                if ui.small_button("Rename…").clicked() {
+                                    actions.push(Dialogs::Rename {
+                                        student: s.id,
+                                        name: name.clone(),
+                                    });
+                                }
+                                if s.has_photo && ui.small_button("Forget face…").clicked() {
+                                    actions.push(Dialogs::Forget {
+                                        student: s.id,
+                                        name: name.clone(),
+                                    });
+                                }
+                                if ui.small_button("Remove…").clicked() {
+                                    actions.push(Dialogs::Remove {
+                                        student: s.id,
+                                        name,
+                                    });
+                                }
+                            });
+                        });
+                    });
+                }
+            });
+        if let Some(d) = actions.pop() {
+            self.dialog = Some(d);
+        }
+    }
+
+    fn add_student_ui(&mut self, ui: &mut egui::Ui, cx: &mut ScreenCtx<'_>, class: ClassId) {
+        let f = &mut self.new_student;
+        egui::Grid::new("new-student")
+            .num_columns(2)
+            .show(ui, |ui| {
+                let l = ui.label("Name");
+                ui.add(egui::TextEdit::singleline(&mut f.name).hint_text("Ada Lovelace"))
+                    .labelled_by(l.id);
+                ui.end_row();
+                let l = ui.label("School id (optional)");
+                ui.add(egui::TextEdit::singleline(&mut f.external_id))
+                    .labelled_by(l.id);
+                ui.end_row();
+                let l = ui.label("Photo file");
+                ui.horizontal(|ui| {
+                    ui.add(
+                        egui::TextEdit::singleline(&mut f.photo)
+                            .hint_text("one face, looking at the camera"),
+                    )
+                    .labelled_by(l.id);
+                    if ui
+                        .add_enabled(!self.picker.is_open(), egui::Button::new("Choose photo…"))
+                        .clicked()
+                    {
+                        self.pick_target = PickTarget::NewStudent;
+                        let ctx = ui.ctx().clone();
+                        self.picker
+                            .open(Dialog::OpenImage, move || ctx.request_repaint());
+                    }
+                });
+                ui.end_row();
+                let l = ui.label("Consent given by");
+                ui.add(
+                    egui::TextEdit::singleline(&mut f.consent_by)
+                        .hint_text("parent or guardian, e.g. Mary Lovelace (mother)"),
+                )
+                .labelled_by(l.id);
+                ui.end_row();
+            });
+        if !f.photo.trim().is_empty() && f.consent_by.trim().is_empty() {
+            ui.colored_label(
+                style::WARNING,
+                "A photo is only stored with a biometric consent: fill in who gave it",
+            );
+        }
+        let ready = !f.name.trim().is_empty();
+        if ui
+            .add_enabled(ready, egui::Button::new("Add student"))
+            .clicked()
+        {
+            let f = std::mem::take(&mut self.new_student);
+            cx.commands.push(Command::AddStudent {
+                name: f.name,
+                external_id: Some(f.external_id).filter(|s| !s.trim().is_empty()),
+                class,
+                photo: Some(PathBuf::from(f.photo.trim())).filter(|p| !p.as_os_str().is_empty()),
+                consent_by: Some(f.consent_by).filter(|s| !s.trim().is_empty()),
+            });
+        }
+    }
+
+    fn dialog_ui(&mut self, ctx: &egui::Context, cx: &mut ScreenCtx<'_>) {
+        let Some(dialog) = self.dialog.as_mut() else {
+            return;
+        };
+        let mut close = false;
+        let mut browse = false;
+        egui::Modal::new(egui::Id::unique("roster-dialog")).show(ctx, |ui| match dialog {
+            Dialogs::Rename { student, name } => {
+                ui.heading("Rename student");
+                let l = ui.label("New name");
+                ui.text_edit_singleline(name).labelled_by(l.id);
+                ui.horizontal(|ui| {
+                    if ui.button("Save name").clicked() {
+                        cx.commands.push(Command::RenameStudent { student: *student, name: name.clone() });
+                        close = true;
+                    }
+                    close |= ui.button("Cancel").clicked();
+                });
+            }
+            Dialogs::Enroll { student, name, photo, consent_by, has_consent } => {
+                ui.heading(format!("Photo of {name}"));
+                let l = ui.label("Photo file");
+                ui.horizontal(|ui| {
+                    ui.text_edit_singleline(photo).labelled_by(l.id);
+                    browse = ui.button("Choose photo…").clicked();
+                });
+                if !*has_consent {
+                    let l = ui.label("Consent given by");
+                    ui.text_edit_singleline(consent_by).labelled_by(l.id);
+                }
+                ui.horizontal(|ui| {
+                    let ready = !photo.trim().is_empty() && (*has_consent || !consent_by.trim().is_empty());
+                    if ui.add_enabled(ready, egui::Button::new("Store photo")).clicked() {
+                        cx.commands.push(Command::EnrollPhoto {
+                            student: *student,
+                            photo: PathBuf::from(photo.trim()),
+                            consent_by: Some(consent_by.clone()).filter(|s| !s.trim().is_empty()),
+                        });
+                        close = true;
+                    }
+                    close |= ui.button("Cancel").clicked();
+                });
+            }
+            Dialogs::Remove { student, name } => {
+                ui.heading(format!("Remove {name}?"));
+                ui.label("Their photo and embeddings are deleted now. Their attendance history stays in reports.");
+                ui.horizontal(|ui| {
+                    if ui.button("Remove student").clicked() {
+                        cx.commands.push(Command::RemoveStudent(*student));
+                        close = true;
+                    }
+                    close |= ui.button("Cancel").clicked();
+                });
+            }
+            Dialogs::Forget { student, name } => {
+                ui.heading(format!("Forget the face of {name}?"));
+                ui.label("The photo, face crop and embeddings are deleted now; the student stays and is marked by hand.");
+                ui.horizontal(|ui| {
+                    if ui.button("Delete biometric data").clicked() {
+                        cx.commands.push(Command::ForgetStudent(*student));
+                        close = true;
+                    }
+                    close |= ui.button("Cancel").clicked();
+                });
+            }
+        });
+        if browse {
+            self.pick_target = PickTarget::EnrollDialog;
+            let c = ctx.clone();
+            self.picker
+                .open(Dialog::OpenImage, move || c.request_repaint());
+        }
+        if close {
+            self.dialog = None;
+        }
+    }
+}
+
+fn face_status_ui(ui: &mut egui::Ui, s: &StudentRow) {
+    if !s.has_photo {
+        ui.weak(if s.has_consent {
+            "no photo"
+        } else {
+            "manual only"
+        });
+    } else if s.quality_warnings.is_empty() {
+        ui.label(if s.embedded_with.is_empty() {
+            "photo stored"
+        } else {
+            "enrolled"
+        });
+    } else {
+        ui.colored_label(
+            style::WARNING,
+            format!("{} warning(s)", s.quality_warnings.len()),
+        )
+        .on_hover_text(s.quality_warnings.join("\n"));
+    }
+}

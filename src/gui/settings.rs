@@ -1,0 +1,89 @@
+//! The Settings screen: where the data lives, the recognition rules, and privacy.
+
+use super::ScreenCtx;
+use super::command::Command;
+use super::style;
+use crate::store::Settings;
+
+/// The Settings screen's state: an editable copy of the saved settings.
+#[derive(Debug, Default)]
+pub struct SettingsScreen {
+    edit: Option<Settings>,
+    loaded_version: Option<u64>,
+}
+
+impl SettingsScreen {
+    /// Draws the screen.
+    pub fn ui(&mut self, ui: &mut egui::Ui, cx: &mut ScreenCtx<'_>) {
+        if self.loaded_version != Some(cx.data_version) || self.edit.is_none() {
+            match cx.store.settings() {
+                Ok(s) => self.edit = Some(s),
+                Err(err) => cx.error(format!("Could not read the settings: {err}")),
+            }
+            self.loaded_version = Some(cx.data_version);
+        }
+        let Some(s) = self.edit.as_mut() else { return };
+        ui.heading("Settings");
+
+        ui.strong("Data");
+        match cx.store.path() {
+            Some(p) => ui.label(format!("Database file: {}", p.display())),
+            None => ui.label("Database in memory (nothing is saved)"),
+        };
+        ui.weak("Everything (roster, photos, attendance) is in this one file. Choose another with --db PATH or ROLLCALL_DB.");
+        ui.add_space(style::SECTION_GAP);
+
+        ui.strong("Recognition rules");
+        egui::Grid::new("rules").num_columns(2).show(ui, |ui| {
+            let l = ui.label("Frames to confirm");
+            ui.add(egui::DragValue::new(&mut s.frames_to_confirm).range(1..=20))
+                .labelled_by(l.id);
+            ui.end_row();
+            let l = ui.label("Out of the last frames");
+            ui.add(egui::DragValue::new(&mut s.window_frames).range(1..=50))
+                .labelled_by(l.id);
+            ui.end_row();
+            let mut custom = s.min_margin.is_some();
+            ui.checkbox(&mut custom, "Custom margin");
+            if custom {
+                let m = s.min_margin.get_or_insert(0.05);
+                ui.add(egui::DragValue::new(m).range(0.0..=1.0).speed(0.005));
+            } else {
+                s.min_margin = None;
+                ui.weak("the encoder's default");
+            }
+            ui.end_row();
+        });
+        ui.weak("A student is marked only when the best match clears the class threshold, beats the runner-up by the margin, and wins that many of the recent frames.");
+        ui.add_space(style::SECTION_GAP);
+
+        ui.strong("Privacy");
+        ui.checkbox(
+            &mut s.keep_evidence_crops,
+            "Keep the face crop of each automatic mark as evidence",
+        );
+        let mut retain = s.retention_days.is_some();
+        ui.horizontal(|ui| {
+            ui.checkbox(&mut retain, "Delete photos and embeddings after");
+            if retain {
+                let d = s.retention_days.get_or_insert(365);
+                ui.add(egui::DragValue::new(d).range(1..=3650).suffix(" days"));
+            } else {
+                s.retention_days = None;
+            }
+        });
+        ui.weak("Attendance history is always kept; only biometric data is deleted.");
+        ui.add_space(style::SECTION_GAP);
+
+        ui.horizontal(|ui| {
+            if ui.button("Save settings").clicked() {
+                cx.commands.push(Command::SaveSettings(s.clone()));
+            }
+            if let Some(days) = s.retention_days
+                && ui.button("Delete expired biometric data now").clicked()
+            {
+                cx.commands.push(Command::PurgeExpired(days));
+            }
+        });
+    }
+}

@@ -1,0 +1,5 @@
+//! Small reusable widgets.
+
+pub mod file_picker;
+pub mod notices;
+pub mod thumbnails;
