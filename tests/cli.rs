@@ -294,3 +294,62 @@ fn the_db_flag_overrides_the_environment() {
     assert!(other.exists());
     assert!(env.ok(&["class", "list"]).contains("No classes yet"));
 }
+
+#[test]
+fn backup_and_restore_round_trip() {
+    let env = Env::new();
+    env.ok(&["class", "add", "7B"]);
+    env.ok(&["student", "add", "--name", "Ada", "--class", "7B"]);
+    let backup = env.path("backup.db");
+    assert!(
+        env.ok(&["backup", backup.to_str().unwrap()])
+            .contains("integrity check ok")
+    );
+    assert!(
+        env.fails(&["backup", backup.to_str().unwrap()])
+            .contains("already exists")
+    );
+    env.ok(&["class", "add", "8C"]);
+    // Without --yes nothing happens.
+    let err = env.fails(&["restore", backup.to_str().unwrap()]);
+    assert!(err.contains("--yes"), "{err}");
+    assert!(env.ok(&["class", "list"]).contains("8C"));
+    let out = env.ok(&["restore", backup.to_str().unwrap(), "--yes"]);
+    assert!(out.contains("Restored"), "{out}");
+    let classes = env.ok(&["class", "list"]);
+    assert!(
+        classes.contains("7B") && !classes.contains("8C"),
+        "{classes}"
+    );
+    assert!(env.ok(&["student", "list"]).contains("Ada"));
+    // The database from before the restore was kept.
+    let kept = std::fs::read_dir(env.dir.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .any(|e| e.file_name().to_string_lossy().contains("before-restore"));
+    assert!(kept);
+    // A damaged backup is refused and the database is untouched.
+    let junk = env.path("junk.db");
+    std::fs::write(
+        &junk,
+        b"not a database at all, sorry..................................",
+    )
+    .unwrap();
+    assert!(
+        env.fails(&["restore", junk.to_str().unwrap(), "--yes"])
+            .contains("backup")
+    );
+    assert!(env.ok(&["class", "list"]).contains("7B"));
+}
+
+#[test]
+fn review_queue_and_purge_commands() {
+    let env = Env::new();
+    assert!(env.ok(&["review", "list"]).contains("No faces are waiting"));
+    assert!(env.fails(&["review", "accept", "99"]).contains("not found"));
+    assert!(env.fails(&["purge"]).contains("no retention period"));
+    assert!(
+        env.ok(&["purge", "--older-than-days", "30"])
+            .contains("0 student(s)")
+    );
+}

@@ -1,9 +1,11 @@
 //! The command-line interface: every GUI action as a subcommand, so everything is scriptable.
 //! `rollcall` with no subcommand opens the window.
 
+mod admin;
 mod classes;
 pub mod enroll;
 mod export;
+mod review;
 mod roster;
 mod sessions;
 mod table;
@@ -54,6 +56,17 @@ pub enum Command {
     Export(export::ExportArgs),
     /// Show the audit log of manual changes.
     Audit(sessions::AuditArgs),
+    /// List, accept or reject the faces the engine was unsure about.
+    #[command(subcommand)]
+    Review(review::ReviewCommand),
+    /// Check a class's threshold against its own data and list look-alike students.
+    Calibrate(review::CalibrateArgs),
+    /// Copy the whole database to a new file (safe while rollcall runs).
+    Backup(admin::BackupArgs),
+    /// Replace the database with a backup (the current one is kept beside it).
+    Restore(admin::RestoreArgs),
+    /// Delete biometric data older than the retention period now.
+    Purge(admin::PurgeArgs),
 }
 
 /// Parses the arguments, runs the command (or `open_window` with the database path when there
@@ -105,6 +118,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Mark(a) => sessions::run_mark(&open(&db)?, &a),
         Command::Export(a) => export::run(&open(&db)?, &a),
         Command::Audit(a) => sessions::run_audit(&open(&db)?, &a),
+        Command::Review(c) => review::run_review(&open(&db)?, c),
+        Command::Calibrate(a) => review::run_calibrate(&open(&db)?, &a),
+        Command::Backup(a) => admin::run_backup(&open(&db)?, &a),
+        Command::Restore(a) => admin::run_restore(&db, &a),
+        Command::Purge(a) => admin::run_purge(&open(&db)?, &a),
     }
     .map(|()| ExitCode::SUCCESS)
 }

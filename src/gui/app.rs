@@ -22,6 +22,9 @@ pub struct RollcallApp {
     roster: RosterScreen,
     reports: ReportsScreen,
     settings: SettingsScreen,
+    // Held for the life of the window; never read.
+    #[allow(dead_code)]
+    instance_lock: Option<crate::store::InstanceLock>,
 }
 
 impl std::fmt::Debug for RollcallApp {
@@ -45,7 +48,15 @@ impl RollcallApp {
             roster: RosterScreen::default(),
             reports: ReportsScreen::default(),
             settings: SettingsScreen::default(),
+            instance_lock: None,
         }
+    }
+
+    /// Keeps the database's window lock for as long as the app lives.
+    #[must_use]
+    pub fn with_instance_lock(mut self, lock: crate::store::InstanceLock) -> Self {
+        self.instance_lock = Some(lock);
+        self
     }
 
     /// The database.

@@ -47,6 +47,7 @@ pub fn local_time(ms: i64) -> String {
 
 /// Opens the window on the database at `db_path` and runs until it is closed.
 pub fn run(db_path: &Path) -> anyhow::Result<()> {
+    let lock = crate::store::InstanceLock::acquire(db_path)?;
     let store = crate::cli::open(db_path)?;
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
@@ -60,7 +61,9 @@ pub fn run(db_path: &Path) -> anyhow::Result<()> {
         options,
         Box::new(move |cc| {
             style::apply(&cc.egui_ctx);
-            Ok(Box::new(RollcallApp::new(store)))
+            // The lock lives as long as the window.
+            let app = RollcallApp::new(store).with_instance_lock(lock);
+            Ok(Box::new(app))
         }),
     )
     .map_err(|err| anyhow::anyhow!("could not open the window: {err}"))
