@@ -1,6 +1,7 @@
 //! The command-line interface: every GUI action as a subcommand, so everything is scriptable.
 //! `rollcall` with no subcommand opens the window.
 
+mod cameras;
 mod classes;
 mod export;
 mod roster;
@@ -12,6 +13,8 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+
+pub use cameras::SourceArgs;
 
 use crate::store::{self, Store};
 
@@ -53,6 +56,8 @@ pub enum Command {
     Export(export::ExportArgs),
     /// Show the audit log of manual changes.
     Audit(sessions::AuditArgs),
+    /// List the cameras and their formats, or check a camera or replay (--check SECONDS).
+    Cameras(cameras::CamerasArgs),
 }
 
 /// Parses the arguments, runs the command, and turns errors into a message and exit code 1.
@@ -96,6 +101,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Mark(a) => sessions::run_mark(&open(&db)?, &a),
         Command::Export(a) => export::run(&open(&db)?, &a),
         Command::Audit(a) => sessions::run_audit(&open(&db)?, &a),
+        Command::Cameras(a) => cameras::run(&a),
     }
     .map(|()| ExitCode::SUCCESS)
 }
