@@ -12,7 +12,19 @@
 //! and frames never pile up behind slow recognition. It retries transient camera errors with
 //! backoff, skips corrupt frames, measures fps, and calls a wake-up callback per frame.
 //!
-//! This layer uses no other rollcall module; only it may use nokhwa.
+//! How the GUI and the headless `live` command use it:
+//!
+//! - `let (spec, note) = cli::SourceArgs { .. }.spec()?` (or [`SourceSpec::parse_camera`],
+//!   [`SourceSpec::camera_or_demo`], `SourceSpec::Camera(DeviceSelector::Choice(saved))`);
+//!   `note` is why the demo camera was chosen.
+//! - `let camera = CameraThread::spawn(spec.open()?, Box::new(move || ctx.request_repaint()))?`.
+//! - GUI, each repaint: `camera.try_take()` (the newest frame not yet taken, or `None`) and
+//!   `camera.stats()` ([`CameraStats::summary`] for the status line, `last_error`, `ended`).
+//! - Headless: `camera.next(timeout)` → [`NextFrame::Frame`], `TimedOut` or `Ended`.
+//! - `camera.stop()` or dropping it ends the thread. [`NokhwaSource::choice`] (or
+//!   [`CameraChoice::of`] on a listed camera) is what to save in settings.
+//!
+//! This layer uses no other rollcall module; only it may use nokhwa (and its V4L2 bindings).
 
 mod clock;
 mod demo;
@@ -80,6 +92,13 @@ pub trait FrameSource {
     /// goes on; [`CameraError::is_transient`] means try again later (unplugged, busy, stalled);
     /// anything else means the source cannot go on.
     fn next_frame(&mut self) -> Result<Option<Frame>, CameraError>;
+
+    /// Whether the source keeps its own pace (a camera, a paced replay). One that does not (a
+    /// replay at `--fps 0`) is read by [`CameraThread`] only once the previous frame was taken,
+    /// so a batch run over a folder loses no frame.
+    fn paced(&self) -> bool {
+        true
+    }
 }
 
 impl<S: FrameSource + ?Sized> FrameSource for Box<S> {
@@ -89,5 +108,9 @@ impl<S: FrameSource + ?Sized> FrameSource for Box<S> {
 
     fn next_frame(&mut self) -> Result<Option<Frame>, CameraError> {
         (**self).next_frame()
+    }
+
+    fn paced(&self) -> bool {
+        (**self).paced()
     }
 }

@@ -154,6 +154,14 @@ impl FrameSource for NokhwaSource {
                 device: self.target.label.clone(),
                 seconds: STALL_TIMEOUT.as_secs(),
             }),
+            Err(RecvTimeoutError::Disconnected) if !self.streamed => {
+                // The camera library failed while opening it: trying again will not help.
+                self.worker = None;
+                Err(CameraError::Open {
+                    device: self.target.label.clone(),
+                    message: "the camera library failed while opening it (see the log)".to_owned(),
+                })
+            }
             Err(RecvTimeoutError::Disconnected) => Err(self.stopped("stopped unexpectedly")),
         }
     }
@@ -344,6 +352,42 @@ mod tests {
             }
         }
         assert!(!seqs.is_empty(), "no frame in three tries");
+    }
+
+    #[test]
+    fn without_a_camera_opening_one_says_so() {
+        let scan = list_cameras().unwrap();
+        if !scan.cameras.is_empty() {
+            eprintln!("SKIPPED without_a_camera_opening_one_says_so: this machine has a camera");
+            return;
+        }
+        let clock = SystemClock::shared();
+        let err = NokhwaSource::open(&DeviceSelector::First, clock.clone())
+            .err()
+            .unwrap();
+        assert_eq!(err, CameraError::NoCamera);
+        assert!(err.to_string().contains("--camera demo"), "{err}");
+        let err = NokhwaSource::open(&DeviceSelector::Index(3), clock)
+            .err()
+            .unwrap();
+        assert!(matches!(err, CameraError::NotFound { .. }), "{err}");
+    }
+
+    #[test]
+    fn nokhwa_errors_for_a_missing_device_read_as_gone() {
+        if std::path::Path::new("/dev/video99").exists() {
+            eprintln!(
+                "SKIPPED nokhwa_errors_for_a_missing_device_read_as_gone: /dev/video99 exists"
+            );
+            return;
+        }
+        // This goes through nokhwa's real open path; its message carries the OS error.
+        let message = open_nokhwa(99, None).err().unwrap();
+        eprintln!("nokhwa says: {message}");
+        if cfg!(target_os = "linux") {
+            assert_eq!(classify_message(&message), ErrorKind::Gone, "{message}");
+            assert!(open_error("/dev/video99", &message).is_transient());
+        }
     }
 
     #[test]

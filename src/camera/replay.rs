@@ -43,7 +43,7 @@ pub enum Pacing {
     Natural,
     /// A fixed rate, frames per second.
     Fps(f64),
-    /// As fast as the consumer takes frames (batch marking of a folder, tests).
+    /// As fast as the consumer takes frames, none dropped (batch marking of a folder).
     Unpaced,
 }
 
@@ -250,6 +250,10 @@ impl ReplaySource {
 impl FrameSource for ReplaySource {
     fn name(&self) -> String {
         self.reel.name()
+    }
+
+    fn paced(&self) -> bool {
+        self.options.pacing != Pacing::Unpaced
     }
 
     fn next_frame(&mut self) -> Result<Option<Frame>, CameraError> {

@@ -243,7 +243,7 @@ fn an_animated_gif_replays_with_its_own_frame_delays() {
 
 #[test]
 fn newest_frame_wins_when_nobody_takes_frames() {
-    let source = synthetic(50, Pacing::Unpaced, false, SystemClock::shared());
+    let source = synthetic(50, Pacing::Fps(200.0), false, SystemClock::shared());
     let thread = CameraThread::spawn(Box::new(source), Box::new(|| {})).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while !thread.is_ended() {
@@ -260,7 +260,8 @@ fn newest_frame_wins_when_nobody_takes_frames() {
 
 #[test]
 fn a_slow_consumer_gets_ever_newer_frames_and_the_rest_are_counted_as_dropped() {
-    let source = synthetic(200, Pacing::Unpaced, false, SystemClock::shared());
+    // A 200 fps camera for one second; recognition takes 20 ms a frame.
+    let source = synthetic(200, Pacing::Fps(200.0), false, SystemClock::shared());
     let wakes = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&wakes);
     let wake = Box::new(move || {
@@ -272,7 +273,7 @@ fn a_slow_consumer_gets_ever_newer_frames_and_the_rest_are_counted_as_dropped() 
         match thread.next(Duration::from_secs(10)) {
             NextFrame::Frame(frame) => {
                 seqs.push(frame.seq);
-                std::thread::sleep(MS(5)); // slow recognition
+                std::thread::sleep(MS(20)); // slow recognition
             }
             NextFrame::Ended => break,
             NextFrame::TimedOut => panic!("no frame in 10 s"),
@@ -290,6 +291,20 @@ fn a_slow_consumer_gets_ever_newer_frames_and_the_rest_are_counted_as_dropped() 
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
     assert_eq!(*seqs.last().unwrap(), 199, "the last frame is never lost");
     assert!(wakes.load(Ordering::Relaxed) >= 200, "a wake-up per frame");
+}
+
+#[test]
+fn an_unpaced_replay_hands_every_frame_to_a_slow_consumer() {
+    let source = synthetic(30, Pacing::Unpaced, false, SystemClock::shared());
+    let thread = CameraThread::spawn(Box::new(source), Box::new(|| {})).unwrap();
+    let mut seqs = Vec::new();
+    while let NextFrame::Frame(frame) = thread.next(Duration::from_secs(10)) {
+        seqs.push(frame.seq);
+        std::thread::sleep(MS(2));
+    }
+    assert_eq!(seqs, (0..30).collect::<Vec<u64>>());
+    let stats = thread.stats();
+    assert_eq!((stats.captured, stats.taken, stats.dropped), (30, 30, 0));
 }
 
 /// A camera that fails like an unplugged one a few times, then streams.

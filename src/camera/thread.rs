@@ -2,7 +2,8 @@
 //!
 //! The hand-over is a slot of one behind a mutex and condition variable: a new frame replaces
 //! one nobody took (counted as dropped), so a slow consumer always gets the freshest picture and
-//! frames never pile up. Corrupt frames are skipped and counted; transient camera errors
+//! frames never pile up. A source without a pace of its own ([`FrameSource::paced`]) is instead
+//! read only once its last frame was taken, so batch replays lose nothing. Corrupt frames are skipped and counted; transient camera errors
 //! (unplugged, busy, a failed read) are retried with [`Backoff`]; anything else ends the thread
 //! with the error in [`CameraStats::last_error`]. A wake-up callback runs after every new frame
 //! and status change, so a GUI repaints only when there is something new.
@@ -116,6 +117,8 @@ impl CameraThread {
         let frame = state.slot.take();
         if frame.is_some() {
             state.stats.taken += 1;
+            // An unpaced source waits for the slot to empty.
+            self.shared.changed.notify_all();
         }
         frame
     }
@@ -128,6 +131,7 @@ impl CameraThread {
         loop {
             if let Some(frame) = state.slot.take() {
                 state.stats.taken += 1;
+                self.shared.changed.notify_all();
                 return NextFrame::Frame(frame);
             }
             if state.stats.ended {
@@ -225,11 +229,19 @@ impl Drop for ExitGuard<'_> {
 fn capture_loop(shared: &Shared, mut source: Box<dyn FrameSource + Send>, mut backoff: Backoff) {
     let _guard = ExitGuard(shared);
     let name = source.name();
+    let paced = source.paced();
     let mut failing = false;
     loop {
-        if shared.lock().stop {
+        let state = shared.lock();
+        // A source without a pace of its own is read only once its last frame was taken.
+        let state = shared
+            .changed
+            .wait_while(state, |s| !paced && s.slot.is_some() && !s.stop)
+            .unwrap_or_else(PoisonError::into_inner);
+        if state.stop {
             return;
         }
+        drop(state);
         match source.next_frame() {
             Ok(Some(frame)) => {
                 if failing {

@@ -254,7 +254,15 @@ fn check(source: &SourceArgs, seconds: f64, work_ms: u64) -> anyhow::Result<()> 
     let elapsed = started.elapsed().as_secs_f64();
     let stats = thread.stats();
     thread.stop();
-    outln!("{}: {elapsed:.1} s", stats.source);
+    outln!(
+        "{}: {elapsed:.1} s{}",
+        stats.source,
+        if stats.ended {
+            " (the source ended)"
+        } else {
+            ""
+        }
+    );
     outln!(
         "  captured {} frames ({:.1} fps overall, {:.1} fps in the last second)",
         stats.captured,
