@@ -6,6 +6,7 @@
 // Tests compare floats exactly where the value is pinned on purpose.
 #![cfg_attr(test, allow(clippy::float_cmp))]
 
+pub mod camera;
 pub mod cli;
 pub mod core;
 pub mod gui;

@@ -81,7 +81,7 @@ fn help_lists_every_command() {
     let env = Env::new();
     let help = env.ok(&["--help"]);
     for cmd in [
-        "class", "student", "consent", "session", "mark", "export", "audit",
+        "class", "student", "consent", "session", "mark", "export", "audit", "cameras",
     ] {
         assert!(help.contains(cmd), "--help does not mention {cmd}:\n{help}");
     }
@@ -352,4 +352,50 @@ fn review_queue_and_purge_commands() {
         env.ok(&["purge", "--older-than-days", "30"])
             .contains("0 student(s)")
     );
+}
+
+#[test]
+fn cameras_lists_or_explains_and_always_exits_0() {
+    let env = Env::new();
+    let out = env.ok(&["cameras"]);
+    // Without a camera (CI, this machine) it explains what to do; with one it lists it.
+    assert!(
+        out.contains("No camera found") && out.contains("--camera demo")
+            || out.contains("Choose one with --camera N"),
+        "{out}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&env.ok(&["cameras", "--json"])).unwrap();
+    assert!(
+        json["cameras"].is_array() && json["not_cameras"].is_array(),
+        "{json}"
+    );
+}
+
+#[test]
+fn cameras_check_runs_the_demo_camera_and_a_replay_folder() {
+    let env = Env::new();
+    let out = env.ok(&["cameras", "--check", "1", "--camera", "demo"]);
+    assert!(out.starts_with("Demo camera: "), "{out}");
+    assert!(out.contains("frames 640x480"), "{out}");
+
+    let folder = env.path("frames");
+    std::fs::create_dir(&folder).unwrap();
+    for name in ["obama.jpg", "biden.jpg"] {
+        std::fs::copy(demo_photo(name), folder.join(name)).unwrap();
+    }
+    std::fs::write(folder.join("broken.jpg"), b"\xff\xd8 not really").unwrap();
+    let out = env.ok(&[
+        "cameras",
+        "--check",
+        "20",
+        "--replay",
+        folder.to_str().unwrap(),
+        "--fps",
+        "0",
+    ]);
+    assert!(out.contains("captured 2 frames"), "{out}");
+    assert!(out.contains("damaged skipped 1"), "{out}");
+
+    let err = env.fails(&["cameras", "--check", "1", "--replay", "no/such/folder"]);
+    assert!(err.contains("nothing to replay at no/such/folder"), "{err}");
 }

@@ -34,6 +34,7 @@ if [[ "${1:-}" == "--self-test" ]]; then
   plant core/mod.rs 'use candle_core::Tensor;'
   if [[ -d "$here/../src/camera" ]]; then plant camera/mod.rs 'use crate::core::StudentId;'; fi
   if [[ -d "$here/../src/train" ]]; then plant train/mod.rs 'use nokhwa::Camera;'; fi
+  plant cli/mod.rs 'use v4l::Device;'
   if ((failures > 0)); then exit 1; fi
   echo "layer check self-test: every planted import was caught"
   exit 0
@@ -61,7 +62,7 @@ forbid() {
 ui='\b(egui|eframe|egui_plot|egui_extras|egui_kittest|rfd)::'
 tensors='\b(candle_core|candle_nn|candle|safetensors)::'
 sql='\b(rusqlite|rusqlite_migration)::'
-cam='\bnokhwa::'
+cam='\b(nokhwa|v4l)::'
 mods() { echo "crate::($(IFS='|'; echo "$*"))\b"; }
 
 # core: pure domain logic, no I/O, no frameworks.

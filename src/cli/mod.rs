@@ -2,6 +2,7 @@
 //! `rollcall` with no subcommand opens the window.
 
 mod admin;
+mod cameras;
 mod classes;
 pub mod enroll;
 mod export;
@@ -15,6 +16,8 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+
+pub use cameras::SourceArgs;
 
 use crate::store::{self, Store};
 
@@ -67,6 +70,8 @@ pub enum Command {
     Restore(admin::RestoreArgs),
     /// Delete biometric data older than the retention period now.
     Purge(admin::PurgeArgs),
+    /// List the cameras and their formats, or check a camera or replay (--check SECONDS).
+    Cameras(cameras::CamerasArgs),
 }
 
 /// Parses the arguments, runs the command (or `open_window` with the database path when there
@@ -123,6 +128,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backup(a) => admin::run_backup(&open(&db)?, &a),
         Command::Restore(a) => admin::run_restore(&db, &a),
         Command::Purge(a) => admin::run_purge(&open(&db)?, &a),
+        Command::Cameras(a) => cameras::run(&a),
     }
     .map(|()| ExitCode::SUCCESS)
 }
