@@ -2,6 +2,7 @@
 //! `rollcall` with no subcommand opens the window.
 
 mod admin;
+mod bench;
 mod cameras;
 mod classes;
 pub mod enroll;
@@ -70,6 +71,9 @@ pub enum Command {
     Restore(admin::RestoreArgs),
     /// Delete biometric data older than the retention period now.
     Purge(admin::PurgeArgs),
+    /// Performance figures as tables (build with --release).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
     /// List the cameras and their formats, or check a camera or replay (--check SECONDS).
     Cameras(cameras::CamerasArgs),
 }
@@ -128,6 +132,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backup(a) => admin::run_backup(&open(&db)?, &a),
         Command::Restore(a) => admin::run_restore(&db, &a),
         Command::Purge(a) => admin::run_purge(&open(&db)?, &a),
+        Command::Bench(c) => bench::run(&c),
         Command::Cameras(a) => cameras::run(&a),
     }
     .map(|()| ExitCode::SUCCESS)
