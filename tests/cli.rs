@@ -399,3 +399,33 @@ fn cameras_check_runs_the_demo_camera_and_a_replay_folder() {
     let err = env.fails(&["cameras", "--check", "1", "--replay", "no/such/folder"]);
     assert!(err.contains("nothing to replay at no/such/folder"), "{err}");
 }
+
+#[test]
+fn importing_a_folder_adds_one_student_per_photo() {
+    let env = Env::new();
+    env.ok(&["class", "add", "7B"]);
+    let photos = env.path("photos");
+    std::fs::create_dir(&photos).unwrap();
+    std::fs::copy(demo_photo("obama.jpg"), photos.join("Barack_Obama.jpg")).unwrap();
+    std::fs::write(photos.join("notes.txt"), b"not a photo").unwrap();
+    let out = env.ok(&[
+        "student",
+        "import",
+        "--class",
+        "7B",
+        "--folder",
+        photos.to_str().unwrap(),
+        "--consent-by",
+        "Signed forms",
+    ]);
+    assert!(out.contains("Imported 1 of 2 photos"), "{out}");
+    assert!(
+        out.contains("skipped") && out.contains("notes.txt"),
+        "{out}"
+    );
+    let list = env.ok(&["student", "list", "--class", "7B"]);
+    assert!(
+        list.contains("Barack Obama") && !list.contains("notes"),
+        "{list}"
+    );
+}

@@ -1,15 +1,27 @@
-//! Enrolling a student's one photo, shared by the CLI and the window: checks the photo, the
-//! consent, and stores it in one transaction.
+//! Enrolling a student's one photo, shared by the CLI and the window. A photo is first
+//! prepared (decoded and checked) without touching the database, then stored in one
+//! transaction, so a bad photo never leaves half a student behind.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use crate::core::StudentId;
+use crate::core::{ClassId, StudentId};
 use crate::store::{NewEnrollment, Store};
 use crate::vision::image_io;
 
-/// What enrolling a photo did, for the teacher.
+/// A checked photo, ready to store.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PreparedPhoto {
+    /// The file's bytes, stored as they are.
+    pub bytes: Vec<u8>,
+    /// Its format ("jpeg", "png", ...).
+    pub format: &'static str,
+    /// What the teacher should know.
+    pub report: EnrollReport,
+}
+
+/// What enrolling a photo found, for the teacher.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct EnrollReport {
     /// Image size in pixels.
@@ -20,38 +32,159 @@ pub struct EnrollReport {
     pub warnings: Vec<String>,
 }
 
-/// Reads a photo file and checks that it decodes, without storing anything.
-pub fn read_photo(path: &Path) -> anyhow::Result<Vec<u8>> {
-    let bytes = image_io::read_file(path)?;
-    image_io::decode(&bytes).with_context(|| format!("reading the photo {}", path.display()))?;
-    Ok(bytes)
+impl PreparedPhoto {
+    /// The enrollment record to store.
+    #[must_use]
+    pub fn enrollment(&self) -> NewEnrollment<'_> {
+        NewEnrollment {
+            photo: &self.bytes,
+            photo_format: self.format,
+            ..Default::default()
+        }
+    }
 }
 
-/// Stores `bytes` as the enrollment photo of `student` (consent must be on record).
-pub fn enroll_photo(
-    store: &Store,
-    student: StudentId,
-    bytes: &[u8],
-) -> anyhow::Result<EnrollReport> {
-    let image = image_io::decode(bytes).context("reading the photo")?;
-    let format = image_io::format_name(bytes).unwrap_or("image");
-    store.enroll(
-        student,
-        &NewEnrollment {
-            photo: bytes,
-            photo_format: format,
-            ..Default::default()
-        },
-    )?;
-    Ok(EnrollReport {
+/// Checks photo bytes without storing anything.
+pub fn prepare_photo(bytes: Vec<u8>) -> anyhow::Result<PreparedPhoto> {
+    let image = image_io::decode(&bytes)?;
+    let format = image_io::format_name(&bytes).unwrap_or("image");
+    let report = EnrollReport {
         width: image.width(),
         height: image.height(),
         warnings: Vec::new(),
+    };
+    Ok(PreparedPhoto {
+        bytes,
+        format,
+        report,
     })
 }
 
-/// Reads a photo file and enrolls it.
-pub fn enroll_file(store: &Store, student: StudentId, path: &Path) -> anyhow::Result<EnrollReport> {
-    let bytes = read_photo(path)?;
-    enroll_photo(store, student, &bytes).with_context(|| format!("enrolling {}", path.display()))
+/// Reads and checks a photo file without storing anything.
+pub fn prepare_file(path: &Path) -> anyhow::Result<PreparedPhoto> {
+    let bytes = image_io::read_file(path)?;
+    prepare_photo(bytes).with_context(|| format!("reading the photo {}", path.display()))
+}
+
+/// Stores a prepared photo as the enrollment of an existing student (consent must be on record).
+pub fn store_photo(store: &Store, student: StudentId, photo: &PreparedPhoto) -> anyhow::Result<()> {
+    store.enroll(student, &photo.enrollment())?;
+    Ok(())
+}
+
+/// A student name from a photo's file name: `Ada_Lovelace.jpg` -> "Ada Lovelace".
+#[must_use]
+pub fn name_from_file(path: &Path) -> Option<String> {
+    let stem = path.file_stem()?.to_string_lossy();
+    let name = stem.replace(['_', '.'], " ");
+    let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+    (!name.is_empty()).then_some(name)
+}
+
+/// One photo of a folder import and what happened to it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImportItem {
+    /// The file.
+    pub path: PathBuf,
+    /// The student name taken from it.
+    pub name: String,
+    /// The new student, or why the file was skipped.
+    pub result: Result<(StudentId, EnrollReport), String>,
+}
+
+/// Adds one student per image in `folder` (file name = student name) to `class`, each with
+/// the consent record and photo, each in its own transaction. Files that are not readable
+/// photos are skipped and reported; the others still go in.
+pub fn import_folder(
+    store: &Store,
+    folder: &Path,
+    class: ClassId,
+    consent_by: &str,
+) -> anyhow::Result<Vec<ImportItem>> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(folder)
+        .with_context(|| format!("reading the folder {}", folder.display()))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
+    paths.sort();
+    anyhow::ensure!(
+        !paths.is_empty(),
+        "the folder {} has no files",
+        folder.display()
+    );
+    let mut items = Vec::new();
+    for path in paths {
+        let Some(name) = name_from_file(&path) else {
+            continue;
+        };
+        let result = prepare_file(&path)
+            .and_then(|photo| {
+                let id = store.add_enrolled_student(
+                    &name,
+                    None,
+                    &[class],
+                    consent_by,
+                    &photo.enrollment(),
+                )?;
+                Ok((id, photo.report))
+            })
+            .map_err(|err| format!("{err:#}"));
+        items.push(ImportItem { path, name, result });
+    }
+    Ok(items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_come_from_file_names() {
+        assert_eq!(
+            name_from_file(Path::new("/x/Ada_Lovelace.jpg")).as_deref(),
+            Some("Ada Lovelace")
+        );
+        assert_eq!(
+            name_from_file(Path::new("Grace  Hopper.PNG")).as_deref(),
+            Some("Grace Hopper")
+        );
+        assert_eq!(
+            name_from_file(Path::new("J.R.R_Tolkien.jpeg")).as_deref(),
+            Some("J R R Tolkien")
+        );
+        assert_eq!(name_from_file(Path::new("__.jpg")), None);
+    }
+
+    #[test]
+    fn a_folder_import_keeps_good_photos_and_reports_bad_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let demo = crate::testdata::repo_file("assets/demo");
+        std::fs::copy(demo.join("obama.jpg"), dir.path().join("Barack_Obama.jpg")).unwrap();
+        std::fs::copy(demo.join("biden.jpg"), dir.path().join("Joe_Biden.jpg")).unwrap();
+        std::fs::write(
+            dir.path().join("Broken_File.jpg"),
+            b"\xFF\xD8\xFF truncated",
+        )
+        .unwrap();
+        let store = Store::open_in_memory().unwrap();
+        let class = store.add_class("7B").unwrap();
+        let items = import_folder(&store, dir.path(), class, "School consent forms 2026").unwrap();
+        assert_eq!(items.len(), 3);
+        let ok: Vec<&str> = items
+            .iter()
+            .filter(|i| i.result.is_ok())
+            .map(|i| i.name.as_str())
+            .collect();
+        assert_eq!(ok, vec!["Barack Obama", "Joe Biden"]);
+        let broken = items.iter().find(|i| i.name == "Broken File").unwrap();
+        assert!(
+            broken.result.as_ref().unwrap_err().contains("damaged"),
+            "{:?}",
+            broken.result
+        );
+        let students = store.list_students(Some(class)).unwrap();
+        assert_eq!(students.len(), 2);
+        assert!(students.iter().all(|s| s.has_photo && s.has_consent));
+    }
 }

@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use clap::Subcommand;
 
 use super::{enroll, outln, table};
-use crate::core::StudentId;
 use crate::store::Store;
 
 /// Student subcommands.
@@ -29,6 +28,18 @@ pub enum StudentCommand {
         /// unless consent is already on record.
         #[arg(long, value_name = "NAME")]
         consent_by: Option<String>,
+    },
+    /// Add one student per photo in a folder (the file name is the student's name).
+    Import {
+        /// The class they join (name or id).
+        #[arg(long)]
+        class: String,
+        /// The folder of photos (`Ada_Lovelace.jpg` becomes "Ada Lovelace").
+        #[arg(long)]
+        folder: PathBuf,
+        /// Who gave biometric consent for these students (e.g. "signed school forms 2026").
+        #[arg(long, value_name = "WHO")]
+        consent_by: String,
     },
     /// List students.
     List {
@@ -117,29 +128,57 @@ pub fn run_student(store: &Store, command: StudentCommand) -> anyhow::Result<()>
                 .iter()
                 .map(|c| store.find_class(c).map(|c| c.id))
                 .collect::<Result<Vec<_>, _>>()?;
-            // Check the photo and the consent before writing anything.
-            let photo_bytes = photo.as_deref().map(enroll::read_photo).transpose()?;
-            if photo_bytes.is_some() && consent_by.is_none() {
+            // Check the photo and the consent before writing anything; then one transaction.
+            let Some(path) = photo else {
+                let id = store.add_student(&name, external_id.as_deref(), &class_ids)?;
+                if let Some(by) = &consent_by {
+                    store.give_consent(id, by, None)?;
+                }
+                outln!("Added {} (#{id}) without a photo", name.trim());
+                return Ok(());
+            };
+            let Some(by) = consent_by else {
                 anyhow::bail!(
                     "a photo of {} needs a biometric consent record: add --consent-by \"NAME (relationship)\" \
                      naming who gave consent, or add the student without --photo and mark them by hand",
                     name.trim()
                 );
-            }
-            let id = store.add_student(&name, external_id.as_deref(), &class_ids)?;
-            if let Some(by) = &consent_by {
-                store.give_consent(id, by, None)?;
-            }
+            };
+            let prepared = enroll::prepare_file(&path)?;
+            let id = store.add_enrolled_student(
+                &name,
+                external_id.as_deref(),
+                &class_ids,
+                &by,
+                &prepared.enrollment(),
+            )?;
             outln!("Added {} (#{id})", name.trim());
-            if let (Some(bytes), Some(path)) = (photo_bytes, photo.as_deref())
-                && let Err(err) = enroll(store, id, &bytes, path)
-            {
-                // Keep the student: only the photo failed, and the teacher can retry it.
-                return Err(err.context(format!(
-                        "{} was added without a photo; fix the photo and run: rollcall student enroll {id} --photo FILE",
-                        name.trim()
-                    )));
+            print_report(&path, &prepared.report);
+        }
+        StudentCommand::Import {
+            class,
+            folder,
+            consent_by,
+        } => {
+            let c = store.find_class(&class)?;
+            let items = enroll::import_folder(store, &folder, c.id, &consent_by)?;
+            let added = items.iter().filter(|i| i.result.is_ok()).count();
+            for item in &items {
+                match &item.result {
+                    Ok((id, report)) => {
+                        outln!("added   {} (#{id}) from {}", item.name, item.path.display());
+                        for w in &report.warnings {
+                            outln!("        warning: {w}");
+                        }
+                    }
+                    Err(err) => outln!("skipped {}: {err}", item.path.display()),
+                }
             }
+            outln!(
+                "Imported {added} of {} photos into class {}",
+                items.len(),
+                c.name
+            );
         }
         StudentCommand::List { class } => {
             let class = class.map(|c| store.find_class(&c)).transpose()?;
@@ -185,11 +224,12 @@ pub fn run_student(store: &Store, command: StudentCommand) -> anyhow::Result<()>
             consent_by,
         } => {
             let s = store.find_student(&student, None)?;
-            let bytes = enroll::read_photo(&photo)?;
+            let prepared = enroll::prepare_file(&photo)?;
             if let Some(by) = &consent_by {
                 store.give_consent(s.id, by, None)?;
             }
-            enroll(store, s.id, &bytes, &photo)?;
+            enroll::store_photo(store, s.id, &prepared)?;
+            print_report(&photo, &prepared.report);
         }
         StudentCommand::Rename { student, new_name } => {
             let s = store.find_student(&student, None)?;
@@ -270,9 +310,8 @@ pub fn run_consent(store: &Store, command: ConsentCommand) -> anyhow::Result<()>
     Ok(())
 }
 
-/// Enrolls the photo of `student` and prints what happened.
-fn enroll(store: &Store, student: StudentId, bytes: &[u8], path: &Path) -> anyhow::Result<()> {
-    let report = enroll::enroll_photo(store, student, bytes)?;
+/// Prints what enrolling a photo found.
+fn print_report(path: &Path, report: &enroll::EnrollReport) {
     outln!(
         "Stored the photo {} ({}x{})",
         path.display(),
@@ -282,5 +321,4 @@ fn enroll(store: &Store, student: StudentId, bytes: &[u8], path: &Path) -> anyho
     for w in &report.warnings {
         outln!("  warning: {w}");
     }
-    Ok(())
 }

@@ -83,6 +83,15 @@ pub enum Command {
         /// Who gave biometric consent.
         consent_by: Option<String>,
     },
+    /// Add one student per photo in a folder (file name = student name).
+    ImportFolder {
+        /// The class they join.
+        class: ClassId,
+        /// The folder.
+        folder: PathBuf,
+        /// Who gave biometric consent for them.
+        consent_by: String,
+    },
     /// Store (or replace) a student's photo.
     EnrollPhoto {
         /// The student.
@@ -208,26 +217,45 @@ pub fn run(store: &Store, command: &Command) -> anyhow::Result<Outcome> {
                 .as_deref()
                 .map(str::trim)
                 .filter(|s| !s.is_empty());
-            // Check everything before writing anything.
-            let bytes = photo.as_deref().map(enroll::read_photo).transpose()?;
-            if bytes.is_some() && consent_by.is_none() {
+            // Check everything before writing anything; then one transaction.
+            let Some(path) = photo else {
+                let id = store.add_student(name, external_id, &[*class])?;
+                if let Some(by) = consent_by {
+                    store.give_consent(id, by, None)?;
+                }
+                return Ok(Outcome::changed(format!(
+                    "Added {} without a photo",
+                    name.trim()
+                )));
+            };
+            let Some(by) = consent_by else {
                 anyhow::bail!("A photo needs a biometric consent record: fill in who gave consent");
-            }
-            let id = store.add_student(name, external_id, &[*class])?;
-            if let Some(by) = consent_by {
-                store.give_consent(id, by, None)?;
-            }
-            let mut message = format!("Added {}", name.trim());
-            if let Some(bytes) = bytes {
-                match enroll::enroll_photo(store, id, &bytes) {
-                    Ok(report) => {
-                        message.push_str(" with their photo");
-                        for w in report.warnings {
-                            message.push_str(". ");
-                            message.push_str(&w);
-                        }
-                    }
-                    Err(err) => anyhow::bail!("Added {} but not the photo: {err:#}", name.trim()),
+            };
+            let prepared = enroll::prepare_file(path)?;
+            store.add_enrolled_student(name, external_id, &[*class], by, &prepared.enrollment())?;
+            Outcome::changed(with_warnings(
+                format!("Added {} with their photo", name.trim()),
+                &prepared.report.warnings,
+            ))
+        }
+        Command::ImportFolder {
+            class,
+            folder,
+            consent_by,
+        } => {
+            anyhow::ensure!(
+                !consent_by.trim().is_empty(),
+                "Fill in who gave consent for these students"
+            );
+            let items = enroll::import_folder(store, folder, *class, consent_by)?;
+            let added = items.iter().filter(|i| i.result.is_ok()).count();
+            let mut message = format!("Imported {added} of {} photos", items.len());
+            for item in items.iter().filter(|i| i.result.is_err()) {
+                if let Err(err) = &item.result {
+                    message.push_str("; skipped ");
+                    message.push_str(&item.path.display().to_string());
+                    message.push_str(": ");
+                    message.push_str(err);
                 }
             }
             Outcome::changed(message)
@@ -237,7 +265,7 @@ pub fn run(store: &Store, command: &Command) -> anyhow::Result<Outcome> {
             photo,
             consent_by,
         } => {
-            let bytes = enroll::read_photo(photo)?;
+            let prepared = enroll::prepare_file(photo)?;
             if let Some(by) = consent_by
                 .as_deref()
                 .map(str::trim)
@@ -245,16 +273,12 @@ pub fn run(store: &Store, command: &Command) -> anyhow::Result<Outcome> {
             {
                 store.give_consent(*student, by, None)?;
             }
-            let report = enroll::enroll_photo(store, *student, &bytes)?;
-            let mut message = format!(
-                "Stored the photo of {}",
-                store.student(*student)?.display_name
-            );
-            for w in report.warnings {
-                message.push_str(". ");
-                message.push_str(&w);
-            }
-            Outcome::changed(message)
+            enroll::store_photo(store, *student, &prepared)?;
+            let name = store.student(*student)?.display_name;
+            Outcome::changed(with_warnings(
+                format!("Stored the photo of {name}"),
+                &prepared.report.warnings,
+            ))
         }
         Command::GiveConsent { student, by } => {
             store.give_consent(*student, by, None)?;
@@ -331,4 +355,13 @@ pub fn run(store: &Store, command: &Command) -> anyhow::Result<Outcome> {
             ))
         }
     })
+}
+
+/// Appends the photo's warnings to a message.
+fn with_warnings(mut message: String, warnings: &[String]) -> String {
+    for w in warnings {
+        message.push_str(". ");
+        message.push_str(w);
+    }
+    message
 }

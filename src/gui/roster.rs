@@ -51,6 +51,13 @@ struct NewStudent {
     consent_by: String,
 }
 
+/// The import-a-folder form.
+#[derive(Debug, Default)]
+struct FolderImport {
+    folder: String,
+    consent_by: String,
+}
+
 /// A dialog that asks before changing something.
 #[derive(Debug, Clone, PartialEq)]
 enum Dialogs {
@@ -80,6 +87,7 @@ enum Dialogs {
 enum PickTarget {
     NewStudent,
     EnrollDialog,
+    ImportFolder,
 }
 
 /// The Roster screen's state.
@@ -90,6 +98,7 @@ pub struct RosterScreen {
     loaded_version: Option<u64>,
     new_class: String,
     new_student: NewStudent,
+    import: FolderImport,
     dialog: Option<Dialogs>,
     picker: FilePicker,
     pick_target: PickTarget,
@@ -104,6 +113,7 @@ impl Default for RosterScreen {
             loaded_version: None,
             new_class: String::new(),
             new_student: NewStudent::default(),
+            import: FolderImport::default(),
             dialog: None,
             picker: FilePicker::default(),
             pick_target: PickTarget::NewStudent,
@@ -197,6 +207,9 @@ impl RosterScreen {
             .show(ui, |ui| {
                 self.add_student_ui(ui, cx, class.id);
             });
+        egui::CollapsingHeader::new("Import a folder of photos").show(ui, |ui| {
+            self.import_ui(ui, cx, class.id);
+        });
         ui.add_space(style::SECTION_GAP);
         if self.view.students.is_empty() {
             ui.weak("No students in this class yet: add the first one above.");
@@ -367,6 +380,49 @@ impl RosterScreen {
                 class,
                 photo: Some(PathBuf::from(f.photo.trim())).filter(|p| !p.as_os_str().is_empty()),
                 consent_by: Some(f.consent_by).filter(|s| !s.trim().is_empty()),
+            });
+        }
+    }
+
+    fn import_ui(&mut self, ui: &mut egui::Ui, cx: &mut ScreenCtx<'_>, class: ClassId) {
+        ui.weak("One student per photo: the file name is the name (Ada_Lovelace.jpg becomes \"Ada Lovelace\").");
+        let f = &mut self.import;
+        egui::Grid::new("import-folder")
+            .num_columns(2)
+            .show(ui, |ui| {
+                let l = ui.label("Photo folder");
+                ui.horizontal(|ui| {
+                    ui.add(egui::TextEdit::singleline(&mut f.folder))
+                        .labelled_by(l.id);
+                    if ui
+                        .add_enabled(!self.picker.is_open(), egui::Button::new("Choose folder…"))
+                        .clicked()
+                    {
+                        self.pick_target = PickTarget::ImportFolder;
+                        let ctx = ui.ctx().clone();
+                        self.picker
+                            .open(Dialog::OpenFolder, move || ctx.request_repaint());
+                    }
+                });
+                ui.end_row();
+                let l = ui.label("Consent for all given by");
+                ui.add(
+                    egui::TextEdit::singleline(&mut f.consent_by)
+                        .hint_text("e.g. signed school consent forms 2026"),
+                )
+                .labelled_by(l.id);
+                ui.end_row();
+            });
+        let ready = !f.folder.trim().is_empty() && !f.consent_by.trim().is_empty();
+        if ui
+            .add_enabled(ready, egui::Button::new("Import photos"))
+            .clicked()
+        {
+            let f = std::mem::take(&mut self.import);
+            cx.commands.push(Command::ImportFolder {
+                class,
+                folder: PathBuf::from(f.folder.trim()),
+                consent_by: f.consent_by,
             });
         }
     }

@@ -27,6 +27,26 @@ pub struct ConsentRow {
 /// The purpose recorded when none is given.
 pub const DEFAULT_PURPOSE: &str = "face recognition for class attendance";
 
+/// Inserts a consent record and its audit entry inside a transaction.
+pub(crate) fn insert_consent(
+    tx: &rusqlite::Transaction<'_>,
+    student: StudentId,
+    given_by: &str,
+    purpose: &str,
+    now: i64,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO consents (student_id, given_by, purpose, given_ms) VALUES (?1, ?2, ?3, ?4)",
+        params![student.0, given_by, purpose, now],
+    )?;
+    tx.execute(
+        "INSERT INTO audit_log (at_ms, actor, action, student_id, details)
+         VALUES (?1, 'teacher', 'consent_given', ?2, ?3)",
+        params![now, student.0, format!("by {given_by:?} for {purpose:?}")],
+    )?;
+    Ok(())
+}
+
 impl Store {
     /// Records consent for `student` given by `given_by` (logged).
     pub fn give_consent(
@@ -41,18 +61,7 @@ impl Store {
         })?;
         self.student(student)?;
         let now = self.now_ms();
-        self.in_transaction(|tx| {
-            tx.execute(
-                "INSERT INTO consents (student_id, given_by, purpose, given_ms) VALUES (?1, ?2, ?3, ?4)",
-                params![student.0, given_by, purpose, now],
-            )?;
-            tx.execute(
-                "INSERT INTO audit_log (at_ms, actor, action, student_id, details)
-                 VALUES (?1, 'teacher', 'consent_given', ?2, ?3)",
-                params![now, student.0, format!("by {given_by:?} for {purpose:?}")],
-            )?;
-            Ok(())
-        })
+        self.in_transaction(|tx| Ok(insert_consent(tx, student, &given_by, &purpose, now)?))
     }
 
     /// Whether a consent is in force for `student`.

@@ -46,6 +46,31 @@ pub struct NewEnrollment<'a> {
     pub embedding: Option<&'a Embedding>,
 }
 
+/// Writes (or replaces) an enrollment and its embedding inside a transaction.
+fn write_enrollment(
+    tx: &rusqlite::Transaction<'_>,
+    student: StudentId,
+    new: &NewEnrollment<'_>,
+    now: i64,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO enrollments (student_id, photo, photo_format, face_crop, quality_json, enrolled_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (student_id) DO UPDATE SET photo = excluded.photo,
+           photo_format = excluded.photo_format, face_crop = excluded.face_crop,
+           quality_json = excluded.quality_json, enrolled_ms = excluded.enrolled_ms",
+        params![student.0, new.photo, new.photo_format, new.face_crop, new.quality_json, now],
+    )?;
+    tx.execute("DELETE FROM embeddings WHERE student_id = ?1", [student.0])?;
+    if let Some(e) = new.embedding {
+        tx.execute(
+            "INSERT INTO embeddings (student_id, model_id, vector, created_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![student.0, e.model_id.as_str(), e.to_le_bytes(), now],
+        )?;
+    }
+    Ok(())
+}
+
 pub(crate) fn delete_biometrics(
     tx: &rusqlite::Transaction<'_>,
     student: StudentId,
@@ -80,23 +105,41 @@ impl Store {
             self.encoder(&e.model_id)?;
         }
         let now = self.now_ms();
+        self.in_transaction(|tx| Ok(write_enrollment(tx, student, new, now)?))
+    }
+
+    /// Adds a student with their consent record and enrollment photo in one transaction:
+    /// either all of it is stored or nothing is.
+    pub fn add_enrolled_student(
+        &self,
+        name: &str,
+        external_id: Option<&str>,
+        classes: &[ClassId],
+        consent_by: &str,
+        new: &NewEnrollment<'_>,
+    ) -> Result<StudentId> {
+        let name = super::classes::clean_name(name, "student name")?;
+        let external_id = external_id
+            .map(|e| super::classes::clean_name(e, "student id"))
+            .transpose()?;
+        let consent_by =
+            super::classes::clean_name(consent_by, "name of the person giving consent")?;
+        if let Some(e) = new.embedding {
+            self.encoder(&e.model_id)?;
+        }
+        let now = self.now_ms();
         self.in_transaction(|tx| {
-            tx.execute(
-                "INSERT INTO enrollments (student_id, photo, photo_format, face_crop, quality_json, enrolled_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (student_id) DO UPDATE SET photo = excluded.photo,
-                   photo_format = excluded.photo_format, face_crop = excluded.face_crop,
-                   quality_json = excluded.quality_json, enrolled_ms = excluded.enrolled_ms",
-                params![student.0, new.photo, new.photo_format, new.face_crop, new.quality_json, now],
+            let id =
+                super::students::insert_student(tx, &name, external_id.as_deref(), classes, now)?;
+            super::consent::insert_consent(
+                tx,
+                id,
+                &consent_by,
+                super::consent::DEFAULT_PURPOSE,
+                now,
             )?;
-            tx.execute("DELETE FROM embeddings WHERE student_id = ?1", [student.0])?;
-            if let Some(e) = new.embedding {
-                tx.execute(
-                    "INSERT INTO embeddings (student_id, model_id, vector, created_ms) VALUES (?1, ?2, ?3, ?4)",
-                    params![student.0, e.model_id.as_str(), e.to_le_bytes(), now],
-                )?;
-            }
-            Ok(())
+            write_enrollment(tx, id, new, now)?;
+            Ok(id)
         })
     }
 

@@ -60,6 +60,29 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StudentRow> {
     })
 }
 
+/// Inserts a student and their class memberships inside a transaction.
+pub(crate) fn insert_student(
+    tx: &rusqlite::Transaction<'_>,
+    name: &str,
+    external_id: Option<&str>,
+    classes: &[ClassId],
+    now: i64,
+) -> Result<StudentId> {
+    tx.execute(
+        "INSERT INTO students (display_name, external_id, created_ms) VALUES (?1, ?2, ?3)",
+        params![name, external_id, now],
+    )
+    .map_err(|err| duplicate_or(err, "student id", external_id.unwrap_or("")))?;
+    let id = StudentId(tx.last_insert_rowid());
+    for class in classes {
+        tx.execute(
+            "INSERT INTO class_members (class_id, student_id, joined_ms) VALUES (?1, ?2, ?3)",
+            params![class.0, id.0, now],
+        )?;
+    }
+    Ok(id)
+}
+
 impl Store {
     /// Adds a student, optionally with a school number, as a member of `classes`.
     pub fn add_student(
@@ -73,21 +96,7 @@ impl Store {
             .map(|e| clean_name(e, "student id"))
             .transpose()?;
         let now = self.now_ms();
-        self.in_transaction(|tx| {
-            tx.execute(
-                "INSERT INTO students (display_name, external_id, created_ms) VALUES (?1, ?2, ?3)",
-                params![name, external_id, now],
-            )
-            .map_err(|err| duplicate_or(err, "student id", external_id.as_deref().unwrap_or("")))?;
-            let id = StudentId(tx.last_insert_rowid());
-            for class in classes {
-                tx.execute(
-                    "INSERT INTO class_members (class_id, student_id, joined_ms) VALUES (?1, ?2, ?3)",
-                    params![class.0, id.0, now],
-                )?;
-            }
-            Ok(id)
-        })
+        self.in_transaction(|tx| insert_student(tx, &name, external_id.as_deref(), classes, now))
     }
 
     /// Adds an existing student to a class (no error if already a member).

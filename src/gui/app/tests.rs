@@ -167,3 +167,39 @@ fn settings_are_saved_from_the_screen() {
     h.run();
     assert!(h.state().store().settings().unwrap().keep_evidence_crops);
 }
+
+#[test]
+fn import_a_folder_of_photos() {
+    let (dir, store) = temp_store();
+    store.add_class("7B").unwrap();
+    let photos = dir.path().join("photos");
+    std::fs::create_dir(&photos).unwrap();
+    std::fs::copy(
+        repo_file("assets/demo/obama.jpg"),
+        photos.join("Barack_Obama.jpg"),
+    )
+    .unwrap();
+    std::fs::copy(
+        repo_file("assets/demo/biden.jpg"),
+        photos.join("Joe_Biden.jpg"),
+    )
+    .unwrap();
+    let mut h = harness(store);
+    h.run();
+    h.get_by_label("Import a folder of photos").click();
+    h.run();
+    fill(&mut h, "Photo folder", photos.to_str().unwrap());
+    fill(&mut h, "Consent for all given by", "Signed forms 2026");
+    h.get_by_label("Import photos").click();
+    settle(&mut h);
+    let names: Vec<String> = h
+        .state()
+        .store()
+        .list_students(None)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.display_name)
+        .collect();
+    assert_eq!(names, vec!["Barack Obama", "Joe Biden"]);
+    h.get_by_label_contains("Imported 2 of 2 photos");
+}
