@@ -3,6 +3,7 @@
 
 mod classes;
 mod export;
+mod import;
 mod roster;
 mod sessions;
 mod table;
@@ -53,6 +54,9 @@ pub enum Command {
     Export(export::ExportArgs),
     /// Show the audit log of manual changes.
     Audit(sessions::AuditArgs),
+    /// Convert pretrained weights of other tools (dlib) to safetensors.
+    #[command(subcommand)]
+    ImportWeights(import::ImportCommand),
 }
 
 /// Parses the arguments, runs the command, and turns errors into a message and exit code 1.
@@ -96,6 +100,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Mark(a) => sessions::run_mark(&open(&db)?, &a),
         Command::Export(a) => export::run(&open(&db)?, &a),
         Command::Audit(a) => sessions::run_audit(&open(&db)?, &a),
+        Command::ImportWeights(c) => import::run(c),
     }
     .map(|()| ExitCode::SUCCESS)
 }
