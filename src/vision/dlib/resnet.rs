@@ -122,6 +122,33 @@ impl Config {
         }
         2 * (macs + self.embedding_dim * c) as u64
     }
+
+    /// Checks that every layer has channels and a plane at least as large as its window.
+    pub fn validate(&self) -> Result<(), String> {
+        let widths = self.levels.iter().map(|l| l.channels);
+        if self.stem_channels == 0 || self.embedding_dim == 0 || widths.clone().any(|c| c == 0) {
+            return Err("a layer has no channels".into());
+        }
+        let too_small = |what: &str| {
+            Err(format!(
+                "a {}-pixel input is too small for {what}",
+                self.input_size
+            ))
+        };
+        if self.input_size < 7 || (self.input_size - 7) / 2 + 1 < 3 {
+            return too_small("the stem");
+        }
+        let mut side = ((self.input_size - 7) / 2 + 1 - 3) / 2 + 1;
+        for level in &self.levels {
+            if level.downsample && level.num_blocks > 0 {
+                if side < 3 {
+                    return too_small("a stride-2 block");
+                }
+                side = ((side - 3) / 2 + 1).max((side - 2) / 2 + 1);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A conv followed by dlib's affine layer, folded into one conv with bias.
@@ -284,6 +311,7 @@ impl DlibEncoder {
             .get(CONFIG_KEY)
             .ok_or_else(|| bad("no config in the file's metadata".into()))
             .and_then(|c| serde_json::from_str(c).map_err(|e| bad(format!("bad config: {e}"))))?;
+        cfg.validate().map_err(bad)?;
         let vb = VarBuilder::from_slice_safetensors(bytes, DType::F32, device)?;
         let net = DlibResNet::new(&cfg, &vb).map_err(|e| bad(e.to_string()))?;
         Ok(Self {
@@ -360,6 +388,19 @@ mod tests {
         // + 2 · 2·256²·9·4² = 45,711,360; level 4: 2·256²·9 = 1,179,648; fc 128·256 = 32,768.
         // Total 270,854,144 multiply-adds.
         assert_eq!(Config::dlib_face_v1().flops(), 2 * 270_854_144);
+    }
+
+    #[test]
+    fn configs_too_small_for_their_layers_are_refused() {
+        let mut cfg = Config::dlib_face_v1();
+        assert_eq!(cfg.validate(), Ok(()));
+        cfg.input_size = 60; // Planes 27, 13, 6, 3, 1: too small for the last stride-2 block.
+        assert!(cfg.validate().unwrap_err().contains("too small"));
+        cfg.input_size = 3;
+        assert!(cfg.validate().is_err());
+        cfg = Config::dlib_face_v1();
+        cfg.levels[2].channels = 0;
+        assert!(cfg.validate().is_err());
     }
 
     #[test]
