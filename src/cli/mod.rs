@@ -7,6 +7,7 @@ mod cameras;
 mod classes;
 pub mod enroll;
 mod export;
+mod import;
 mod review;
 mod roster;
 mod sessions;
@@ -76,6 +77,9 @@ pub enum Command {
     Bench(bench::BenchCommand),
     /// List the cameras and their formats, or check a camera or replay (--check SECONDS).
     Cameras(cameras::CamerasArgs),
+    /// Convert pretrained weights of other tools (dlib) to safetensors.
+    #[command(subcommand)]
+    ImportWeights(import::ImportCommand),
 }
 
 /// Parses the arguments, runs the command (or `open_window` with the database path when there
@@ -134,6 +138,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Purge(a) => admin::run_purge(&open(&db)?, &a),
         Command::Bench(c) => bench::run(&c),
         Command::Cameras(a) => cameras::run(&a),
+        Command::ImportWeights(c) => import::run(c),
     }
     .map(|()| ExitCode::SUCCESS)
 }

@@ -5,3 +5,4 @@ pub mod encoder;
 pub mod image_io;
 
 pub use encoder::{FaceEncoder, VisionError};
+pub mod dlib;
