@@ -3,5 +3,6 @@
 
 pub mod encoder;
 pub mod image_io;
+pub mod mtcnn;
 
 pub use encoder::{FaceEncoder, VisionError};
