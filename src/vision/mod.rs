@@ -3,6 +3,7 @@
 
 pub mod encoder;
 pub mod image_io;
+pub mod mtcnn;
 
 pub use encoder::{FaceEncoder, VisionError};
 pub mod dlib;
