@@ -6,6 +6,7 @@ mod bench;
 mod cameras;
 mod classes;
 pub mod enroll;
+mod eval;
 mod export;
 mod import;
 mod review;
@@ -72,6 +73,8 @@ pub enum Command {
     Restore(admin::RestoreArgs),
     /// Delete biometric data older than the retention period now.
     Purge(admin::PurgeArgs),
+    /// Measure the face pipeline on labelled face sets (verification and identification).
+    EvalFaces(eval::EvalFacesArgs),
     /// Performance figures as tables (build with --release).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -137,6 +140,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Restore(a) => admin::run_restore(&db, &a),
         Command::Purge(a) => admin::run_purge(&open(&db)?, &a),
         Command::Bench(c) => bench::run(&c),
+        Command::EvalFaces(a) => eval::run(&a),
         Command::Cameras(a) => cameras::run(&a),
         Command::ImportWeights(c) => import::run(c),
     }

@@ -1,9 +1,12 @@
-//! Computer vision: safe image decoding, face detection, alignment, quality figures and the
-//! encoders (candle models) that turn faces and digits into embeddings.
+//! Computer vision: safe image decoding, face detection (MTCNN), alignment and the dlib face
+//! encoder, quality figures, and the pipeline that joins them.
 
+pub mod dlib;
 pub mod encoder;
 pub mod image_io;
 pub mod mtcnn;
+pub mod pipeline;
+pub mod quality;
 
 pub use encoder::{FaceEncoder, VisionError};
-pub mod dlib;
+pub use pipeline::{Alignment, Face, FacePipeline, PipelineConfig};

@@ -1,0 +1,201 @@
+//! Face sets on disk (manifest and pairs lists) and their embeddings, cached between runs.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context as _;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::{AlignmentArg, EvalFacesArgs};
+use crate::vision::mtcnn::FaceDetection;
+use crate::vision::{FacePipeline, image_io};
+
+/// One labelled image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Item {
+    /// Path relative to the data folder (as the CSV files give it).
+    pub path: String,
+    /// Who it is.
+    pub identity: String,
+}
+
+/// A pairs list.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PairsList {
+    /// Its file name.
+    pub name: String,
+    /// (path a, path b, same).
+    pub pairs: Vec<(String, String, bool)>,
+}
+
+/// A face set: its images and its pairs lists.
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    /// The sub-folder name.
+    pub name: String,
+    /// The data folder the paths are relative to.
+    pub root: PathBuf,
+    /// Every image of the manifest.
+    pub items: Vec<Item>,
+    /// The pairs lists (`pairs*.csv`).
+    pub pairs: Vec<PairsList>,
+}
+
+impl Dataset {
+    /// Reads `root/name/manifest.csv` and every `pairs*.csv` there.
+    pub fn load(root: &Path, name: &str) -> anyhow::Result<Self> {
+        let dir = root.join(name);
+        let manifest = dir.join("manifest.csv");
+        let mut rdr = csv::Reader::from_path(&manifest).with_context(|| format!("reading {}", manifest.display()))?;
+        let headers = rdr.headers()?.clone();
+        let col = |n: &str| headers.iter().position(|h| h == n).with_context(|| format!("{} has no {n} column", manifest.display()));
+        let (pi, ii) = (col("path")?, col("identity")?);
+        let mut items = Vec::new();
+        for rec in rdr.records() {
+            let rec = rec.with_context(|| format!("reading {}", manifest.display()))?;
+            items.push(Item { path: rec.get(pi).unwrap_or_default().to_owned(), identity: rec.get(ii).unwrap_or_default().to_owned() });
+        }
+        let mut pairs = Vec::new();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("pairs") && n.to_string_lossy().ends_with(".csv")))
+            .collect();
+        files.sort();
+        for file in files {
+            pairs.push(read_pairs(&file)?);
+        }
+        Ok(Self { name: name.to_owned(), root: root.to_owned(), items, pairs })
+    }
+}
+
+/// Reads a pairs list `path_a,path_b,same[,...]`.
+pub fn read_pairs(file: &Path) -> anyhow::Result<PairsList> {
+    let mut rdr = csv::Reader::from_path(file).with_context(|| format!("reading {}", file.display()))?;
+    let mut pairs = Vec::new();
+    for (i, rec) in rdr.records().enumerate() {
+        let rec = rec.with_context(|| format!("reading {}", file.display()))?;
+        let (Some(a), Some(b), Some(same)) = (rec.get(0), rec.get(1), rec.get(2)) else {
+            anyhow::bail!("{} line {}: expected path_a,path_b,same", file.display(), i + 2);
+        };
+        let same = match same.trim() {
+            "1" | "true" => true,
+            "0" | "false" => false,
+            other => anyhow::bail!("{} line {}: same must be 0 or 1, not {other:?}", file.display(), i + 2),
+        };
+        pairs.push((a.to_owned(), b.to_owned(), same));
+    }
+    Ok(PairsList { name: file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(), pairs })
+}
+
+/// Embeddings of a set's images, plus what happened on the way.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct EmbeddedSet {
+    /// Path -> embedding.
+    pub vectors: BTreeMap<String, Vec<f32>>,
+    /// Images where the detector found no face (the whole image was used as the face box).
+    pub no_face: usize,
+    /// Images with more than one face (the largest was used).
+    pub multi_face: usize,
+    /// Median detection time per image, milliseconds.
+    pub detect_ms: f64,
+    /// Median alignment + embedding time per image, milliseconds.
+    pub embed_ms: f64,
+}
+
+/// Embeds the images the evaluation needs, reusing the cache when it is complete.
+pub fn embed(pipeline: &FacePipeline, set: &Dataset, args: &EvalFacesArgs, alignment: AlignmentArg) -> anyhow::Result<EmbeddedSet> {
+    let wanted: BTreeSet<String> = if args.pairs_only {
+        set.pairs
+            .iter()
+            .flat_map(|l| l.pairs.iter().take(args.limit_pairs.unwrap_or(usize::MAX)))
+            .flat_map(|(a, b, _)| [a.clone(), b.clone()])
+            .collect()
+    } else {
+        set.items.iter().map(|i| i.path.clone()).collect()
+    };
+    let cache_file = args.cache.join(format!("{}-{:?}-{}.json", pipeline.encoder().model_id(), alignment, set.name).to_lowercase());
+    let mut out: EmbeddedSet = std::fs::read(&cache_file)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let todo: Vec<&String> = wanted.iter().filter(|p| !out.vectors.contains_key(*p)).collect();
+    if todo.is_empty() {
+        return Ok(out);
+    }
+    let bar = ProgressBar::new(todo.len() as u64).with_message(format!("{} ({alignment:?})", set.name));
+    bar.set_style(ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    let (mut detect_times, mut embed_times) = (Vec::new(), Vec::new());
+    for path in todo {
+        let image = image_io::load_rgb(&set.root.join(path)).with_context(|| format!("reading {path}"))?;
+        let t = Instant::now();
+        let detections = pipeline.detect(&image)?;
+        detect_times.push(t.elapsed().as_secs_f64() * 1e3);
+        let face = match detections.iter().max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area())) {
+            Some(d) => {
+                out.multi_face += usize::from(detections.len() > 1);
+                d.clone()
+            }
+            None => {
+                // Like the anchor: no face found, so the whole image is the face box.
+                out.no_face += 1;
+                whole_image(&image)
+            }
+        };
+        let t = Instant::now();
+        let faces = pipeline.analyze_detections(&image, std::slice::from_ref(&face))?;
+        embed_times.push(t.elapsed().as_secs_f64() * 1e3);
+        if let Some(f) = faces.into_iter().next() {
+            out.vectors.insert(path.clone(), f.embedding.values);
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    out.detect_ms = median(&mut detect_times);
+    out.embed_ms = median(&mut embed_times);
+    if let Some(dir) = cache_file.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&cache_file, serde_json::to_vec(&out)?).with_context(|| format!("writing {}", cache_file.display()))?;
+    Ok(out)
+}
+
+/// A detection covering the whole image, with landmarks placed where a centred face has them.
+fn whole_image(image: &image::RgbImage) -> FaceDetection {
+    use crate::core::{BBox, Point};
+    let (w, h) = (image.width() as f32, image.height() as f32);
+    let p = |fx: f32, fy: f32| Point::new(fx * w, fy * h);
+    FaceDetection {
+        bbox: BBox::new(0.0, 0.0, w, h),
+        score: 0.0,
+        landmarks: [p(0.35, 0.4), p(0.65, 0.4), p(0.5, 0.55), p(0.38, 0.72), p(0.62, 0.72)],
+    }
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Groups the set's images by identity, each group sorted by path (the first is the enrolled one).
+#[must_use]
+pub fn by_identity<'a>(items: &'a [Item], vectors: &BTreeMap<String, Vec<f32>>) -> BTreeMap<&'a str, Vec<&'a str>> {
+    let mut groups: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for item in items.iter().filter(|i| vectors.contains_key(&i.path)) {
+        groups.entry(item.identity.as_str()).or_default().push(item.path.as_str());
+    }
+    for g in groups.values_mut() {
+        g.sort_unstable();
+    }
+    groups
+}
+
+/// Identity of each path.
+#[must_use]
+pub fn identities(items: &[Item]) -> HashMap<&str, &str> {
+    items.iter().map(|i| (i.path.as_str(), i.identity.as_str())).collect()
+}

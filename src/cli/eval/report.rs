@@ -1,0 +1,283 @@
+//! Figures of one face set: verification on its pairs lists and one-shot identification (first
+//! image enrolled, the others as probes), printed beside the anchor's.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+use anyhow::Context as _;
+
+use super::data::{Dataset, EmbeddedSet, by_identity, identities};
+use super::{AlignmentArg, EvalFacesArgs};
+use crate::cli::{outln, table};
+use crate::core::Metric;
+use crate::core::metrics::{ScoredPair, far_frr_at, verification_report};
+
+/// Figures of one pairs list.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct PairsFigures {
+    /// The list.
+    pub list: String,
+    /// Pairs scored (both images embedded).
+    pub pairs: usize,
+    /// Area under the ROC curve.
+    pub auc: f64,
+    /// Accuracy at the threshold.
+    pub accuracy: f64,
+    /// False-accept rate at the threshold.
+    pub far: f64,
+    /// False-reject rate at the threshold.
+    pub frr: f64,
+    /// Best accuracy over thresholds (oracle) and its threshold.
+    pub best: (f64, f32),
+    /// True-accept rate at a false-accept rate of at most 1 %, and its threshold.
+    pub tar_at_far_1: (f64, f32),
+    /// Equal error rate.
+    pub eer: f64,
+}
+
+/// One-shot identification figures (shares of genuine probes; false accepts of impostors).
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct IdFigures {
+    /// Enrolled identities.
+    pub gallery: usize,
+    /// Probes of enrolled identities.
+    pub genuine: usize,
+    /// Probes of identities not enrolled.
+    pub impostor: usize,
+    /// Nearest enrolled identity is right.
+    pub top1: f64,
+    /// Marked as the right student at the threshold.
+    pub correct: f64,
+    /// Marked as the wrong student at the threshold.
+    pub wrong: f64,
+    /// Not marked.
+    pub missed: f64,
+    /// Impostor probes marked as somebody.
+    pub false_accept: Option<f64>,
+}
+
+/// Everything measured on one set with one alignment.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SetReport {
+    /// The set.
+    pub set: String,
+    /// The alignment.
+    pub alignment: String,
+    /// Images embedded.
+    pub images: usize,
+    /// Images without a detected face.
+    pub no_face: usize,
+    /// Images with several faces.
+    pub multi_face: usize,
+    /// Median detection milliseconds per image (this run's new images).
+    pub detect_ms: f64,
+    /// Median alignment + embedding milliseconds per image.
+    pub embed_ms: f64,
+    /// The threshold used.
+    pub threshold: f32,
+    /// Per pairs list.
+    pub verification: Vec<PairsFigures>,
+    /// All identities enrolled.
+    pub closed_set: Option<IdFigures>,
+}
+
+/// Computes the figures.
+pub fn evaluate(set: &Dataset, emb: &EmbeddedSet, args: &EvalFacesArgs, alignment: AlignmentArg) -> SetReport {
+    let metric = Metric::Euclidean;
+    let mut verification = Vec::new();
+    for list in &set.pairs {
+        let scored: Vec<ScoredPair> = list
+            .pairs
+            .iter()
+            .take(args.limit_pairs.unwrap_or(usize::MAX))
+            .filter_map(|(a, b, same)| {
+                let (va, vb) = (emb.vectors.get(a)?, emb.vectors.get(b)?);
+                Some(ScoredPair { distance: metric.distance(va, vb), same: *same })
+            })
+            .collect();
+        if scored.is_empty() {
+            continue;
+        }
+        let r = verification_report(&scored);
+        let (far, frr) = far_frr_at(&scored, args.threshold);
+        let accuracy = scored.iter().filter(|p| (p.distance <= args.threshold) == p.same).count() as f64 / scored.len() as f64;
+        verification.push(PairsFigures {
+            list: list.name.clone(),
+            pairs: scored.len(),
+            auc: r.auc,
+            accuracy,
+            far: far.unwrap_or(0.0),
+            frr: frr.unwrap_or(0.0),
+            best: (r.best_accuracy, r.best_threshold),
+            tar_at_far_1: r.tar_at_far_1,
+            eer: r.eer,
+        });
+    }
+    let closed_set = (!args.pairs_only).then(|| {
+        let groups = by_identity(&set.items, &emb.vectors);
+        let all: HashSet<&str> = groups.keys().copied().collect();
+        identification(&groups, &emb.vectors, &all, args.threshold)
+    });
+    let _ = identities(&set.items);
+    SetReport {
+        set: set.name.clone(),
+        alignment: format!("{alignment:?}").to_lowercase(),
+        images: emb.vectors.len(),
+        no_face: emb.no_face,
+        multi_face: emb.multi_face,
+        detect_ms: emb.detect_ms,
+        embed_ms: emb.embed_ms,
+        threshold: args.threshold,
+        verification,
+        closed_set,
+    }
+}
+
+/// One-shot identification: each identity's first image is enrolled; probes are the others of
+/// enrolled identities (genuine) and all images of identities not enrolled (impostors).
+#[must_use]
+pub fn identification(
+    groups: &BTreeMap<&str, Vec<&str>>,
+    vectors: &BTreeMap<String, Vec<f32>>,
+    enrolled: &HashSet<&str>,
+    threshold: f32,
+) -> IdFigures {
+    let gallery: Vec<(&str, &Vec<f32>)> = groups
+        .iter()
+        .filter(|(k, _)| enrolled.contains(*k))
+        .filter_map(|(k, paths)| Some((*k, vectors.get(*paths.first()?)?)))
+        .collect();
+    let mut f = IdFigures { gallery: gallery.len(), ..IdFigures::default() };
+    let (mut top1, mut correct, mut wrong, mut missed, mut fa) = (0usize, 0usize, 0usize, 0usize, 0usize);
+    for (k, paths) in groups {
+        let is_enrolled = enrolled.contains(k);
+        let probes = if is_enrolled { &paths[1..] } else { &paths[..] };
+        for p in probes {
+            let Some(v) = vectors.get(*p) else { continue };
+            let Some((who, d)) = gallery
+                .iter()
+                .map(|(g, gv)| (*g, Metric::Euclidean.distance(v, gv)))
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+            else {
+                continue;
+            };
+            if is_enrolled {
+                f.genuine += 1;
+                top1 += usize::from(who == *k);
+                if d <= threshold {
+                    if who == *k { correct += 1 } else { wrong += 1 }
+                } else {
+                    missed += 1;
+                }
+            } else {
+                f.impostor += 1;
+                fa += usize::from(d <= threshold);
+            }
+        }
+    }
+    let g = f.genuine.max(1) as f64;
+    f.top1 = top1 as f64 / g;
+    f.correct = correct as f64 / g;
+    f.wrong = wrong as f64 / g;
+    f.missed = missed as f64 / g;
+    f.false_accept = (f.impostor > 0).then(|| fa as f64 / f.impostor as f64);
+    f
+}
+
+/// The anchor's figures (`anchors/faces/results.json`).
+#[derive(Debug)]
+pub struct Anchor(serde_json::Value);
+
+impl Anchor {
+    /// Reads the anchor's results file.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        Ok(Self(serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?))
+    }
+
+    fn get(&self, set: &str, keys: &[&str]) -> Option<f64> {
+        let mut v = self.0.get("datasets")?.get(set)?;
+        for k in keys {
+            v = v.get(*k)?;
+        }
+        v.as_f64()
+    }
+}
+
+fn pct(v: f64) -> String {
+    format!("{:.1}%", 100.0 * v)
+}
+
+/// Prints one set's figures, with the anchor's beside them when known.
+pub fn print(r: &SetReport, anchor: Option<&Anchor>) {
+    outln!(
+        "\n== {} ({} alignment): {} images, no face found in {}, several faces in {}; median {:.1} ms detection, {:.1} ms alignment + embedding",
+        r.set, r.alignment, r.images, r.no_face, r.multi_face, r.detect_ms, r.embed_ms
+    );
+    let t = r.threshold;
+    let mut rows = Vec::new();
+    for v in &r.verification {
+        rows.push(vec![
+            "rollcall".to_owned(),
+            v.list.clone(),
+            v.pairs.to_string(),
+            format!("{:.4}", v.auc),
+            pct(v.accuracy),
+            pct(v.far),
+            pct(v.frr),
+            format!("{} ({:.3})", pct(v.best.0), v.best.1),
+            format!("{} ({:.3})", pct(v.tar_at_far_1.0), v.tar_at_far_1.1),
+            pct(v.eer),
+        ]);
+        if let Some(a) = anchor {
+            let g = |k: &str| a.get(&r.set, &["verification", &v.list, k]);
+            if let (Some(auc), Some(acc)) = (g("auc"), g("acc_at_0_6")) {
+                rows.push(vec![
+                    "dlib anchor".to_owned(),
+                    v.list.clone(),
+                    g("pairs").map(|p| format!("{p:.0}")).unwrap_or_default(),
+                    format!("{auc:.4}"),
+                    pct(acc),
+                    g("far_at_0_6").map(pct).unwrap_or_default(),
+                    g("frr_at_0_6").map(pct).unwrap_or_default(),
+                    format!("{} ({:.3})", g("best_acc").map(pct).unwrap_or_default(), g("best_threshold").unwrap_or(0.0)),
+                    format!("{} ({:.3})", g("tar_at_far_1pct").map(pct).unwrap_or_default(), g("threshold_far_1pct").unwrap_or(0.0)),
+                    String::new(),
+                ]);
+            }
+        }
+    }
+    if !rows.is_empty() {
+        let acc = format!("acc @{t}");
+        let far = format!("FAR @{t}");
+        let frr = format!("FRR @{t}");
+        table::print(&["system", "pairs list", "pairs", "AUC", &acc, &far, &frr, "best acc (thr)", "TAR @FAR 1% (thr)", "EER"], &rows);
+    }
+    if let Some(c) = &r.closed_set {
+        let mut rows = vec![vec![
+            "rollcall".to_owned(),
+            c.gallery.to_string(),
+            c.genuine.to_string(),
+            pct(c.top1),
+            pct(c.correct),
+            pct(c.wrong),
+            pct(c.missed),
+        ]];
+        if let Some(a) = anchor {
+            let g = |k: &str| a.get(&r.set, &["closed_set", k]);
+            if let Some(top1) = g("top1") {
+                rows.push(vec![
+                    "dlib anchor".to_owned(),
+                    g("gallery").map(|v| format!("{v:.0}")).unwrap_or_default(),
+                    g("genuine_probes").map(|v| format!("{v:.0}")).unwrap_or_default(),
+                    pct(top1),
+                    g("correct_at_0_6").map(pct).unwrap_or_default(),
+                    g("wrong_at_0_6").map(pct).unwrap_or_default(),
+                    g("missed_at_0_6").map(pct).unwrap_or_default(),
+                ]);
+            }
+        }
+        outln!("One-shot identification (first image enrolled, all identities):");
+        table::print(&["system", "gallery", "probes", "top-1", "correct", "wrong person", "missed"], &rows);
+    }
+}

@@ -1,0 +1,235 @@
+//! The face pipeline: a frame or photo goes in; out come faces, each with a box, five
+//! landmarks, a detection score, quality figures, an aligned chip and an embedding tagged with
+//! the encoder's model id. Detection is MTCNN; alignment is dlib's 5-point shape predictor and
+//! face chip (or a similarity fit of MTCNN's landmarks); the encoder is any [`FaceEncoder`].
+
+use candle_core::Device;
+use image::RgbImage;
+
+use super::dlib::{DlibEncoder, ShapePredictor, chip_from_eyes_nose_mouth, dlib_chip};
+use super::mtcnn::{DetectorConfig, FaceDetection, Mtcnn};
+use super::{FaceEncoder, VisionError, quality};
+use crate::core::quality::QualityFigures;
+use crate::core::{BBox, Embedding, Point};
+
+/// How a detected face is aligned into the encoder's chip.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Alignment {
+    /// dlib's 5-point shape predictor run inside the detector's box, then dlib's face chip
+    /// (padding 0.25): exactly what the dlib encoder was trained with.
+    ShapePredictor,
+    /// MTCNN's five landmarks fitted onto dlib's chip template by a similarity transform.
+    Landmarks,
+}
+
+/// Settings of the pipeline.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PipelineConfig {
+    /// Detector settings.
+    pub detector: DetectorConfig,
+    /// Alignment method.
+    pub alignment: Alignment,
+    /// Photos larger than this (longest side, pixels) are scaled down for detection only;
+    /// chips are always cut from the full-resolution image.
+    pub max_detect_side_px: u32,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self { detector: DetectorConfig::default(), alignment: Alignment::ShapePredictor, max_detect_side_px: 1024 }
+    }
+}
+
+/// One analysed face.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Face {
+    /// The detector's box, in image pixels.
+    pub bbox: BBox,
+    /// Detection confidence.
+    pub score: f32,
+    /// The detector's five landmarks (eyes, nose, mouth corners), in image pixels.
+    pub landmarks: [Point; 5],
+    /// Size, sharpness, exposure and pose.
+    pub quality: QualityFigures,
+    /// The aligned face chip given to the encoder.
+    pub chip: RgbImage,
+    /// The embedding, tagged with the encoder's model id.
+    pub embedding: Embedding,
+}
+
+/// Detector + aligner + encoder.
+pub struct FacePipeline {
+    detector: Mtcnn,
+    shape: ShapePredictor,
+    encoder: Box<dyn FaceEncoder>,
+    config: PipelineConfig,
+}
+
+impl std::fmt::Debug for FacePipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FacePipeline").field("encoder", self.encoder.model_id()).field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl FacePipeline {
+    /// The bundled pipeline (MTCNN + dlib ResNet) on the CPU.
+    pub fn bundled() -> Result<Self, VisionError> {
+        Self::bundled_with(PipelineConfig::default())
+    }
+
+    /// The bundled detector and encoder on the CPU, with the given settings.
+    pub fn bundled_with(config: PipelineConfig) -> Result<Self, VisionError> {
+        let device = Device::Cpu;
+        Self::new(config, Box::new(DlibEncoder::bundled(&device)?), &device)
+    }
+
+    /// A pipeline with the bundled detector and aligner and the given encoder.
+    pub fn new(config: PipelineConfig, encoder: Box<dyn FaceEncoder>, device: &Device) -> Result<Self, VisionError> {
+        Ok(Self { detector: Mtcnn::new(config.detector.clone(), device)?, shape: ShapePredictor::bundled()?, encoder, config })
+    }
+
+    /// The encoder in use.
+    #[must_use]
+    pub fn encoder(&self) -> &dyn FaceEncoder {
+        self.encoder.as_ref()
+    }
+
+    /// The settings.
+    #[must_use]
+    pub fn config(&self) -> &PipelineConfig {
+        &self.config
+    }
+
+    /// Finds faces, best first, in the coordinates of `image` (large images are scaled down
+    /// for the detector).
+    pub fn detect(&self, image: &RgbImage) -> Result<Vec<FaceDetection>, VisionError> {
+        let longest = image.width().max(image.height());
+        if longest <= self.config.max_detect_side_px || self.config.max_detect_side_px == 0 {
+            return self.detector.detect(image);
+        }
+        let scale = self.config.max_detect_side_px as f32 / longest as f32;
+        let (w, h) = (
+            ((image.width() as f32 * scale).round() as u32).max(1),
+            ((image.height() as f32 * scale).round() as u32).max(1),
+        );
+        let small = image::imageops::resize(image, w, h, image::imageops::FilterType::Triangle);
+        let (sx, sy) = (image.width() as f32 / w as f32, image.height() as f32 / h as f32);
+        let mut found = self.detector.detect(&small)?;
+        for d in &mut found {
+            d.bbox = BBox::new(d.bbox.x * sx, d.bbox.y * sy, d.bbox.width * sx, d.bbox.height * sy);
+            for p in &mut d.landmarks {
+                *p = Point::new(p.x * sx, p.y * sy);
+            }
+        }
+        Ok(found)
+    }
+
+    /// The aligned chip of a detected face.
+    #[must_use]
+    pub fn chip(&self, image: &RgbImage, detection: &FaceDetection) -> RgbImage {
+        let size = self.encoder.chip_size();
+        match self.config.alignment {
+            Alignment::ShapePredictor => {
+                let points = self.shape.shape5(image, detection.bbox);
+                dlib_chip(image, &points, size, 0.25)
+            }
+            Alignment::Landmarks => chip_from_eyes_nose_mouth(image, &detection.landmarks, size),
+        }
+    }
+
+    /// Every face in `image`, best first, each aligned, measured and embedded (one batch).
+    pub fn analyze(&self, image: &RgbImage) -> Result<Vec<Face>, VisionError> {
+        let detections = self.detect(image)?;
+        self.analyze_detections(image, &detections)
+    }
+
+    /// Aligns, measures and embeds the given detections of `image`.
+    pub fn analyze_detections(&self, image: &RgbImage, detections: &[FaceDetection]) -> Result<Vec<Face>, VisionError> {
+        if detections.is_empty() {
+            return Ok(Vec::new());
+        }
+        let chips: Vec<RgbImage> = detections.iter().map(|d| self.chip(image, d)).collect();
+        let vectors = self.encoder.embed(&chips)?;
+        let model = self.encoder.model_id().clone();
+        detections
+            .iter()
+            .zip(chips)
+            .zip(vectors)
+            .map(|((d, chip), v)| {
+                Ok(Face {
+                    bbox: d.bbox,
+                    score: d.score,
+                    landmarks: d.landmarks,
+                    quality: quality::measure(d, &chip, detections.len()),
+                    embedding: Embedding::new(model.clone(), v)
+                        .map_err(|err| VisionError::BadInput(format!("the encoder produced a bad embedding: {err}")))?,
+                    chip,
+                })
+            })
+            .collect()
+    }
+
+    /// The largest face of a photo (the enrollment case), with how many faces there were;
+    /// `None` when no face was found.
+    pub fn analyze_largest(&self, image: &RgbImage) -> Result<Option<(Face, usize)>, VisionError> {
+        let detections = self.detect(image)?;
+        let count = detections.len();
+        let Some(largest) = detections.iter().max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area())) else {
+            return Ok(None);
+        };
+        let mut faces = self.analyze_detections(image, std::slice::from_ref(largest))?;
+        Ok(faces.pop().map(|mut f| {
+            f.quality.faces_found = count;
+            (f, count)
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testdata::repo_file;
+    use crate::vision::image_io;
+
+    fn demo(name: &str) -> RgbImage {
+        image_io::load_rgb(&repo_file(&format!("assets/demo/{name}"))).unwrap()
+    }
+
+    #[test]
+    fn the_demo_photos_give_one_face_each_and_the_same_person_matches() {
+        let p = FacePipeline::bundled().unwrap();
+        let mut embeddings = Vec::new();
+        for name in ["obama.jpg", "obama2.jpg", "biden.jpg"] {
+            let t = std::time::Instant::now();
+            let (face, count) = p.analyze_largest(&demo(name)).unwrap().unwrap();
+            eprintln!("{name}: {count} face(s), {:?}, quality {:?}, {:?}", face.bbox, face.quality, t.elapsed());
+            assert_eq!(face.chip.dimensions(), (150, 150));
+            assert!(face.quality.interocular_px > 30.0, "{name}: {:?}", face.quality);
+            embeddings.push(face.embedding);
+        }
+        let d = |a: &Embedding, b: &Embedding| crate::core::Metric::Euclidean.distance(&a.values, &b.values);
+        assert!(d(&embeddings[0], &embeddings[1]) < 0.6, "Obama vs Obama: {}", d(&embeddings[0], &embeddings[1]));
+        assert!(d(&embeddings[0], &embeddings[2]) > 0.6, "Obama vs Biden: {}", d(&embeddings[0], &embeddings[2]));
+    }
+
+    #[test]
+    fn both_alignments_agree_on_who_is_who() {
+        let device = Device::Cpu;
+        let config = PipelineConfig { alignment: Alignment::Landmarks, ..PipelineConfig::default() };
+        let p = FacePipeline::new(config, Box::new(DlibEncoder::bundled(&device).unwrap()), &device).unwrap();
+        let a = p.analyze_largest(&demo("obama.jpg")).unwrap().unwrap().0.embedding;
+        let b = p.analyze_largest(&demo("obama2.jpg")).unwrap().unwrap().0.embedding;
+        let c = p.analyze_largest(&demo("biden.jpg")).unwrap().unwrap().0.embedding;
+        let d = |x: &Embedding, y: &Embedding| crate::core::Metric::Euclidean.distance(&x.values, &y.values);
+        assert!(d(&a, &b) < 0.6 && d(&a, &c) > 0.6, "{} {}", d(&a, &b), d(&a, &c));
+    }
+
+    #[test]
+    fn images_without_faces_give_no_faces() {
+        let p = FacePipeline::bundled().unwrap();
+        for img in [RgbImage::new(1, 1), RgbImage::new(640, 480), RgbImage::from_pixel(5000, 10, image::Rgb([200, 10, 10]))] {
+            assert!(p.analyze(&img).unwrap().is_empty());
+            assert!(p.analyze_largest(&img).unwrap().is_none());
+        }
+    }
+}

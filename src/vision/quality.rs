@@ -1,0 +1,108 @@
+//! Quality figures of a face (size, sharpness, exposure, pose), measured on the photo and on
+//! its aligned chip. The judgement and the advice live in `core::quality`.
+
+use image::RgbImage;
+
+use super::mtcnn::FaceDetection;
+use crate::core::quality::QualityFigures;
+
+/// Measures a detected face: `chip` is its aligned face chip, `faces_found` how many faces the
+/// photo had.
+#[must_use]
+pub fn measure(detection: &FaceDetection, chip: &RgbImage, faces_found: usize) -> QualityFigures {
+    let [left_eye, right_eye, nose, _, _] = detection.landmarks;
+    let interocular_px = left_eye.distance(right_eye);
+    let mid_x = (left_eye.x + right_eye.x) / 2.0;
+    let yaw = if interocular_px > 0.0 { (nose.x - mid_x) / (interocular_px / 2.0) } else { 0.0 };
+    let roll_deg = (right_eye.y - left_eye.y).atan2(right_eye.x - left_eye.x).to_degrees();
+    let grey = grey(chip);
+    let (w, h) = (chip.width() as usize, chip.height() as usize);
+    let brightness = if grey.is_empty() { 0.0 } else { grey.iter().map(|&v| f64::from(v)).sum::<f64>() / grey.len() as f64 };
+    let clipped = grey.iter().filter(|&&v| v <= 5.0 || v >= 250.0).count();
+    QualityFigures {
+        faces_found,
+        detection_score: detection.score,
+        interocular_px,
+        sharpness: laplacian_variance(&grey, w, h),
+        brightness: brightness as f32,
+        clipped_fraction: if grey.is_empty() { 0.0 } else { clipped as f32 / grey.len() as f32 },
+        yaw,
+        roll_deg,
+    }
+}
+
+/// Grey levels (ITU-R BT.601 luma), row-major.
+fn grey(image: &RgbImage) -> Vec<f32> {
+    image
+        .pixels()
+        .map(|p| 0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2]))
+        .collect()
+}
+
+/// Variance of the 4-neighbour Laplacian over the central half of the chip (the face itself,
+/// not the background): low values mean a blurry photo.
+#[must_use]
+pub fn laplacian_variance(grey: &[f32], width: usize, height: usize) -> f32 {
+    if width < 3 || height < 3 || grey.len() < width * height {
+        return 0.0;
+    }
+    let (x0, x1) = ((width / 4).max(1), (3 * width / 4).min(width - 1));
+    let (y0, y1) = ((height / 4).max(1), (3 * height / 4).min(height - 1));
+    let (mut sum, mut sum_sq, mut n) = (0.0f64, 0.0f64, 0usize);
+    for y in y0..y1 {
+        for x in x0..x1 {
+            let c = grey[y * width + x];
+            let lap = grey[(y - 1) * width + x] + grey[(y + 1) * width + x] + grey[y * width + x - 1]
+                + grey[y * width + x + 1]
+                - 4.0 * c;
+            sum += f64::from(lap);
+            sum_sq += f64::from(lap) * f64::from(lap);
+            n += 1;
+        }
+    }
+    if n == 0 {
+        return 0.0;
+    }
+    let mean = sum / n as f64;
+    (sum_sq / n as f64 - mean * mean).max(0.0) as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::{BBox, Point};
+
+    #[test]
+    fn flat_images_have_no_sharpness_and_checkerboards_have_a_lot() {
+        let flat = vec![100.0f32; 20 * 20];
+        assert_eq!(laplacian_variance(&flat, 20, 20), 0.0);
+        let checker: Vec<f32> = (0..400).map(|i| if (i % 20 + i / 20) % 2 == 0 { 0.0 } else { 255.0 }).collect();
+        // Every Laplacian is ±1020, so the variance is 1020².
+        assert!((laplacian_variance(&checker, 20, 20) - 1_040_400.0).abs() < 1.0);
+        assert_eq!(laplacian_variance(&flat, 2, 2), 0.0);
+    }
+
+    #[test]
+    fn pose_and_size_come_from_the_landmarks() {
+        let detection = FaceDetection {
+            bbox: BBox::new(0.0, 0.0, 100.0, 100.0),
+            score: 0.99,
+            // Eyes 40 px apart, level; the nose 10 px right of their midpoint.
+            landmarks: [
+                Point::new(30.0, 40.0),
+                Point::new(70.0, 40.0),
+                Point::new(60.0, 60.0),
+                Point::new(35.0, 80.0),
+                Point::new(65.0, 80.0),
+            ],
+        };
+        let chip = RgbImage::from_pixel(10, 10, image::Rgb([255, 255, 255]));
+        let q = measure(&detection, &chip, 2);
+        assert!((q.interocular_px - 40.0).abs() < 1e-4);
+        assert!((q.yaw - 0.5).abs() < 1e-4);
+        assert!(q.roll_deg.abs() < 1e-4);
+        assert_eq!(q.faces_found, 2);
+        assert!((q.brightness - 255.0).abs() < 1e-3);
+        assert!((q.clipped_fraction - 1.0).abs() < 1e-6);
+    }
+}
