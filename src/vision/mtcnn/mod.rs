@@ -5,8 +5,10 @@
 //! `rerec`, `pad`, area resampling, pixel normalisation) with the weights it ships, converted
 //! by `tools/convert_mtcnn.py` and embedded in the binary.
 //!
-//! The one departure: a box whose crop lies wholly outside the image is dropped, where
-//! facenet-pytorch would misalign its batch (or fail).
+//! Departures, all where facenet-pytorch would fail: an image too small for one pyramid level
+//! gives no faces (facenet-pytorch raises), a box whose crop lies wholly outside the image is
+//! dropped (facenet-pytorch would misalign its batch), and the settings refuse a minimum face
+//! under 12 px and images over `max_pixels`.
 
 mod bench;
 mod boxes;
