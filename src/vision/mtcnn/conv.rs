@@ -2,55 +2,18 @@
 //! an optional per-channel `PReLU` and an optional max pooling with PyTorch's `ceil_mode=True`.
 //!
 //! candle's CPU `conv2d` runs at a few GFLOP/s on these thin layers (3 to 64 channels), so the
-//! block lowers the convolution to one candle matrix product (gemm, multi-threaded) over an
-//! `im2col` matrix whose rows are plain slice copies of the input, then applies bias, `PReLU` and
-//! pooling in one pass over the product. The `im2col` rows keep the input's full row width:
-//! output pixel `(y, x)` of image `b` sits at column `(b * oh + y) * w + x`, so every row of the
-//! matrix is one contiguous copy per image; the `w - ow` columns past each output row are
-//! ignored.
+//! block lowers the convolution to candle matrix products (gemm, multi-threaded) over `im2col`
+//! matrices whose rows are plain slice copies of the input, one product per band of output
+//! rows (or of whole small images) sized to stay in cache, then applies bias, `PReLU` and pooling
+//! in one pass over each product. The `im2col` rows keep the input's full row width: output
+//! pixel `(y, x)` of image `b` sits at column `(b * rows + y) * w + x` of its band, so every row
+//! of the matrix is one contiguous copy per image; the `w - ow` columns past each output row
+//! are ignored.
 
 use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;
 
-/// The output length of a ceil-mode pooling of `n` cells (every window starts inside because
-/// the stride never exceeds the kernel).
-fn pooled_len(n: usize, kernel: usize, stride: usize) -> usize {
-    (n - kernel).div_ceil(stride) + 1
-}
-
-/// Bias, then `PReLU` with slope `alpha` (none for the heads), on one row. The `PReLU` is written
-/// without a branch (`max(v, 0) + a * min(v, 0)`, equal to PyTorch's `v > 0 ? v : a * v`)
-/// because the signs are random and a branch would be mispredicted half the time.
-fn activate(src: &[f32], dst: &mut [f32], bias: f32, alpha: Option<f32>) {
-    match alpha {
-        Some(a) => {
-            for (d, &v) in dst.iter_mut().zip(src) {
-                let v = v + bias;
-                *d = v.max(0.0) + a * v.min(0.0);
-            }
-        }
-        None => {
-            for (d, &v) in dst.iter_mut().zip(src) {
-                *d = v + bias;
-            }
-        }
-    }
-}
-
-/// Max over each pooling window of one row; a last window past the end takes what is inside.
-fn pool_row(src: &[f32], dst: &mut [f32], kernel: usize, stride: usize) {
-    if kernel == stride {
-        for (d, window) in dst.iter_mut().zip(src.chunks(kernel)) {
-            *d = window.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        }
-        return;
-    }
-    for (i, d) in dst.iter_mut().enumerate() {
-        let start = i * stride;
-        let window = &src[start..(start + kernel).min(src.len())];
-        *d = window.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    }
-}
+use super::pool::{activate, pool_column, pool_row, pooled_len, prelu};
 
 /// Runs `f` on the elements of `t` in row-major order, without a copy when `t` is a
 /// contiguous tensor on the CPU.
@@ -193,13 +156,21 @@ impl ConvBlock {
 
     /// Bias, `PReLU` and pooling over the product `y` of one band (`[c_out, nb, rows, w]`, the
     /// first `w - k + 1` columns of each row valid), written into `out` (`[n, c_out, ph, pw]`).
+    ///
+    /// Pooling is done before the activation, on the window's largest and smallest raw values:
+    /// adding the bias keeps their order and `PReLU` is monotone for a slope >= 0 and V-shaped
+    /// for a slope < 0, so the largest activated value of a window is the activation of its
+    /// largest raw value or of its smallest; the result is exactly max-of-`PReLU`, with one
+    /// activation per output instead of one per input.
     fn finish(&self, y: &[f32], band: Band, w: usize, (ph, pw): (usize, usize), out: &mut [f32]) {
         let c_out = self.bias.len();
         let ow = w + 1 - self.kernel;
-        let mut row = vec![0.0; ow];
-        let mut pooled = vec![0.0; band.rows * pw];
+        let mut hmax = vec![0.0; band.rows * pw];
+        let mut hmin = vec![0.0; band.rows * pw];
+        let (mut vmax, mut vmin) = (vec![0.0; pw], vec![0.0; pw]);
         for (co, planes) in y.chunks_exact(band.nb * band.rows * w).enumerate() {
             let (bias, alpha) = (self.bias[co], self.alpha.as_ref().map(|a| a[co]));
+            let need_min = alpha.is_some_and(|a| a < 0.0);
             for (b, plane) in planes.chunks_exact(band.rows * w).enumerate() {
                 let dst = &mut out[((band.b0 + b) * c_out + co) * ph * pw..][..ph * pw];
                 let Some((pk, ps)) = self.pool else {
@@ -209,10 +180,13 @@ impl ConvBlock {
                     }
                     continue;
                 };
-                // Pool each activated row across, then the pooled rows down.
-                for (src, p) in plane.chunks_exact(w).zip(pooled.chunks_exact_mut(pw)) {
-                    activate(&src[..ow], &mut row, bias, alpha);
-                    pool_row(&row, p, pk, ps);
+                // Pool each row across, then the pooled rows down, then activate.
+                for (r, src) in plane.chunks_exact(w).enumerate() {
+                    let (src, at) = (&src[..ow], r * pw..(r + 1) * pw);
+                    pool_row(src, &mut hmax[at.clone()], (pk, ps), f32::max);
+                    if need_min {
+                        pool_row(src, &mut hmin[at], (pk, ps), f32::min);
+                    }
                 }
                 let n_pooled = if pk == ps {
                     band.rows.div_ceil(ps)
@@ -222,11 +196,16 @@ impl ConvBlock {
                 let first_pooled = band.r0 / ps;
                 let dst = &mut dst[first_pooled * pw..(first_pooled + n_pooled) * pw];
                 for (py, d) in dst.chunks_exact_mut(pw).enumerate() {
-                    let first = py * ps;
-                    d.copy_from_slice(&pooled[first * pw..(first + 1) * pw]);
-                    for r in first + 1..(first + pk).min(band.rows) {
-                        for (d, &v) in d.iter_mut().zip(&pooled[r * pw..(r + 1) * pw]) {
-                            *d = d.max(v);
+                    let window = py * ps * pw..((py * ps + pk).min(band.rows)) * pw;
+                    pool_column(&hmax[window.clone()], &mut vmax, f32::max);
+                    if need_min {
+                        pool_column(&hmin[window], &mut vmin, f32::min);
+                        for ((d, &hi), &lo) in d.iter_mut().zip(&vmax).zip(&vmin) {
+                            *d = prelu(hi + bias, alpha).max(prelu(lo + bias, alpha));
+                        }
+                    } else {
+                        for (d, &hi) in d.iter_mut().zip(&vmax) {
+                            *d = prelu(hi + bias, alpha);
                         }
                     }
                 }
@@ -399,22 +378,6 @@ mod tests {
             [18, 18, 4]
         );
         assert_eq!(grouped[2].b0, 36);
-    }
-
-    #[test]
-    fn pooling_rows_keeps_the_partial_last_window() {
-        let src = [1.0, 5.0, 2.0, 4.0, 3.0];
-        let mut two = [0.0; 3];
-        pool_row(&src, &mut two, 2, 2);
-        assert_eq!(two, [5.0, 4.0, 3.0]);
-        let mut three = [0.0; 2];
-        assert_eq!(pooled_len(5, 3, 2), 2);
-        pool_row(&src, &mut three, 3, 2);
-        assert_eq!(three, [5.0, 4.0]);
-        // R-Net's pools: 22 -> 11 and 9 -> 4; P-Net's on an odd side: 287 -> 144.
-        assert_eq!(pooled_len(22, 3, 2), 11);
-        assert_eq!(pooled_len(9, 3, 2), 4);
-        assert_eq!(pooled_len(287, 2, 2), 144);
     }
 
     #[test]

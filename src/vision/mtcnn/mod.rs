@@ -5,20 +5,24 @@
 //! `rerec`, `pad`, area resampling, pixel normalisation) with the weights it ships, converted
 //! by `tools/convert_mtcnn.py` and embedded in the binary.
 //!
-//! The one departure: a box whose crop lies wholly outside the image is dropped, where
-//! facenet-pytorch would misalign its batch (or fail).
+//! Departures, all where facenet-pytorch would fail: an image too small for one pyramid level
+//! gives no faces (facenet-pytorch raises), a box whose crop lies wholly outside the image is
+//! dropped (facenet-pytorch would misalign its batch), and the settings refuse a minimum face
+//! under 12 px and images over `max_pixels`.
 
 mod bench;
 mod boxes;
 mod conv;
 mod nets;
+mod pool;
 mod resample;
+mod stages;
 #[cfg(test)]
 mod tests;
 
 use std::time::Instant;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
 use image::RgbImage;
 
@@ -26,7 +30,6 @@ use crate::core::{BBox, Point};
 use crate::vision::VisionError;
 
 pub use bench::{BenchReport, DetectStats, bench_detect, webcam_frame};
-use boxes::{Candidate, Overlap};
 use nets::{ONet, PNet, RNet};
 use resample::AreaSampler;
 
@@ -36,9 +39,6 @@ static PNET_WEIGHTS: &[u8] = include_bytes!("../../../assets/models/mtcnn/pnet.s
 static RNET_WEIGHTS: &[u8] = include_bytes!("../../../assets/models/mtcnn/rnet.safetensors");
 /// O-Net weights (facenet-pytorch `data/onet.pt`, converted).
 static ONET_WEIGHTS: &[u8] = include_bytes!("../../../assets/models/mtcnn/onet.safetensors");
-
-/// The most crops R-Net or O-Net takes in one batch (facenet-pytorch's `fixed_batch_process`).
-const MAX_BATCH: usize = 512;
 
 /// One detected face, in the pixels of the image given to [`Mtcnn::detect`].
 #[derive(Clone, Debug, PartialEq)]
@@ -186,7 +186,8 @@ impl Mtcnn {
     }
 
     /// Finds the faces in `image`, highest score first. An image too small to hold a face of
-    /// `min_face_px` gives no faces; one over `max_pixels` gives an error.
+    /// `min_face_px` gives no faces; one over `max_pixels` gives an error. The work is shared
+    /// between this thread and one scoped helper thread (plus candle's matrix-product pool).
     pub fn detect(&self, image: &RgbImage) -> Result<Vec<FaceDetection>, VisionError> {
         Ok(self.detect_with_stats(image)?.0)
     }
@@ -224,158 +225,5 @@ impl Mtcnn {
             .saturating_sub(stats.pnet_time + stats.rnet_time);
         log::debug!("MTCNN on {width}x{height}: {stats:?}");
         Ok((faces, stats))
-    }
-
-    /// Stage 1: P-Net over the pyramid, NMS per level and over all levels, P-Net's regression
-    /// and squaring.
-    fn propose(
-        &self,
-        sampler: &AreaSampler,
-        scales: &[f64],
-        stats: &mut DetectStats,
-    ) -> Result<Vec<Candidate>, VisionError> {
-        let (width, height) = (sampler.full().x1, sampler.full().y1);
-        let mut all = Vec::new();
-        let mut data = Vec::new();
-        for &scale in scales {
-            let hs = (height as f64 * scale + 1.0) as usize;
-            let ws = (width as f64 * scale + 1.0) as usize;
-            data.clear();
-            sampler.resize_into(sampler.full(), hs, ws, &mut data);
-            let x = Tensor::from_slice(&data, (1, 3, hs, ws), &self.device)?;
-            let (reg, prob) = self.pnet.forward(&x)?;
-            let (_, _, oh, ow) = prob.dims4()?;
-            let face: Vec<f32> = prob.narrow(1, 1, 1)?.flatten_all()?.to_vec1()?;
-            let reg: Vec<f32> = reg.flatten_all()?.to_vec1()?;
-            let found = boxes::pnet_candidates(
-                &face,
-                &reg,
-                (oh, ow),
-                scale as f32,
-                self.config.thresholds[0],
-            );
-            let keep = boxes::nms(&found, self.config.nms_iou_per_scale, Overlap::Union);
-            all.extend(boxes::pick(&found, &keep));
-            stats.pnet_macs += nets::pnet_macs(hs, ws);
-        }
-        stats.scales = scales.len();
-        let keep = boxes::nms(&all, self.config.nms_iou_pyramid, Overlap::Union);
-        let mut out = boxes::pick(&all, &keep);
-        for c in &mut out {
-            boxes::apply_pnet_reg(c);
-            boxes::rerec(c);
-        }
-        stats.pnet_boxes = out.len();
-        Ok(out)
-    }
-
-    /// The crops of `boxes` resized to `side` x `side`, in batches of at most [`MAX_BATCH`];
-    /// boxes wholly outside the image are dropped.
-    fn crops(
-        sampler: &AreaSampler,
-        boxes: Vec<Candidate>,
-        side: usize,
-    ) -> (Vec<Candidate>, Vec<f32>) {
-        let full = sampler.full();
-        let mut kept = Vec::with_capacity(boxes.len());
-        let mut data = Vec::with_capacity(boxes.len() * 3 * side * side);
-        for c in boxes {
-            if let Some(window) = boxes::crop_window(&c, full.x1, full.y1) {
-                sampler.resize_into(window, side, side, &mut data);
-                kept.push(c);
-            } else {
-                log::debug!("MTCNN: dropped a box outside the image: {c:?}");
-            }
-        }
-        (kept, data)
-    }
-
-    /// Stage 2: R-Net on 24 x 24 crops, threshold, NMS, regression and squaring.
-    fn refine(
-        &self,
-        sampler: &AreaSampler,
-        boxes: Vec<Candidate>,
-        stats: &mut DetectStats,
-    ) -> Result<Vec<Candidate>, VisionError> {
-        const SIDE: usize = 24;
-        let (boxes, data) = Self::crops(sampler, boxes, SIDE);
-        stats.rnet_crops = boxes.len();
-        let mut passed = Vec::new();
-        for (chunk, pixels) in boxes
-            .chunks(MAX_BATCH)
-            .zip(data.chunks(MAX_BATCH * 3 * SIDE * SIDE))
-        {
-            let x = Tensor::from_slice(pixels, (chunk.len(), 3, SIDE, SIDE), &self.device)?;
-            let (reg, prob) = self.rnet.forward(&x)?;
-            let reg: Vec<Vec<f32>> = reg.to_vec2()?;
-            let prob: Vec<Vec<f32>> = prob.to_vec2()?;
-            for ((c, r), p) in chunk.iter().zip(reg).zip(prob) {
-                if p[1] > self.config.thresholds[1] {
-                    let mut c = *c;
-                    c.score = p[1];
-                    c.reg = [r[0], r[1], r[2], r[3]];
-                    passed.push(c);
-                }
-            }
-        }
-        let keep = boxes::nms(&passed, self.config.nms_iou_refine, Overlap::Union);
-        let mut out = boxes::pick(&passed, &keep);
-        for c in &mut out {
-            boxes::bbreg(c, c.reg);
-            boxes::rerec(c);
-        }
-        Ok(out)
-    }
-
-    /// Stage 3: O-Net on 48 x 48 crops, threshold, landmarks, regression and the final
-    /// "Min" NMS.
-    fn output(
-        &self,
-        sampler: &AreaSampler,
-        boxes: Vec<Candidate>,
-        stats: &mut DetectStats,
-    ) -> Result<Vec<FaceDetection>, VisionError> {
-        const SIDE: usize = 48;
-        let (boxes, data) = Self::crops(sampler, boxes, SIDE);
-        stats.onet_crops = boxes.len();
-        let mut passed = Vec::new();
-        let mut marks = Vec::new();
-        for (chunk, pixels) in boxes
-            .chunks(MAX_BATCH)
-            .zip(data.chunks(MAX_BATCH * 3 * SIDE * SIDE))
-        {
-            let x = Tensor::from_slice(pixels, (chunk.len(), 3, SIDE, SIDE), &self.device)?;
-            let (reg, landmarks, prob) = self.onet.forward(&x)?;
-            let reg: Vec<Vec<f32>> = reg.to_vec2()?;
-            let landmarks: Vec<Vec<f32>> = landmarks.to_vec2()?;
-            let prob: Vec<Vec<f32>> = prob.to_vec2()?;
-            for (((c, r), l), p) in chunk.iter().zip(reg).zip(landmarks).zip(prob) {
-                if p[1] <= self.config.thresholds[2] {
-                    continue;
-                }
-                let mut c = *c;
-                c.score = p[1];
-                // Landmarks are fractions of the box before O-Net's regression.
-                let w = c.x2 - c.x1 + 1.0;
-                let h = c.y2 - c.y1 + 1.0;
-                marks.push(std::array::from_fn(|j| {
-                    Point::new(w * l[j] + c.x1 - 1.0, h * l[j + 5] + c.y1 - 1.0)
-                }));
-                boxes::bbreg(&mut c, [r[0], r[1], r[2], r[3]]);
-                passed.push(c);
-            }
-        }
-        let keep = boxes::nms(&passed, self.config.nms_min_overlap_output, Overlap::Min);
-        Ok(keep
-            .into_iter()
-            .map(|i| {
-                let c = passed[i];
-                FaceDetection {
-                    bbox: BBox::from_corners(c.x1, c.y1, c.x2, c.y2),
-                    score: c.score,
-                    landmarks: marks[i],
-                }
-            })
-            .collect())
     }
 }

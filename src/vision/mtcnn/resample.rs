@@ -85,32 +85,26 @@ impl AreaSampler {
         debug_assert!(crop.x0 < crop.x1 && crop.x1 <= self.width);
         debug_assert!(crop.y0 < crop.y1 && crop.y1 <= self.height);
         let stride = (self.width + 1) * 3;
-        let cols = windows(crop.x1 - crop.x0, out_w);
+        // Per output column: table offsets of its left and right edges, and its width.
+        let cols: Vec<(usize, usize, f32)> = windows(crop.x1 - crop.x0, out_w)
+            .into_iter()
+            .map(|(xa, xb)| ((crop.x0 + xa) * 3, (crop.x0 + xb) * 3, (xb - xa) as f32))
+            .collect();
         let rows = windows(crop.y1 - crop.y0, out_h);
-        let plane = out_h * out_w;
         let base = out.len();
-        out.resize(base + 3 * plane, 0.0);
-        let (r_plane, rest) = out[base..].split_at_mut(plane);
-        let (g_plane, b_plane) = rest.split_at_mut(plane);
-        let mut k = 0;
-        for &(ya, yb) in &rows {
-            let top = &self.table[(crop.y0 + ya) * stride..];
-            let bottom = &self.table[(crop.y0 + yb) * stride..];
-            let kh = (yb - ya) as f32;
-            for &(xa, xb) in &cols {
-                let (l, r) = ((crop.x0 + xa) * 3, (crop.x0 + xb) * 3);
-                let kw = (xb - xa) as f32;
-                for (c, dst) in [&mut *r_plane, &mut *g_plane, &mut *b_plane]
-                    .into_iter()
-                    .enumerate()
-                {
-                    let sum = bottom[r + c]
-                        .wrapping_sub(bottom[l + c])
-                        .wrapping_sub(top[r + c])
-                        .wrapping_add(top[l + c]);
-                    dst[k] = normalise(sum as f32 / kh / kw);
+        out.resize(base + 3 * out_h * out_w, 0.0);
+        for (c, plane) in out[base..].chunks_exact_mut(out_h * out_w).enumerate() {
+            for (&(ya, yb), dst) in rows.iter().zip(plane.chunks_exact_mut(out_w)) {
+                let top = &self.table[(crop.y0 + ya) * stride + c..];
+                let bottom = &self.table[(crop.y0 + yb) * stride + c..];
+                let kh = (yb - ya) as f32;
+                for (d, &(l, r, kw)) in dst.iter_mut().zip(&cols) {
+                    let sum = bottom[r]
+                        .wrapping_sub(bottom[l])
+                        .wrapping_sub(top[r])
+                        .wrapping_add(top[l]);
+                    *d = normalise(sum as f32 / kh / kw);
                 }
-                k += 1;
             }
         }
     }

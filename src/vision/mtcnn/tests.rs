@@ -331,6 +331,12 @@ fn settings_are_checked_and_read_from_json() {
 }
 
 #[test]
+fn the_detector_can_move_to_a_recognition_thread() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Mtcnn>();
+}
+
+#[test]
 fn the_pyramid_follows_facenet_pytorch() {
     let config = DetectorConfig::default();
     // 640 x 480 with 20 px faces: 0.6 * 0.709^i while 288 * 0.709^i >= 12, i.e. 10 levels.
