@@ -36,7 +36,11 @@ pub struct PipelineConfig {
 
 impl Default for PipelineConfig {
     fn default() -> Self {
-        Self { detector: DetectorConfig::default(), alignment: Alignment::ShapePredictor, max_detect_side_px: 1024 }
+        Self {
+            detector: DetectorConfig::default(),
+            alignment: Alignment::ShapePredictor,
+            max_detect_side_px: 1024,
+        }
     }
 }
 
@@ -67,7 +71,10 @@ pub struct FacePipeline {
 
 impl std::fmt::Debug for FacePipeline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FacePipeline").field("encoder", self.encoder.model_id()).field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("FacePipeline")
+            .field("encoder", self.encoder.model_id())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -84,8 +91,17 @@ impl FacePipeline {
     }
 
     /// A pipeline with the bundled detector and aligner and the given encoder.
-    pub fn new(config: PipelineConfig, encoder: Box<dyn FaceEncoder>, device: &Device) -> Result<Self, VisionError> {
-        Ok(Self { detector: Mtcnn::new(config.detector.clone(), device)?, shape: ShapePredictor::bundled()?, encoder, config })
+    pub fn new(
+        config: PipelineConfig,
+        encoder: Box<dyn FaceEncoder>,
+        device: &Device,
+    ) -> Result<Self, VisionError> {
+        Ok(Self {
+            detector: Mtcnn::new(config.detector.clone(), device)?,
+            shape: ShapePredictor::bundled()?,
+            encoder,
+            config,
+        })
     }
 
     /// The encoder in use.
@@ -113,10 +129,18 @@ impl FacePipeline {
             ((image.height() as f32 * scale).round() as u32).max(1),
         );
         let small = image::imageops::resize(image, w, h, image::imageops::FilterType::Triangle);
-        let (sx, sy) = (image.width() as f32 / w as f32, image.height() as f32 / h as f32);
+        let (sx, sy) = (
+            image.width() as f32 / w as f32,
+            image.height() as f32 / h as f32,
+        );
         let mut found = self.detector.detect(&small)?;
         for d in &mut found {
-            d.bbox = BBox::new(d.bbox.x * sx, d.bbox.y * sy, d.bbox.width * sx, d.bbox.height * sy);
+            d.bbox = BBox::new(
+                d.bbox.x * sx,
+                d.bbox.y * sy,
+                d.bbox.width * sx,
+                d.bbox.height * sy,
+            );
             for p in &mut d.landmarks {
                 *p = Point::new(p.x * sx, p.y * sy);
             }
@@ -144,7 +168,11 @@ impl FacePipeline {
     }
 
     /// Aligns, measures and embeds the given detections of `image`.
-    pub fn analyze_detections(&self, image: &RgbImage, detections: &[FaceDetection]) -> Result<Vec<Face>, VisionError> {
+    pub fn analyze_detections(
+        &self,
+        image: &RgbImage,
+        detections: &[FaceDetection],
+    ) -> Result<Vec<Face>, VisionError> {
         if detections.is_empty() {
             return Ok(Vec::new());
         }
@@ -161,8 +189,11 @@ impl FacePipeline {
                     score: d.score,
                     landmarks: d.landmarks,
                     quality: quality::measure(d, &chip, detections.len()),
-                    embedding: Embedding::new(model.clone(), v)
-                        .map_err(|err| VisionError::BadInput(format!("the encoder produced a bad embedding: {err}")))?,
+                    embedding: Embedding::new(model.clone(), v).map_err(|err| {
+                        VisionError::BadInput(format!(
+                            "the encoder produced a bad embedding: {err}"
+                        ))
+                    })?,
                     chip,
                 })
             })
@@ -174,7 +205,10 @@ impl FacePipeline {
     pub fn analyze_largest(&self, image: &RgbImage) -> Result<Option<(Face, usize)>, VisionError> {
         let detections = self.detect(image)?;
         let count = detections.len();
-        let Some(largest) = detections.iter().max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area())) else {
+        let Some(largest) = detections
+            .iter()
+            .max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
+        else {
             return Ok(None);
         };
         let mut faces = self.analyze_detections(image, std::slice::from_ref(largest))?;
@@ -202,32 +236,85 @@ mod tests {
         for name in ["obama.jpg", "obama2.jpg", "biden.jpg"] {
             let t = std::time::Instant::now();
             let (face, count) = p.analyze_largest(&demo(name)).unwrap().unwrap();
-            eprintln!("{name}: {count} face(s), {:?}, quality {:?}, {:?}", face.bbox, face.quality, t.elapsed());
+            eprintln!(
+                "{name}: {count} face(s), {:?}, quality {:?}, {:?}",
+                face.bbox,
+                face.quality,
+                t.elapsed()
+            );
             assert_eq!(face.chip.dimensions(), (150, 150));
-            assert!(face.quality.interocular_px > 30.0, "{name}: {:?}", face.quality);
+            assert!(
+                face.quality.interocular_px > 30.0,
+                "{name}: {:?}",
+                face.quality
+            );
             embeddings.push(face.embedding);
         }
-        let d = |a: &Embedding, b: &Embedding| crate::core::Metric::Euclidean.distance(&a.values, &b.values);
-        assert!(d(&embeddings[0], &embeddings[1]) < 0.6, "Obama vs Obama: {}", d(&embeddings[0], &embeddings[1]));
-        assert!(d(&embeddings[0], &embeddings[2]) > 0.6, "Obama vs Biden: {}", d(&embeddings[0], &embeddings[2]));
+        let d = |a: &Embedding, b: &Embedding| {
+            crate::core::Metric::Euclidean.distance(&a.values, &b.values)
+        };
+        assert!(
+            d(&embeddings[0], &embeddings[1]) < 0.6,
+            "Obama vs Obama: {}",
+            d(&embeddings[0], &embeddings[1])
+        );
+        assert!(
+            d(&embeddings[0], &embeddings[2]) > 0.6,
+            "Obama vs Biden: {}",
+            d(&embeddings[0], &embeddings[2])
+        );
     }
 
     #[test]
     fn both_alignments_agree_on_who_is_who() {
         let device = Device::Cpu;
-        let config = PipelineConfig { alignment: Alignment::Landmarks, ..PipelineConfig::default() };
-        let p = FacePipeline::new(config, Box::new(DlibEncoder::bundled(&device).unwrap()), &device).unwrap();
-        let a = p.analyze_largest(&demo("obama.jpg")).unwrap().unwrap().0.embedding;
-        let b = p.analyze_largest(&demo("obama2.jpg")).unwrap().unwrap().0.embedding;
-        let c = p.analyze_largest(&demo("biden.jpg")).unwrap().unwrap().0.embedding;
-        let d = |x: &Embedding, y: &Embedding| crate::core::Metric::Euclidean.distance(&x.values, &y.values);
-        assert!(d(&a, &b) < 0.6 && d(&a, &c) > 0.6, "{} {}", d(&a, &b), d(&a, &c));
+        let config = PipelineConfig {
+            alignment: Alignment::Landmarks,
+            ..PipelineConfig::default()
+        };
+        let p = FacePipeline::new(
+            config,
+            Box::new(DlibEncoder::bundled(&device).unwrap()),
+            &device,
+        )
+        .unwrap();
+        let a = p
+            .analyze_largest(&demo("obama.jpg"))
+            .unwrap()
+            .unwrap()
+            .0
+            .embedding;
+        let b = p
+            .analyze_largest(&demo("obama2.jpg"))
+            .unwrap()
+            .unwrap()
+            .0
+            .embedding;
+        let c = p
+            .analyze_largest(&demo("biden.jpg"))
+            .unwrap()
+            .unwrap()
+            .0
+            .embedding;
+        let d = |x: &Embedding, y: &Embedding| {
+            crate::core::Metric::Euclidean.distance(&x.values, &y.values)
+        };
+        assert!(
+            d(&a, &b) < 0.6 && d(&a, &c) > 0.6,
+            "{} {}",
+            d(&a, &b),
+            d(&a, &c)
+        );
     }
 
     #[test]
     fn images_without_faces_give_no_faces() {
         let p = FacePipeline::bundled().unwrap();
-        for img in [RgbImage::new(1, 1), RgbImage::new(640, 480), RgbImage::from_pixel(5000, 10, image::Rgb([200, 10, 10]))] {
+        for img in [
+            RgbImage::new(1, 1),
+            RgbImage::new(640, 480),
+            RgbImage::from_pixel(5000, 10, image::Rgb([200, 10, 10])),
+        ] {
             assert!(p.analyze(&img).unwrap().is_empty());
             assert!(p.analyze_largest(&img).unwrap().is_none());
         }

@@ -12,12 +12,22 @@ use crate::core::quality::QualityFigures;
 pub fn measure(detection: &FaceDetection, chip: &RgbImage, faces_found: usize) -> QualityFigures {
     let [left_eye, right_eye, nose, _, _] = detection.landmarks;
     let interocular_px = left_eye.distance(right_eye);
-    let mid_x = (left_eye.x + right_eye.x) / 2.0;
-    let yaw = if interocular_px > 0.0 { (nose.x - mid_x) / (interocular_px / 2.0) } else { 0.0 };
-    let roll_deg = (right_eye.y - left_eye.y).atan2(right_eye.x - left_eye.x).to_degrees();
+    let mid_x = f32::midpoint(left_eye.x, right_eye.x);
+    let yaw = if interocular_px > 0.0 {
+        (nose.x - mid_x) / (interocular_px / 2.0)
+    } else {
+        0.0
+    };
+    let roll_deg = (right_eye.y - left_eye.y)
+        .atan2(right_eye.x - left_eye.x)
+        .to_degrees();
     let grey = grey(chip);
     let (w, h) = (chip.width() as usize, chip.height() as usize);
-    let brightness = if grey.is_empty() { 0.0 } else { grey.iter().map(|&v| f64::from(v)).sum::<f64>() / grey.len() as f64 };
+    let brightness = if grey.is_empty() {
+        0.0
+    } else {
+        grey.iter().map(|&v| f64::from(v)).sum::<f64>() / grey.len() as f64
+    };
     let clipped = grey.iter().filter(|&&v| v <= 5.0 || v >= 250.0).count();
     QualityFigures {
         faces_found,
@@ -25,7 +35,11 @@ pub fn measure(detection: &FaceDetection, chip: &RgbImage, faces_found: usize) -
         interocular_px,
         sharpness: laplacian_variance(&grey, w, h),
         brightness: brightness as f32,
-        clipped_fraction: if grey.is_empty() { 0.0 } else { clipped as f32 / grey.len() as f32 },
+        clipped_fraction: if grey.is_empty() {
+            0.0
+        } else {
+            clipped as f32 / grey.len() as f32
+        },
         yaw,
         roll_deg,
     }
@@ -52,7 +66,9 @@ pub fn laplacian_variance(grey: &[f32], width: usize, height: usize) -> f32 {
     for y in y0..y1 {
         for x in x0..x1 {
             let c = grey[y * width + x];
-            let lap = grey[(y - 1) * width + x] + grey[(y + 1) * width + x] + grey[y * width + x - 1]
+            let lap = grey[(y - 1) * width + x]
+                + grey[(y + 1) * width + x]
+                + grey[y * width + x - 1]
                 + grey[y * width + x + 1]
                 - 4.0 * c;
             sum += f64::from(lap);
@@ -76,7 +92,15 @@ mod tests {
     fn flat_images_have_no_sharpness_and_checkerboards_have_a_lot() {
         let flat = vec![100.0f32; 20 * 20];
         assert_eq!(laplacian_variance(&flat, 20, 20), 0.0);
-        let checker: Vec<f32> = (0..400).map(|i| if (i % 20 + i / 20) % 2 == 0 { 0.0 } else { 255.0 }).collect();
+        let checker: Vec<f32> = (0..400)
+            .map(|i| {
+                if (i % 20 + i / 20) % 2 == 0 {
+                    0.0
+                } else {
+                    255.0
+                }
+            })
+            .collect();
         // Every Laplacian is ±1020, so the variance is 1020².
         assert!((laplacian_variance(&checker, 20, 20) - 1_040_400.0).abs() < 1.0);
         assert_eq!(laplacian_variance(&flat, 2, 2), 0.0);

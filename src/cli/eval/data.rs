@@ -47,46 +47,80 @@ impl Dataset {
     pub fn load(root: &Path, name: &str) -> anyhow::Result<Self> {
         let dir = root.join(name);
         let manifest = dir.join("manifest.csv");
-        let mut rdr = csv::Reader::from_path(&manifest).with_context(|| format!("reading {}", manifest.display()))?;
+        let mut rdr = csv::Reader::from_path(&manifest)
+            .with_context(|| format!("reading {}", manifest.display()))?;
         let headers = rdr.headers()?.clone();
-        let col = |n: &str| headers.iter().position(|h| h == n).with_context(|| format!("{} has no {n} column", manifest.display()));
+        let col = |n: &str| {
+            headers
+                .iter()
+                .position(|h| h == n)
+                .with_context(|| format!("{} has no {n} column", manifest.display()))
+        };
         let (pi, ii) = (col("path")?, col("identity")?);
         let mut items = Vec::new();
         for rec in rdr.records() {
             let rec = rec.with_context(|| format!("reading {}", manifest.display()))?;
-            items.push(Item { path: rec.get(pi).unwrap_or_default().to_owned(), identity: rec.get(ii).unwrap_or_default().to_owned() });
+            items.push(Item {
+                path: rec.get(pi).unwrap_or_default().to_owned(),
+                identity: rec.get(ii).unwrap_or_default().to_owned(),
+            });
         }
         let mut pairs = Vec::new();
         let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)?
             .filter_map(Result::ok)
             .map(|e| e.path())
-            .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("pairs") && n.to_string_lossy().ends_with(".csv")))
+            .filter(|p| {
+                p.file_name().is_some_and(|n| {
+                    n.to_string_lossy().starts_with("pairs")
+                        && n.to_string_lossy().ends_with(".csv")
+                })
+            })
             .collect();
         files.sort();
         for file in files {
             pairs.push(read_pairs(&file)?);
         }
-        Ok(Self { name: name.to_owned(), root: root.to_owned(), items, pairs })
+        Ok(Self {
+            name: name.to_owned(),
+            root: root.to_owned(),
+            items,
+            pairs,
+        })
     }
 }
 
 /// Reads a pairs list `path_a,path_b,same[,...]`.
 pub fn read_pairs(file: &Path) -> anyhow::Result<PairsList> {
-    let mut rdr = csv::Reader::from_path(file).with_context(|| format!("reading {}", file.display()))?;
+    let mut rdr =
+        csv::Reader::from_path(file).with_context(|| format!("reading {}", file.display()))?;
     let mut pairs = Vec::new();
     for (i, rec) in rdr.records().enumerate() {
         let rec = rec.with_context(|| format!("reading {}", file.display()))?;
         let (Some(a), Some(b), Some(same)) = (rec.get(0), rec.get(1), rec.get(2)) else {
-            anyhow::bail!("{} line {}: expected path_a,path_b,same", file.display(), i + 2);
+            anyhow::bail!(
+                "{} line {}: expected path_a,path_b,same",
+                file.display(),
+                i + 2
+            );
         };
         let same = match same.trim() {
             "1" | "true" => true,
             "0" | "false" => false,
-            other => anyhow::bail!("{} line {}: same must be 0 or 1, not {other:?}", file.display(), i + 2),
+            other => anyhow::bail!(
+                "{} line {}: same must be 0 or 1, not {other:?}",
+                file.display(),
+                i + 2
+            ),
         };
         pairs.push((a.to_owned(), b.to_owned(), same));
     }
-    Ok(PairsList { name: file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(), pairs })
+    Ok(PairsList {
+        name: file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        pairs,
+    })
 }
 
 /// Embeddings of a set's images, plus what happened on the way.
@@ -105,7 +139,12 @@ pub struct EmbeddedSet {
 }
 
 /// Embeds the images the evaluation needs, reusing the cache when it is complete.
-pub fn embed(pipeline: &FacePipeline, set: &Dataset, args: &EvalFacesArgs, alignment: AlignmentArg) -> anyhow::Result<EmbeddedSet> {
+pub fn embed(
+    pipeline: &FacePipeline,
+    set: &Dataset,
+    args: &EvalFacesArgs,
+    alignment: AlignmentArg,
+) -> anyhow::Result<EmbeddedSet> {
     let wanted: BTreeSet<String> = if args.pairs_only {
         set.pairs
             .iter()
@@ -115,33 +154,49 @@ pub fn embed(pipeline: &FacePipeline, set: &Dataset, args: &EvalFacesArgs, align
     } else {
         set.items.iter().map(|i| i.path.clone()).collect()
     };
-    let cache_file = args.cache.join(format!("{}-{:?}-{}.json", pipeline.encoder().model_id(), alignment, set.name).to_lowercase());
+    let cache_file = args.cache.join(
+        format!(
+            "{}-{:?}-{}.json",
+            pipeline.encoder().model_id(),
+            alignment,
+            set.name
+        )
+        .to_lowercase(),
+    );
     let mut out: EmbeddedSet = std::fs::read(&cache_file)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default();
-    let todo: Vec<&String> = wanted.iter().filter(|p| !out.vectors.contains_key(*p)).collect();
+    let todo: Vec<&String> = wanted
+        .iter()
+        .filter(|p| !out.vectors.contains_key(*p))
+        .collect();
     if todo.is_empty() {
         return Ok(out);
     }
-    let bar = ProgressBar::new(todo.len() as u64).with_message(format!("{} ({alignment:?})", set.name));
-    bar.set_style(ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    let bar =
+        ProgressBar::new(todo.len() as u64).with_message(format!("{} ({alignment:?})", set.name));
+    bar.set_style(
+        ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
     let (mut detect_times, mut embed_times) = (Vec::new(), Vec::new());
     for path in todo {
-        let image = image_io::load_rgb(&set.root.join(path)).with_context(|| format!("reading {path}"))?;
+        let image =
+            image_io::load_rgb(&set.root.join(path)).with_context(|| format!("reading {path}"))?;
         let t = Instant::now();
         let detections = pipeline.detect(&image)?;
         detect_times.push(t.elapsed().as_secs_f64() * 1e3);
-        let face = match detections.iter().max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area())) {
-            Some(d) => {
-                out.multi_face += usize::from(detections.len() > 1);
-                d.clone()
-            }
-            None => {
-                // Like the anchor: no face found, so the whole image is the face box.
-                out.no_face += 1;
-                whole_image(&image)
-            }
+        let face = if let Some(d) = detections
+            .iter()
+            .max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
+        {
+            out.multi_face += usize::from(detections.len() > 1);
+            d.clone()
+        } else {
+            // Like the anchor: no face found, so the whole image is the face box.
+            out.no_face += 1;
+            whole_image(&image)
         };
         let t = Instant::now();
         let faces = pipeline.analyze_detections(&image, std::slice::from_ref(&face))?;
@@ -157,7 +212,8 @@ pub fn embed(pipeline: &FacePipeline, set: &Dataset, args: &EvalFacesArgs, align
     if let Some(dir) = cache_file.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(&cache_file, serde_json::to_vec(&out)?).with_context(|| format!("writing {}", cache_file.display()))?;
+    std::fs::write(&cache_file, serde_json::to_vec(&out)?)
+        .with_context(|| format!("writing {}", cache_file.display()))?;
     Ok(out)
 }
 
@@ -169,7 +225,13 @@ fn whole_image(image: &image::RgbImage) -> FaceDetection {
     FaceDetection {
         bbox: BBox::new(0.0, 0.0, w, h),
         score: 0.0,
-        landmarks: [p(0.35, 0.4), p(0.65, 0.4), p(0.5, 0.55), p(0.38, 0.72), p(0.62, 0.72)],
+        landmarks: [
+            p(0.35, 0.4),
+            p(0.65, 0.4),
+            p(0.5, 0.55),
+            p(0.38, 0.72),
+            p(0.62, 0.72),
+        ],
     }
 }
 
@@ -183,10 +245,16 @@ fn median(v: &mut [f64]) -> f64 {
 
 /// Groups the set's images by identity, each group sorted by path (the first is the enrolled one).
 #[must_use]
-pub fn by_identity<'a>(items: &'a [Item], vectors: &BTreeMap<String, Vec<f32>>) -> BTreeMap<&'a str, Vec<&'a str>> {
+pub fn by_identity<'a>(
+    items: &'a [Item],
+    vectors: &BTreeMap<String, Vec<f32>>,
+) -> BTreeMap<&'a str, Vec<&'a str>> {
     let mut groups: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for item in items.iter().filter(|i| vectors.contains_key(&i.path)) {
-        groups.entry(item.identity.as_str()).or_default().push(item.path.as_str());
+        groups
+            .entry(item.identity.as_str())
+            .or_default()
+            .push(item.path.as_str());
     }
     for g in groups.values_mut() {
         g.sort_unstable();
@@ -197,5 +265,8 @@ pub fn by_identity<'a>(items: &'a [Item], vectors: &BTreeMap<String, Vec<f32>>) 
 /// Identity of each path.
 #[must_use]
 pub fn identities(items: &[Item]) -> HashMap<&str, &str> {
-    items.iter().map(|i| (i.path.as_str(), i.identity.as_str())).collect()
+    items
+        .iter()
+        .map(|i| (i.path.as_str(), i.identity.as_str()))
+        .collect()
 }

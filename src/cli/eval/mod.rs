@@ -1,6 +1,6 @@
 //! `rollcall eval-faces`: the face pipeline measured on identity-labelled photo sets (the
 //! layout of `../shared/data/faces`: `manifest.csv`, `pairs*.csv`), with the protocol of the
-//! dlib/face_recognition anchor so the figures sit side by side.
+//! `dlib`/`face_recognition` anchor so the figures sit side by side.
 
 mod data;
 mod report;
@@ -67,15 +67,25 @@ pub struct EvalFacesArgs {
 
 /// Runs `rollcall eval-faces`.
 pub fn run(args: &EvalFacesArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(args.data.is_dir(), "{} is not a folder of face sets", args.data.display());
+    anyhow::ensure!(
+        args.data.is_dir(),
+        "{} is not a folder of face sets",
+        args.data.display()
+    );
     let anchor_path = args.anchor.clone().or_else(|| {
         let p = args.data.join("../../anchors/faces/results.json");
         p.exists().then_some(p)
     });
-    let anchor = anchor_path.as_deref().map(report::Anchor::load).transpose()?;
+    let anchor = anchor_path
+        .as_deref()
+        .map(report::Anchor::load)
+        .transpose()?;
     let mut all = Vec::new();
     for &alignment in &args.alignment {
-        let config = PipelineConfig { alignment: alignment.into(), ..PipelineConfig::default() };
+        let config = PipelineConfig {
+            alignment: alignment.into(),
+            ..PipelineConfig::default()
+        };
         let pipeline = FacePipeline::bundled_with(config)?;
         for set in &args.sets {
             let dataset = Dataset::load(&args.data, set)?;

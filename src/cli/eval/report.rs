@@ -82,7 +82,12 @@ pub struct SetReport {
 }
 
 /// Computes the figures.
-pub fn evaluate(set: &Dataset, emb: &EmbeddedSet, args: &EvalFacesArgs, alignment: AlignmentArg) -> SetReport {
+pub fn evaluate(
+    set: &Dataset,
+    emb: &EmbeddedSet,
+    args: &EvalFacesArgs,
+    alignment: AlignmentArg,
+) -> SetReport {
     let metric = Metric::Euclidean;
     let mut verification = Vec::new();
     for list in &set.pairs {
@@ -92,7 +97,10 @@ pub fn evaluate(set: &Dataset, emb: &EmbeddedSet, args: &EvalFacesArgs, alignmen
             .take(args.limit_pairs.unwrap_or(usize::MAX))
             .filter_map(|(a, b, same)| {
                 let (va, vb) = (emb.vectors.get(a)?, emb.vectors.get(b)?);
-                Some(ScoredPair { distance: metric.distance(va, vb), same: *same })
+                Some(ScoredPair {
+                    distance: metric.distance(va, vb),
+                    same: *same,
+                })
             })
             .collect();
         if scored.is_empty() {
@@ -100,7 +108,11 @@ pub fn evaluate(set: &Dataset, emb: &EmbeddedSet, args: &EvalFacesArgs, alignmen
         }
         let r = verification_report(&scored);
         let (far, frr) = far_frr_at(&scored, args.threshold);
-        let accuracy = scored.iter().filter(|p| (p.distance <= args.threshold) == p.same).count() as f64 / scored.len() as f64;
+        let accuracy = scored
+            .iter()
+            .filter(|p| (p.distance <= args.threshold) == p.same)
+            .count() as f64
+            / scored.len() as f64;
         verification.push(PairsFigures {
             list: list.name.clone(),
             pairs: scored.len(),
@@ -147,8 +159,12 @@ pub fn identification(
         .filter(|(k, _)| enrolled.contains(*k))
         .filter_map(|(k, paths)| Some((*k, vectors.get(*paths.first()?)?)))
         .collect();
-    let mut f = IdFigures { gallery: gallery.len(), ..IdFigures::default() };
-    let (mut top1, mut correct, mut wrong, mut missed, mut fa) = (0usize, 0usize, 0usize, 0usize, 0usize);
+    let mut f = IdFigures {
+        gallery: gallery.len(),
+        ..IdFigures::default()
+    };
+    let (mut top1, mut correct, mut wrong, mut missed, mut fa) =
+        (0usize, 0usize, 0usize, 0usize, 0usize);
     for (k, paths) in groups {
         let is_enrolled = enrolled.contains(k);
         let probes = if is_enrolled { &paths[1..] } else { &paths[..] };
@@ -191,8 +207,11 @@ pub struct Anchor(serde_json::Value);
 impl Anchor {
     /// Reads the anchor's results file.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        Ok(Self(serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?))
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        Ok(Self(
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?,
+        ))
     }
 
     fn get(&self, set: &str, keys: &[&str]) -> Option<f64> {
@@ -212,7 +231,13 @@ fn pct(v: f64) -> String {
 pub fn print(r: &SetReport, anchor: Option<&Anchor>) {
     outln!(
         "\n== {} ({} alignment): {} images, no face found in {}, several faces in {}; median {:.1} ms detection, {:.1} ms alignment + embedding",
-        r.set, r.alignment, r.images, r.no_face, r.multi_face, r.detect_ms, r.embed_ms
+        r.set,
+        r.alignment,
+        r.images,
+        r.no_face,
+        r.multi_face,
+        r.detect_ms,
+        r.embed_ms
     );
     let t = r.threshold;
     let mut rows = Vec::new();
@@ -240,8 +265,16 @@ pub fn print(r: &SetReport, anchor: Option<&Anchor>) {
                     pct(acc),
                     g("far_at_0_6").map(pct).unwrap_or_default(),
                     g("frr_at_0_6").map(pct).unwrap_or_default(),
-                    format!("{} ({:.3})", g("best_acc").map(pct).unwrap_or_default(), g("best_threshold").unwrap_or(0.0)),
-                    format!("{} ({:.3})", g("tar_at_far_1pct").map(pct).unwrap_or_default(), g("threshold_far_1pct").unwrap_or(0.0)),
+                    format!(
+                        "{} ({:.3})",
+                        g("best_acc").map(pct).unwrap_or_default(),
+                        g("best_threshold").unwrap_or(0.0)
+                    ),
+                    format!(
+                        "{} ({:.3})",
+                        g("tar_at_far_1pct").map(pct).unwrap_or_default(),
+                        g("threshold_far_1pct").unwrap_or(0.0)
+                    ),
                     String::new(),
                 ]);
             }
@@ -251,7 +284,21 @@ pub fn print(r: &SetReport, anchor: Option<&Anchor>) {
         let acc = format!("acc @{t}");
         let far = format!("FAR @{t}");
         let frr = format!("FRR @{t}");
-        table::print(&["system", "pairs list", "pairs", "AUC", &acc, &far, &frr, "best acc (thr)", "TAR @FAR 1% (thr)", "EER"], &rows);
+        table::print(
+            &[
+                "system",
+                "pairs list",
+                "pairs",
+                "AUC",
+                &acc,
+                &far,
+                &frr,
+                "best acc (thr)",
+                "TAR @FAR 1% (thr)",
+                "EER",
+            ],
+            &rows,
+        );
     }
     if let Some(c) = &r.closed_set {
         let mut rows = vec![vec![
@@ -269,7 +316,9 @@ pub fn print(r: &SetReport, anchor: Option<&Anchor>) {
                 rows.push(vec![
                     "dlib anchor".to_owned(),
                     g("gallery").map(|v| format!("{v:.0}")).unwrap_or_default(),
-                    g("genuine_probes").map(|v| format!("{v:.0}")).unwrap_or_default(),
+                    g("genuine_probes")
+                        .map(|v| format!("{v:.0}"))
+                        .unwrap_or_default(),
                     pct(top1),
                     g("correct_at_0_6").map(pct).unwrap_or_default(),
                     g("wrong_at_0_6").map(pct).unwrap_or_default(),
@@ -278,6 +327,17 @@ pub fn print(r: &SetReport, anchor: Option<&Anchor>) {
             }
         }
         outln!("One-shot identification (first image enrolled, all identities):");
-        table::print(&["system", "gallery", "probes", "top-1", "correct", "wrong person", "missed"], &rows);
+        table::print(
+            &[
+                "system",
+                "gallery",
+                "probes",
+                "top-1",
+                "correct",
+                "wrong person",
+                "missed",
+            ],
+            &rows,
+        );
     }
 }
