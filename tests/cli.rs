@@ -429,3 +429,71 @@ fn importing_a_folder_adds_one_student_per_photo() {
         "{list}"
     );
 }
+
+#[test]
+fn a_photo_without_a_face_is_refused_with_advice() {
+    let env = Env::new();
+    env.ok(&["class", "add", "7B"]);
+    let blank = env.path("wall.png");
+    image::RgbImage::from_pixel(320, 240, image::Rgb([200, 200, 190]))
+        .save(&blank)
+        .unwrap();
+    let err = env.fails(&[
+        "student",
+        "add",
+        "--name",
+        "Nobody",
+        "--class",
+        "7B",
+        "--photo",
+        blank.to_str().unwrap(),
+        "--consent-by",
+        "Mum",
+    ]);
+    assert!(err.contains("No face found"), "{err}");
+    assert!(env.ok(&["student", "list"]).contains("No students yet"));
+}
+
+#[test]
+fn faces_and_identify_describe_a_photo() {
+    let env = Env::new();
+    let obama = demo_photo("obama.jpg");
+    let faces = env.ok(&["faces", obama.to_str().unwrap()]);
+    assert!(faces.contains("face(s)") && faces.contains("1*"), "{faces}");
+    env.ok(&["class", "add", "7B"]);
+    env.ok(&[
+        "student",
+        "add",
+        "--name",
+        "Barack Obama",
+        "--class",
+        "7B",
+        "--photo",
+        obama.to_str().unwrap(),
+        "--consent-by",
+        "Self",
+    ]);
+    let biden = demo_photo("biden.jpg");
+    env.ok(&[
+        "student",
+        "add",
+        "--name",
+        "Joe Biden",
+        "--class",
+        "7B",
+        "--photo",
+        biden.to_str().unwrap(),
+        "--consent-by",
+        "Self",
+    ]);
+    let list = env.ok(&["student", "list"]);
+    assert!(list.contains("dlib-resnet-v1"), "{list}");
+    let other = demo_photo("obama2.jpg");
+    let out = env.ok(&["identify", other.to_str().unwrap()]);
+    let first_match = out.lines().nth(1).unwrap_or_default();
+    assert!(
+        first_match.contains("Barack Obama") && first_match.contains("match"),
+        "{out}"
+    );
+    assert!(env.ok(&["encoders", "list"]).contains('*'));
+}

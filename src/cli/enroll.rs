@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use crate::core::{ClassId, StudentId};
+use crate::core::quality::{QualityFigures, QualityIssue, QualityLimits, assess};
+use crate::core::{ClassId, Embedding, StudentId};
 use crate::store::{NewEnrollment, Store};
-use crate::vision::image_io;
+use crate::vision::{FacePipeline, image_io};
 
 /// A checked photo, ready to store.
 #[derive(Clone, Debug, PartialEq)]
@@ -17,6 +18,12 @@ pub struct PreparedPhoto {
     pub bytes: Vec<u8>,
     /// Its format ("jpeg", "png", ...).
     pub format: &'static str,
+    /// The aligned face chip as PNG.
+    pub face_crop: Vec<u8>,
+    /// Quality figures and warnings as JSON.
+    pub quality_json: String,
+    /// The face's embedding from the pipeline's encoder.
+    pub embedding: Embedding,
     /// What the teacher should know.
     pub report: EnrollReport,
 }
@@ -28,7 +35,9 @@ pub struct EnrollReport {
     pub width: u32,
     /// Image height in pixels.
     pub height: u32,
-    /// Problems with the photo the teacher should know about.
+    /// The measured quality.
+    pub quality: QualityFigures,
+    /// Problems with the photo the teacher should know about (the photo was still accepted).
     pub warnings: Vec<String>,
 }
 
@@ -39,37 +48,66 @@ impl PreparedPhoto {
         NewEnrollment {
             photo: &self.bytes,
             photo_format: self.format,
-            ..Default::default()
+            face_crop: Some(&self.face_crop),
+            quality_json: Some(&self.quality_json),
+            embedding: Some(&self.embedding),
         }
     }
 }
 
-/// Checks photo bytes without storing anything.
-pub fn prepare_photo(bytes: Vec<u8>) -> anyhow::Result<PreparedPhoto> {
-    let image = image_io::decode(&bytes)?;
+/// Checks photo bytes without storing anything: decodes them, finds the main face, checks its
+/// quality (refusing a photo without a usable face, with advice), aligns and embeds it.
+pub fn prepare_photo(pipeline: &FacePipeline, bytes: Vec<u8>) -> anyhow::Result<PreparedPhoto> {
+    let image = image_io::decode_rgb(&bytes)?;
     let format = image_io::format_name(&bytes).unwrap_or("image");
+    let found = pipeline.analyze_largest(&image)?;
+    let figures = found.as_ref().map(|(f, _)| f.quality).unwrap_or_default();
+    let issues = assess(&figures, &QualityLimits::default());
+    let blocking: Vec<String> = issues
+        .iter()
+        .filter(|i| i.is_blocking())
+        .map(QualityIssue::message)
+        .collect();
+    let Some((face, _)) = found.filter(|_| blocking.is_empty()) else {
+        anyhow::bail!("this photo cannot be used: {}", blocking.join("; "));
+    };
+    let warnings: Vec<String> = issues.iter().map(QualityIssue::message).collect();
+    let quality_json = serde_json::json!({ "figures": figures, "warnings": warnings }).to_string();
     let report = EnrollReport {
         width: image.width(),
         height: image.height(),
-        warnings: Vec::new(),
+        quality: figures,
+        warnings,
     };
     Ok(PreparedPhoto {
+        face_crop: image_io::encode_png(&face.chip)?,
         bytes,
         format,
+        quality_json,
+        embedding: face.embedding,
         report,
     })
 }
 
 /// Reads and checks a photo file without storing anything.
-pub fn prepare_file(path: &Path) -> anyhow::Result<PreparedPhoto> {
+pub fn prepare_file(pipeline: &FacePipeline, path: &Path) -> anyhow::Result<PreparedPhoto> {
     let bytes = image_io::read_file(path)?;
-    prepare_photo(bytes).with_context(|| format!("reading the photo {}", path.display()))
+    prepare_photo(pipeline, bytes)
+        .with_context(|| format!("enrolling the photo {}", path.display()))
 }
 
 /// Stores a prepared photo as the enrollment of an existing student (consent must be on record).
 pub fn store_photo(store: &Store, student: StudentId, photo: &PreparedPhoto) -> anyhow::Result<()> {
     store.enroll(student, &photo.enrollment())?;
     Ok(())
+}
+
+/// The bundled face pipeline, with its encoder registered in `store` (and made the active
+/// encoder when none is). Enrollment embeds with this pipeline.
+pub fn pipeline_for(store: &Store) -> anyhow::Result<FacePipeline> {
+    let pipeline = FacePipeline::bundled()?;
+    super::encoders::ensure_builtin(store, pipeline.encoder())?;
+    Ok(pipeline)
 }
 
 /// A student name from a photo's file name: `Ada_Lovelace.jpg` -> "Ada Lovelace".
@@ -97,6 +135,7 @@ pub struct ImportItem {
 /// photos are skipped and reported; the others still go in.
 pub fn import_folder(
     store: &Store,
+    pipeline: &FacePipeline,
     folder: &Path,
     class: ClassId,
     consent_by: &str,
@@ -118,7 +157,7 @@ pub fn import_folder(
         let Some(name) = name_from_file(&path) else {
             continue;
         };
-        let result = prepare_file(&path)
+        let result = prepare_file(pipeline, &path)
             .and_then(|photo| {
                 let id = store.add_enrolled_student(
                     &name,
@@ -169,7 +208,15 @@ mod tests {
         .unwrap();
         let store = Store::open_in_memory().unwrap();
         let class = store.add_class("7B").unwrap();
-        let items = import_folder(&store, dir.path(), class, "School consent forms 2026").unwrap();
+        let pipeline = pipeline_for(&store).unwrap();
+        let items = import_folder(
+            &store,
+            &pipeline,
+            dir.path(),
+            class,
+            "School consent forms 2026",
+        )
+        .unwrap();
         assert_eq!(items.len(), 3);
         let ok: Vec<&str> = items
             .iter()
@@ -185,6 +232,10 @@ mod tests {
         );
         let students = store.list_students(Some(class)).unwrap();
         assert_eq!(students.len(), 2);
-        assert!(students.iter().all(|s| s.has_photo && s.has_consent));
+        assert!(
+            students
+                .iter()
+                .all(|s| s.has_photo && s.has_consent && s.embedded_with.len() == 1)
+        );
     }
 }

@@ -5,9 +5,11 @@ mod admin;
 mod bench;
 mod cameras;
 mod classes;
+pub mod encoders;
 pub mod enroll;
 mod eval;
 mod export;
+mod faces;
 mod import;
 mod review;
 mod roster;
@@ -73,6 +75,13 @@ pub enum Command {
     Restore(admin::RestoreArgs),
     /// Delete biometric data older than the retention period now.
     Purge(admin::PurgeArgs),
+    /// Show the faces found in a photo: boxes, landmarks and quality.
+    Faces(faces::FacesArgs),
+    /// Show the enrolled students closest to each face in a photo.
+    Identify(faces::IdentifyArgs),
+    /// List the face encoders, switch the one attendance uses, re-embed photos.
+    #[command(subcommand)]
+    Encoders(encoders::EncoderCommand),
     /// Measure the face pipeline on labelled face sets (verification and identification).
     EvalFaces(eval::EvalFacesArgs),
     /// Performance figures as tables (build with --release).
@@ -141,6 +150,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Purge(a) => admin::run_purge(&open(&db)?, &a),
         Command::Bench(c) => bench::run(&c),
         Command::EvalFaces(a) => eval::run(&a),
+        Command::Faces(a) => faces::run_faces(&a),
+        Command::Identify(a) => faces::run_identify(&open(&db)?, &a),
+        Command::Encoders(c) => encoders::run(&open(&db)?, &c),
         Command::Cameras(a) => cameras::run(&a),
         Command::ImportWeights(c) => import::run(c),
     }

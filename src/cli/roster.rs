@@ -144,7 +144,8 @@ pub fn run_student(store: &Store, command: StudentCommand) -> anyhow::Result<()>
                     name.trim()
                 );
             };
-            let prepared = enroll::prepare_file(&path)?;
+            let pipeline = enroll::pipeline_for(store)?;
+            let prepared = enroll::prepare_file(&pipeline, &path)?;
             let id = store.add_enrolled_student(
                 &name,
                 external_id.as_deref(),
@@ -161,7 +162,8 @@ pub fn run_student(store: &Store, command: StudentCommand) -> anyhow::Result<()>
             consent_by,
         } => {
             let c = store.find_class(&class)?;
-            let items = enroll::import_folder(store, &folder, c.id, &consent_by)?;
+            let pipeline = enroll::pipeline_for(store)?;
+            let items = enroll::import_folder(store, &pipeline, &folder, c.id, &consent_by)?;
             let added = items.iter().filter(|i| i.result.is_ok()).count();
             for item in &items {
                 match &item.result {
@@ -224,7 +226,8 @@ pub fn run_student(store: &Store, command: StudentCommand) -> anyhow::Result<()>
             consent_by,
         } => {
             let s = store.find_student(&student, None)?;
-            let prepared = enroll::prepare_file(&photo)?;
+            let pipeline = enroll::pipeline_for(store)?;
+            let prepared = enroll::prepare_file(&pipeline, &photo)?;
             if let Some(by) = &consent_by {
                 store.give_consent(s.id, by, None)?;
             }
@@ -312,11 +315,15 @@ pub fn run_consent(store: &Store, command: ConsentCommand) -> anyhow::Result<()>
 
 /// Prints what enrolling a photo found.
 fn print_report(path: &Path, report: &enroll::EnrollReport) {
+    let q = &report.quality;
     outln!(
-        "Stored the photo {} ({}x{})",
+        "Stored the photo {} ({}x{}; face with {:.0} px between the eyes, sharpness {:.0}, light {:.0}/255)",
         path.display(),
         report.width,
-        report.height
+        report.height,
+        q.interocular_px,
+        q.sharpness,
+        q.brightness
     );
     for w in &report.warnings {
         outln!("  warning: {w}");

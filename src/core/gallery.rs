@@ -128,15 +128,21 @@ impl Gallery {
         }
         Ok(())
     }
-
-    /// Ranks the enrolled students by distance to `probe`. `None` when the gallery is empty.
+    /// Ranks the enrolled students by distance to `probe` (the closest three). `None` when the
+    /// gallery is empty.
     pub fn rank(&self, probe: &Embedding) -> Result<Option<Ranking>, GalleryError> {
+        let top = self.rank_top(probe, 3)?;
+        Ok((!top.is_empty()).then_some(Ranking { top }))
+    }
+
+    /// The `k` enrolled students closest to `probe`, closest first.
+    pub fn rank_top(&self, probe: &Embedding, k: usize) -> Result<Vec<Candidate>, GalleryError> {
         self.check(probe)?;
         let probe = self.prepare(&probe.values);
-        let mut top: Vec<Candidate> = Vec::with_capacity(4);
+        let mut top: Vec<Candidate> = Vec::with_capacity(k + 1);
         for (i, row) in self.rows.chunks_exact(self.dim).enumerate() {
             let distance = self.row_distance(&probe, row);
-            if top.len() < 3 || distance < top[top.len() - 1].distance {
+            if top.len() < k || top.last().is_some_and(|last| distance < last.distance) {
                 let at = top.partition_point(|c| c.distance <= distance);
                 top.insert(
                     at,
@@ -145,10 +151,10 @@ impl Gallery {
                         distance,
                     },
                 );
-                top.truncate(3);
+                top.truncate(k);
             }
         }
-        Ok((!top.is_empty()).then_some(Ranking { top }))
+        Ok(top)
     }
 
     /// Every pair of enrolled students with their distance: the impostor distribution used

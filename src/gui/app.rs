@@ -3,6 +3,7 @@
 
 use super::ScreenCtx;
 use super::command::{self, Command, Screen};
+use super::jobs::{Jobs, PipelineCell};
 use super::reports::ReportsScreen;
 use super::roster::RosterScreen;
 use super::settings::SettingsScreen;
@@ -22,6 +23,8 @@ pub struct RollcallApp {
     roster: RosterScreen,
     reports: ReportsScreen,
     settings: SettingsScreen,
+    jobs: Option<Jobs>,
+    pipeline: PipelineCell,
     // Held for the life of the window; never read.
     #[allow(dead_code)]
     instance_lock: Option<crate::store::InstanceLock>,
@@ -48,6 +51,8 @@ impl RollcallApp {
             roster: RosterScreen::default(),
             reports: ReportsScreen::default(),
             settings: SettingsScreen::default(),
+            jobs: None,
+            pipeline: PipelineCell::default(),
             instance_lock: None,
         }
     }
@@ -91,6 +96,7 @@ impl RollcallApp {
 
     /// Draws one frame and then runs the commands it produced.
     pub fn ui_root(&mut self, ui: &mut egui::Ui) {
+        self.poll_jobs(ui.ctx());
         egui::Panel::top("tabs").show(ui, |ui| {
             ui.horizontal(|ui| {
                 ui.strong("rollcall");
@@ -105,8 +111,21 @@ impl RollcallApp {
                 }
             });
         });
-        if !self.notices.items().is_empty() {
-            egui::Panel::bottom("notices").show(ui, |ui| self.notices.ui(ui));
+        let busy: Vec<String> = self
+            .jobs
+            .as_ref()
+            .map(|j| j.pending().to_vec())
+            .unwrap_or_default();
+        if !self.notices.items().is_empty() || !busy.is_empty() {
+            egui::Panel::bottom("notices").show(ui, |ui| {
+                for label in &busy {
+                    ui.horizontal(|ui| {
+                        ui.spinner();
+                        ui.label(format!("{label}…"));
+                    });
+                }
+                self.notices.ui(ui);
+            });
         }
         egui::CentralPanel::default().show(ui, |ui| {
             let mut cx = ScreenCtx {
@@ -137,19 +156,54 @@ impl RollcallApp {
                 self.screen = screen;
                 continue;
             }
-            match command::run(&self.store, &cmd) {
-                Ok(outcome) => {
-                    if outcome.data_changed {
-                        self.data_version += 1;
-                    }
-                    if !outcome.message.is_empty() {
-                        self.notices.push(Level::Info, outcome.message);
-                    }
-                }
-                Err(err) => {
-                    log::warn!("{err:#}");
+            if command::is_slow(&cmd) {
+                let label = command::label(&cmd);
+                let submitted = match self.jobs.as_mut() {
+                    Some(jobs) => jobs.submit(label, cmd),
+                    None => Err(anyhow::anyhow!("the worker thread is not running")),
+                };
+                if let Err(err) = submitted {
                     self.notices.push(Level::Error, format!("{err:#}"));
                 }
+                continue;
+            }
+            let result = command::run(&self.store, &mut self.pipeline, &cmd);
+            self.report(result);
+        }
+    }
+
+    /// Whether slow work is queued or running (enrollment, import).
+    #[must_use]
+    pub fn is_busy(&self) -> bool {
+        self.jobs.as_ref().is_some_and(|j| !j.pending().is_empty())
+    }
+
+    fn poll_jobs(&mut self, ctx: &egui::Context) {
+        let jobs = self.jobs.get_or_insert_with(|| {
+            let c = ctx.clone();
+            Jobs::new(
+                self.store.path().map(std::path::Path::to_owned),
+                move || c.request_repaint(),
+            )
+        });
+        for (_, result) in jobs.poll() {
+            self.report(result);
+        }
+    }
+
+    fn report(&mut self, result: anyhow::Result<command::Outcome>) {
+        match result {
+            Ok(outcome) => {
+                if outcome.data_changed {
+                    self.data_version += 1;
+                }
+                if !outcome.message.is_empty() {
+                    self.notices.push(Level::Info, outcome.message);
+                }
+            }
+            Err(err) => {
+                log::warn!("{err:#}");
+                self.notices.push(Level::Error, format!("{err:#}"));
             }
         }
     }

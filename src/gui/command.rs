@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use super::jobs::PipelineCell;
 use crate::cli::enroll;
 use crate::core::{ClassId, ReviewId, SessionId, Status, StudentId};
 use crate::store::export::ExportOptions;
@@ -174,8 +175,34 @@ impl Outcome {
     }
 }
 
+/// Whether a command is slow (face analysis) and belongs on the worker thread.
+#[must_use]
+pub fn is_slow(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::AddStudent { photo: Some(_), .. }
+            | Command::EnrollPhoto { .. }
+            | Command::ImportFolder { .. }
+    )
+}
+
+/// A short label for a slow command while it runs.
+#[must_use]
+pub fn label(command: &Command) -> String {
+    match command {
+        Command::AddStudent { name, .. } => format!("Adding {}", name.trim()),
+        Command::EnrollPhoto { .. } => "Storing a photo".to_owned(),
+        Command::ImportFolder { folder, .. } => format!("Importing {}", folder.display()),
+        other => format!("{other:?}"),
+    }
+}
+
 /// Runs a data command against the store. Screen switches are handled by the app.
-pub fn run(store: &Store, command: &Command) -> anyhow::Result<Outcome> {
+pub fn run(
+    store: &Store,
+    pipeline: &mut PipelineCell,
+    command: &Command,
+) -> anyhow::Result<Outcome> {
     Ok(match command {
         Command::Show(_) => Outcome {
             message: String::new(),
@@ -231,7 +258,7 @@ pub fn run(store: &Store, command: &Command) -> anyhow::Result<Outcome> {
             let Some(by) = consent_by else {
                 anyhow::bail!("A photo needs a biometric consent record: fill in who gave consent");
             };
-            let prepared = enroll::prepare_file(path)?;
+            let prepared = enroll::prepare_file(&*pipeline.get(store)?, path)?;
             store.add_enrolled_student(name, external_id, &[*class], by, &prepared.enrollment())?;
             Outcome::changed(with_warnings(
                 format!("Added {} with their photo", name.trim()),
@@ -247,7 +274,8 @@ pub fn run(store: &Store, command: &Command) -> anyhow::Result<Outcome> {
                 !consent_by.trim().is_empty(),
                 "Fill in who gave consent for these students"
             );
-            let items = enroll::import_folder(store, folder, *class, consent_by)?;
+            let items =
+                enroll::import_folder(store, &*pipeline.get(store)?, folder, *class, consent_by)?;
             let added = items.iter().filter(|i| i.result.is_ok()).count();
             let mut message = format!("Imported {added} of {} photos", items.len());
             for item in items.iter().filter(|i| i.result.is_err()) {
@@ -265,7 +293,7 @@ pub fn run(store: &Store, command: &Command) -> anyhow::Result<Outcome> {
             photo,
             consent_by,
         } => {
-            let prepared = enroll::prepare_file(photo)?;
+            let prepared = enroll::prepare_file(&*pipeline.get(store)?, photo)?;
             if let Some(by) = consent_by
                 .as_deref()
                 .map(str::trim)

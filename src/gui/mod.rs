@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod command;
+pub mod jobs;
 pub mod reports;
 pub mod roster;
 pub mod settings;

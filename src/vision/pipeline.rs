@@ -219,6 +219,23 @@ impl FacePipeline {
     }
 }
 
+/// The main face of a photo: the one with the largest area inside the picture. A face cut
+/// off by the edge (someone half out of the frame) loses the area that is outside, so the
+/// person the photo is of wins over a larger partial face at the border.
+#[must_use]
+pub fn main_face(detections: &[FaceDetection], width: u32, height: u32) -> Option<&FaceDetection> {
+    let frame = BBox::new(0.0, 0.0, width as f32, height as f32);
+    let visible = |d: &FaceDetection| {
+        let b = d.bbox;
+        let w = (b.right().min(frame.right()) - b.x.max(0.0)).max(0.0);
+        let h = (b.bottom().min(frame.bottom()) - b.y.max(0.0)).max(0.0);
+        w * h
+    };
+    detections
+        .iter()
+        .max_by(|a, b| visible(a).total_cmp(&visible(b)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,6 +322,19 @@ mod tests {
             d(&a, &b),
             d(&a, &c)
         );
+    }
+
+    #[test]
+    fn the_main_face_is_the_largest_visible_one() {
+        let det = |x: f32, w: f32| FaceDetection {
+            bbox: BBox::new(x, 50.0, w, w),
+            score: 0.99,
+            landmarks: [Point::default(); 5],
+        };
+        // A 120-px face half outside the left edge (60 px visible) loses to a 90-px face inside.
+        let faces = [det(-60.0, 120.0), det(80.0, 90.0), det(200.0, 40.0)];
+        assert_eq!(main_face(&faces, 250, 250).unwrap().bbox.x, 80.0);
+        assert!(main_face(&[], 250, 250).is_none());
     }
 
     #[test]

@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{AlignmentArg, EvalFacesArgs};
 use crate::vision::mtcnn::FaceDetection;
+use crate::vision::pipeline::main_face;
 use crate::vision::{FacePipeline, image_io};
 
 /// One labelled image.
@@ -187,10 +188,7 @@ pub fn embed(
         let t = Instant::now();
         let detections = pipeline.detect(&image)?;
         detect_times.push(t.elapsed().as_secs_f64() * 1e3);
-        let face = if let Some(d) = detections
-            .iter()
-            .max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
-        {
+        let face = if let Some(d) = main_face(&detections, image.width(), image.height()) {
             out.multi_face += usize::from(detections.len() > 1);
             d.clone()
         } else {

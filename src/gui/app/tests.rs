@@ -26,15 +26,16 @@ fn fill(h: &mut Harness<'static, RollcallApp>, label: &str, text: &str) {
 }
 
 /// Runs frames until the window stops asking for repaints, waiting for background threads
-/// (thumbnails) for up to ten seconds.
+/// (thumbnails, enrollment) for up to thirty seconds.
 fn settle(h: &mut Harness<'static, RollcallApp>) {
-    for _ in 0..1000 {
-        if h.try_run().is_ok() {
+    for _ in 0..3000 {
+        if h.try_run().is_ok() && !h.state().is_busy() {
+            h.run();
             return;
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    panic!("the window kept repainting for ten seconds");
+    panic!("the window kept working for thirty seconds");
 }
 
 fn temp_store() -> (tempfile::TempDir, Store) {
@@ -96,7 +97,7 @@ fn errors_are_shown_in_the_window_and_nothing_is_written() {
     fill(&mut h, "Consent given by", "Dad");
     h.run();
     h.get_by_label("Add student").click();
-    h.run();
+    settle(&mut h);
     assert!(h.state().store().list_students(None).unwrap().is_empty());
     let errors: Vec<_> = h
         .state()

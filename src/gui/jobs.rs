@@ -1,0 +1,141 @@
+//! Slow commands (enrolling photos, importing a folder, re-embedding) run on a named worker
+//! thread with its own connection to the database, so the window never freezes; their results
+//! come back as notices on a later frame.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+
+use super::command::{self, Command, Outcome};
+use crate::store::Store;
+use crate::vision::FacePipeline;
+
+/// The face pipeline, created on first use (loading the models takes a moment).
+#[derive(Default)]
+pub struct PipelineCell(Option<Arc<FacePipeline>>);
+
+impl std::fmt::Debug for PipelineCell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "PipelineCell(loaded)"
+        } else {
+            "PipelineCell(empty)"
+        })
+    }
+}
+
+impl PipelineCell {
+    /// The pipeline, loading it (and registering its encoder in `store`) the first time.
+    pub fn get(&mut self, store: &Store) -> anyhow::Result<Arc<FacePipeline>> {
+        if let Some(p) = &self.0 {
+            return Ok(Arc::clone(p));
+        }
+        let p = Arc::new(crate::cli::enroll::pipeline_for(store)?);
+        self.0 = Some(Arc::clone(&p));
+        Ok(p)
+    }
+}
+
+struct Done {
+    label: String,
+    result: anyhow::Result<Outcome>,
+}
+
+/// The worker thread and its queue.
+pub struct Jobs {
+    requests: Option<SyncSender<(String, Command)>>,
+    results: Receiver<Done>,
+    pending: Vec<String>,
+}
+
+impl std::fmt::Debug for Jobs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Jobs")
+            .field("pending", &self.pending)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Jobs {
+    /// Starts the worker on the database file `db` (`None` for a database in memory, where
+    /// slow commands cannot run); `wake` repaints the window when a job is done.
+    #[must_use]
+    pub fn new(db: Option<PathBuf>, wake: impl Fn() + Send + 'static) -> Self {
+        let (req_tx, req_rx) = sync_channel::<(String, Command)>(16);
+        let (res_tx, res_rx) = sync_channel::<Done>(16);
+        let spawned = db.map(|db| {
+            std::thread::Builder::new()
+                .name("jobs".into())
+                .spawn(move || {
+                    let mut store: Option<Store> = None;
+                    let mut pipeline = PipelineCell::default();
+                    for (label, cmd) in req_rx {
+                        let result = (|| -> anyhow::Result<Outcome> {
+                            if store.is_none() {
+                                store = Some(crate::cli::open(&db)?);
+                            }
+                            let Some(s) = store.as_ref() else {
+                                anyhow::bail!("no database")
+                            };
+                            command::run(s, &mut pipeline, &cmd)
+                        })();
+                        if res_tx.send(Done { label, result }).is_err() {
+                            break;
+                        }
+                        wake();
+                    }
+                })
+        });
+        let requests = match spawned {
+            Some(Ok(_)) => Some(req_tx),
+            Some(Err(err)) => {
+                log::warn!("could not start the worker thread: {err}");
+                None
+            }
+            None => None,
+        };
+        Self {
+            requests,
+            results: res_rx,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Queues a slow command; an error when the worker is not available or too busy.
+    pub fn submit(&mut self, label: impl Into<String>, cmd: Command) -> anyhow::Result<()> {
+        let label = label.into();
+        let Some(tx) = &self.requests else {
+            anyhow::bail!("{label}: this needs the database to be a file");
+        };
+        match tx.try_send((label.clone(), cmd)) {
+            Ok(()) => {
+                self.pending.push(label);
+                Ok(())
+            }
+            Err(TrySendError::Full(_)) => {
+                anyhow::bail!("{label}: too much work queued, try again in a moment")
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                anyhow::bail!("{label}: the worker thread stopped")
+            }
+        }
+    }
+
+    /// Finished jobs since the last call: their label and outcome.
+    pub fn poll(&mut self) -> Vec<(String, anyhow::Result<Outcome>)> {
+        let mut done = Vec::new();
+        while let Ok(d) = self.results.try_recv() {
+            if let Some(i) = self.pending.iter().position(|l| *l == d.label) {
+                self.pending.remove(i);
+            }
+            done.push((d.label, d.result));
+        }
+        done
+    }
+
+    /// What is running or queued, oldest first.
+    #[must_use]
+    pub fn pending(&self) -> &[String] {
+        &self.pending
+    }
+}
