@@ -497,3 +497,53 @@ fn faces_and_identify_describe_a_photo() {
     );
     assert!(env.ok(&["encoders", "list"]).contains('*'));
 }
+
+#[test]
+fn live_marks_enrolled_students_from_a_replay_and_never_a_stranger() {
+    let env = Env::new();
+    env.ok(&["class", "add", "7B"]);
+    let obama = demo_photo("obama.jpg");
+    env.ok(&[
+        "student",
+        "add",
+        "--name",
+        "Barack Obama",
+        "--class",
+        "7B",
+        "--photo",
+        obama.to_str().unwrap(),
+        "--consent-by",
+        "Self",
+    ]);
+    // Frames: another photo of Obama five times, then Biden (never enrolled) five times.
+    let frames = env.path("frames");
+    std::fs::create_dir(&frames).unwrap();
+    for i in 0..5 {
+        std::fs::copy(demo_photo("obama2.jpg"), frames.join(format!("{i:02}.jpg"))).unwrap();
+        std::fs::copy(
+            demo_photo("biden.jpg"),
+            frames.join(format!("{:02}.jpg", i + 5)),
+        )
+        .unwrap();
+    }
+    let out = env.ok(&[
+        "live",
+        "--class",
+        "7B",
+        "--replay",
+        frames.to_str().unwrap(),
+        "--fps",
+        "0",
+        "--stop",
+    ]);
+    assert!(out.contains("mark    Barack Obama (present)"), "{out}");
+    assert!(out.contains("10 frames, 1 marked"), "{out}");
+    let roll = env.ok(&["session", "show", "--class", "7B"]);
+    assert!(roll.contains("present") && roll.contains("auto"), "{roll}");
+    // The evidence is in the export: distance and margin.
+    let csv_out = env.path("a.csv");
+    env.ok(&["export", "--out", csv_out.to_str().unwrap()]);
+    let (_, rows) = read_csv(&csv_out);
+    let score: f32 = rows[0][9].parse().unwrap();
+    assert!(score > 0.0 && score < 0.6, "{rows:?}");
+}

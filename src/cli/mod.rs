@@ -3,7 +3,7 @@
 
 mod admin;
 mod bench;
-mod cameras;
+pub mod cameras;
 mod classes;
 pub mod encoders;
 pub mod enroll;
@@ -11,6 +11,7 @@ mod eval;
 mod export;
 mod faces;
 mod import;
+pub mod live;
 mod review;
 mod roster;
 mod sessions;
@@ -58,6 +59,8 @@ pub enum Command {
     /// Start, stop, list or show attendance sessions.
     #[command(subcommand)]
     Session(sessions::SessionCommand),
+    /// Take attendance headless: frames from a camera or replay, marks printed as they happen.
+    Live(live::LiveArgs),
     /// Set a student's status in a session by hand (present, late, absent, excused).
     Mark(sessions::MarkArgs),
     /// Export attendance as CSV.
@@ -141,6 +144,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Consent(c) => roster::run_consent(&open(&db)?, c),
         Command::Session(c) => sessions::run(&open(&db)?, c),
         Command::Mark(a) => sessions::run_mark(&open(&db)?, &a),
+        Command::Live(a) => live::run(&open(&db)?, &a),
         Command::Export(a) => export::run(&open(&db)?, &a),
         Command::Audit(a) => sessions::run_audit(&open(&db)?, &a),
         Command::Review(c) => review::run_review(&open(&db)?, c),
@@ -191,6 +195,16 @@ pub fn local_time(ms: i64) -> String {
         || ms.to_string(),
         |t| t.format("%Y-%m-%d %H:%M").to_string(),
     )
+}
+
+/// Formats a Unix-milliseconds time in local time with seconds, "08:01:23".
+#[must_use]
+pub fn local_time_s(ms: i64) -> String {
+    use chrono::TimeZone as _;
+    chrono::Local
+        .timestamp_millis_opt(ms)
+        .single()
+        .map_or_else(|| ms.to_string(), |t| t.format("%H:%M:%S").to_string())
 }
 
 /// Parses a local date "YYYY-MM-DD" into the Unix milliseconds of its first moment; with
