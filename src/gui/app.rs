@@ -2,6 +2,7 @@
 //! commands the screens pushed, once per frame.
 
 use super::ScreenCtx;
+use super::attendance::AttendanceScreen;
 use super::command::{self, Command, Screen};
 use super::jobs::{Jobs, PipelineCell};
 use super::reports::ReportsScreen;
@@ -11,7 +12,12 @@ use super::widgets::notices::{Level, Notices};
 use crate::store::Store;
 
 /// The screens that exist in this build, in tab order.
-const TABS: [Screen; 3] = [Screen::Roster, Screen::Reports, Screen::Settings];
+const TABS: [Screen; 4] = [
+    Screen::Roster,
+    Screen::Attendance,
+    Screen::Reports,
+    Screen::Settings,
+];
 
 /// The whole application.
 pub struct RollcallApp {
@@ -21,6 +27,7 @@ pub struct RollcallApp {
     commands: Vec<Command>,
     notices: Notices,
     roster: RosterScreen,
+    attendance: AttendanceScreen,
     reports: ReportsScreen,
     settings: SettingsScreen,
     jobs: Option<Jobs>,
@@ -49,6 +56,7 @@ impl RollcallApp {
             commands: Vec::new(),
             notices: Notices::default(),
             roster: RosterScreen::default(),
+            attendance: AttendanceScreen::default(),
             reports: ReportsScreen::default(),
             settings: SettingsScreen::default(),
             jobs: None,
@@ -97,6 +105,7 @@ impl RollcallApp {
     /// Draws one frame and then runs the commands it produced.
     pub fn ui_root(&mut self, ui: &mut egui::Ui) {
         self.poll_jobs(ui.ctx());
+        self.pump(ui.ctx());
         egui::Panel::top("tabs").show(ui, |ui| {
             ui.horizontal(|ui| {
                 ui.strong("rollcall");
@@ -138,23 +147,42 @@ impl RollcallApp {
                 Screen::Roster => self.roster.ui(ui, &mut cx),
                 Screen::Reports => self.reports.ui(ui, &mut cx),
                 Screen::Settings => self.settings.ui(ui, &mut cx),
-                Screen::Attendance | Screen::Training => {
+                Screen::Attendance => self.attendance.ui(ui, &mut cx),
+                Screen::Training => {
                     ui.label("This screen is not part of this build.");
                 }
             }
         });
         if !self.commands.is_empty() {
-            self.run_commands();
+            self.run_commands(ui.ctx());
             ui.ctx().request_repaint();
         }
     }
 
     /// Runs every pending command: each one's message or error goes to the notice area.
-    pub fn run_commands(&mut self) {
+    pub fn run_commands(&mut self, ctx: &egui::Context) {
         for cmd in std::mem::take(&mut self.commands) {
             if let Command::Show(screen) = cmd {
                 self.screen = screen;
                 continue;
+            }
+            match &cmd {
+                Command::StartLive { class, source } => {
+                    let db = self.store.path().map(std::path::Path::to_owned);
+                    if let Err(err) = self
+                        .attendance
+                        .start_live(ctx, db.as_deref(), *class, source)
+                    {
+                        self.notices
+                            .push(Level::Error, format!("Could not start attendance: {err:#}"));
+                    }
+                    continue;
+                }
+                Command::StopLive => {
+                    self.attendance.stop_live();
+                    continue;
+                }
+                _ => {}
             }
             if command::is_slow(&cmd) {
                 let label = command::label(&cmd);
@@ -170,6 +198,19 @@ impl RollcallApp {
             let result = command::run(&self.store, &mut self.pipeline, &cmd);
             self.report(result);
         }
+    }
+
+    /// Feeds camera frames to recognition and takes its reports (also while hidden).
+    pub fn pump(&mut self, ctx: &egui::Context) {
+        if self.attendance.pump(ctx, &mut self.notices) {
+            self.data_version += 1;
+        }
+    }
+
+    /// The Attendance screen.
+    #[must_use]
+    pub fn attendance(&self) -> &AttendanceScreen {
+        &self.attendance
     }
 
     /// Whether slow work is queued or running (enrollment, import).
@@ -210,6 +251,11 @@ impl RollcallApp {
 }
 
 impl eframe::App for RollcallApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        // Attendance goes on while the window is hidden or minimised.
+        self.pump(ctx);
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.ui_root(ui);
     }

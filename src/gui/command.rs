@@ -122,6 +122,15 @@ pub enum Command {
     RemoveStudent(StudentId),
     /// Delete a student's biometric data.
     ForgetStudent(StudentId),
+    /// Start the camera and recognition for a class (opening a session if none is open).
+    StartLive {
+        /// The class.
+        class: ClassId,
+        /// Where frames come from.
+        source: super::attendance::SourceChoice,
+    },
+    /// Stop the camera and recognition (the session stays open).
+    StopLive,
     /// Start a session now.
     StartSession(ClassId),
     /// Stop a session now.
@@ -204,7 +213,7 @@ pub fn run(
     command: &Command,
 ) -> anyhow::Result<Outcome> {
     Ok(match command {
-        Command::Show(_) => Outcome {
+        Command::Show(_) | Command::StartLive { .. } | Command::StopLive => Outcome {
             message: String::new(),
             data_changed: false,
         },

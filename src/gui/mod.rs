@@ -2,8 +2,10 @@
 //! [`Command`]s run in one place per frame, and slow work on named threads.
 
 pub mod app;
+pub mod attendance;
 pub mod command;
 pub mod jobs;
+pub mod live_worker;
 pub mod reports;
 pub mod roster;
 pub mod settings;

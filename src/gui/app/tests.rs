@@ -204,3 +204,72 @@ fn import_a_folder_of_photos() {
     assert_eq!(names, vec!["Barack Obama", "Joe Biden"]);
     h.get_by_label_contains("Imported 2 of 2 photos");
 }
+
+/// Steps the window (with short sleeps for the camera and recognition threads) until `done`
+/// holds, for up to a minute.
+fn wait_until(h: &mut Harness<'static, RollcallApp>, mut done: impl FnMut(&RollcallApp) -> bool) {
+    for _ in 0..1200 {
+        h.step();
+        if done(h.state()) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!(
+        "gave up waiting; notices: {:?}",
+        h.state().notices().items()
+    );
+}
+
+#[test]
+fn a_replay_camera_marks_the_enrolled_student() {
+    let (dir, store) = temp_store();
+    let class = store.add_class("7B").unwrap();
+    let pipeline = crate::cli::enroll::pipeline_for(&store).unwrap();
+    let photo =
+        crate::cli::enroll::prepare_file(&pipeline, &repo_file("assets/demo/obama.jpg")).unwrap();
+    store
+        .add_enrolled_student("Barack Obama", None, &[class], "Self", &photo.enrollment())
+        .unwrap();
+    let frames = dir.path().join("frames");
+    std::fs::create_dir(&frames).unwrap();
+    for i in 0..4 {
+        std::fs::copy(
+            repo_file("assets/demo/obama2.jpg"),
+            frames.join(format!("{i}.jpg")),
+        )
+        .unwrap();
+    }
+    let mut h = harness(store);
+    h.get_by_label("Attendance").click();
+    h.run();
+    h.get_by_label("Camera").click();
+    h.run();
+    h.get_by_label("Replay a folder").click();
+    h.run();
+    fill(&mut h, "Replay folder", frames.to_str().unwrap());
+    h.get_by_label("Start taking attendance").click();
+    wait_until(&mut h, |app| {
+        app.attendance()
+            .view()
+            .roll
+            .iter()
+            .any(|e| e.name == "Barack Obama" && e.status() == Status::Present)
+    });
+    assert!(h.state().attendance().is_live());
+    assert!(
+        h.state()
+            .notices()
+            .items()
+            .iter()
+            .any(|n| n.text.contains("Barack Obama marked present"))
+    );
+    h.get_by_label("Pause camera").click();
+    h.run();
+    assert!(!h.state().attendance().is_live());
+    h.get_by_label("End session").click();
+    h.run();
+    let sessions = h.state().store().list_sessions(None, None, None).unwrap();
+    assert!(sessions[0].ended_ms.is_some());
+    assert_eq!(sessions[0].mark_count, 1);
+}

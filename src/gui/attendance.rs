@@ -1,0 +1,533 @@
+//! The Attendance screen: pick a class and a camera, start taking attendance, watch the live
+//! picture with each face boxed and labelled by what the engine decided, see the roll fill in,
+//! correct it by hand, and settle the faces the engine was unsure about.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use super::command::Command;
+use super::live_worker::{LiveWorker, WorkerEvent};
+use super::widgets::notices::{Level, Notices};
+use super::{ScreenCtx, local_time, style};
+use crate::camera::{
+    CameraDevice, CameraThread, DeviceSelector, Pacing, ReplayOptions, SourceSpec,
+};
+use crate::cli::live::LiveUpdate;
+use crate::core::decision::DecisionRule;
+use crate::core::rollcall::FaceOutcome;
+use crate::core::{ClassId, ReviewId, SessionId, Status};
+use crate::store::export::RollEntry;
+use crate::store::{ClassRow, ReviewRow, SessionRow, Store};
+
+/// Where frames come from, as the teacher picks it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SourceChoice {
+    /// The built-in demo camera.
+    Demo,
+    /// A camera, by its OS index.
+    Camera(u32),
+    /// A folder of images.
+    Replay(PathBuf),
+}
+
+impl SourceChoice {
+    /// The source to open.
+    #[must_use]
+    pub fn spec(&self) -> SourceSpec {
+        match self {
+            Self::Demo => SourceSpec::Demo,
+            Self::Camera(i) => SourceSpec::Camera(DeviceSelector::Index(*i)),
+            Self::Replay(path) => SourceSpec::Replay {
+                path: path.clone(),
+                options: ReplayOptions {
+                    pacing: Pacing::Fps(10.0),
+                    looping: true,
+                },
+            },
+        }
+    }
+}
+
+/// What the screen shows from the store.
+#[derive(Clone, Debug, Default)]
+pub struct AttendanceView {
+    /// Every class.
+    pub classes: Vec<ClassRow>,
+    /// The selected class.
+    pub class: Option<ClassRow>,
+    /// Its open session.
+    pub session: Option<SessionRow>,
+    /// The roll of that session.
+    pub roll: Vec<RollEntry>,
+    /// Faces waiting for the teacher's decision.
+    pub reviews: Vec<ReviewRow>,
+}
+
+impl AttendanceView {
+    /// Loads the view for `class` (falling back to the first class).
+    pub fn load(store: &Store, class: Option<ClassId>) -> crate::store::Result<Self> {
+        let classes = store.list_classes()?;
+        let class = class
+            .and_then(|id| classes.iter().find(|c| c.id == id))
+            .or_else(|| classes.first())
+            .cloned();
+        let session = match &class {
+            Some(c) => store.open_session(c.id)?,
+            None => None,
+        };
+        let (roll, reviews) = match &session {
+            Some(s) => (
+                store.session_roll(s.id)?,
+                store.pending_reviews(Some(s.id))?,
+            ),
+            None => (Vec::new(), Vec::new()),
+        };
+        Ok(Self {
+            classes,
+            class,
+            session,
+            roll,
+            reviews,
+        })
+    }
+}
+
+/// A running camera and recognition thread.
+struct Live {
+    camera: CameraThread,
+    worker: LiveWorker,
+    session: Option<SessionId>,
+    rule: Option<DecisionRule>,
+    gallery: (usize, usize),
+    last: Option<(LiveUpdate, (u32, u32))>,
+}
+
+/// The Attendance screen's state.
+#[derive(Default)]
+pub struct AttendanceScreen {
+    class: Option<ClassId>,
+    view: AttendanceView,
+    loaded_version: Option<u64>,
+    source: Option<SourceChoice>,
+    replay_path: String,
+    cameras: Option<Vec<CameraDevice>>,
+    live: Option<Live>,
+    frame: Option<egui::TextureHandle>,
+    review_crops: HashMap<ReviewId, Option<egui::TextureHandle>>,
+}
+
+impl std::fmt::Debug for AttendanceScreen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AttendanceScreen")
+            .field("live", &self.live.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AttendanceScreen {
+    /// The data on screen.
+    #[must_use]
+    pub fn view(&self) -> &AttendanceView {
+        &self.view
+    }
+
+    /// Whether the camera and recognition are running.
+    #[must_use]
+    pub fn is_live(&self) -> bool {
+        self.live.is_some()
+    }
+
+    /// Starts the camera and the recognition thread for `class` on the database file `db`.
+    pub fn start_live(
+        &mut self,
+        ctx: &egui::Context,
+        db: Option<&std::path::Path>,
+        class: ClassId,
+        source: &SourceChoice,
+    ) -> anyhow::Result<()> {
+        self.stop_live();
+        let Some(db) = db else {
+            anyhow::bail!("live attendance needs the database to be a file");
+        };
+        let c = ctx.clone();
+        let camera =
+            CameraThread::spawn(source.spec().open()?, Box::new(move || c.request_repaint()))?;
+        let c = ctx.clone();
+        let worker = LiveWorker::start(db.to_owned(), class, None, move || c.request_repaint())?;
+        self.class = Some(class);
+        self.live = Some(Live {
+            camera,
+            worker,
+            session: None,
+            rule: None,
+            gallery: (0, 0),
+            last: None,
+        });
+        Ok(())
+    }
+
+    /// Stops the camera and the recognition thread (the session stays open).
+    pub fn stop_live(&mut self) {
+        if let Some(mut live) = self.live.take() {
+            live.worker.stop();
+            live.camera.stop();
+        }
+    }
+
+    /// Moves frames from the camera to the picture and to the recognition thread, and takes the
+    /// thread's reports. Returns whether stored data changed (new marks or reviews). Called every
+    /// frame whatever screen is showing, so attendance goes on while the teacher looks elsewhere.
+    pub fn pump(&mut self, ctx: &egui::Context, notices: &mut Notices) -> bool {
+        let Some(live) = self.live.as_mut() else {
+            return false;
+        };
+        let mut changed = false;
+        if let Some(frame) = live.camera.try_take() {
+            let image = egui::ColorImage::from_rgb(
+                [frame.image.width() as usize, frame.image.height() as usize],
+                frame.image.as_raw(),
+            );
+            match &mut self.frame {
+                Some(t) => t.set(image, egui::TextureOptions::LINEAR),
+                None => {
+                    self.frame =
+                        Some(ctx.load_texture("live-frame", image, egui::TextureOptions::LINEAR));
+                }
+            }
+            live.worker.offer(frame);
+        }
+        let mut failed = None;
+        for event in live.worker.poll() {
+            match event {
+                WorkerEvent::Ready {
+                    session,
+                    gallery,
+                    missing,
+                    rule,
+                } => {
+                    live.session = Some(session);
+                    live.rule = Some(rule);
+                    live.gallery = (gallery, missing);
+                    changed = true;
+                }
+                WorkerEvent::Update { update, frame_size } => {
+                    for m in &update.marked {
+                        notices.push(
+                            Level::Info,
+                            format!(
+                                "{} marked {} (distance {:.2})",
+                                m.name, m.status, m.distance
+                            ),
+                        );
+                    }
+                    changed |= !update.marked.is_empty() || update.reviews > 0;
+                    live.last = Some((update, frame_size));
+                }
+                WorkerEvent::Failed(err) => failed = Some(err),
+            }
+        }
+        if let Some(err) = failed {
+            notices.push(Level::Error, format!("Attendance stopped: {err}"));
+            self.stop_live();
+            changed = true;
+        }
+        changed
+    }
+
+    /// Draws the screen.
+    pub fn ui(&mut self, ui: &mut egui::Ui, cx: &mut ScreenCtx<'_>) {
+        if self.loaded_version != Some(cx.data_version) {
+            match AttendanceView::load(cx.store, self.class) {
+                Ok(v) => self.view = v,
+                Err(err) => cx.error(format!("Could not read the attendance: {err}")),
+            }
+            self.review_crops
+                .retain(|id, _| self.view.reviews.iter().any(|r| r.id == *id));
+            self.loaded_version = Some(cx.data_version);
+        }
+        let Some(class) = self.view.class.clone() else {
+            ui.heading("Attendance");
+            ui.label("No classes yet: add a class and its students on the Roster screen first.");
+            return;
+        };
+        self.controls_ui(ui, cx, &class);
+        ui.add_space(style::SECTION_GAP);
+        ui.columns(2, |cols| {
+            self.picture_ui(&mut cols[0]);
+            self.roll_ui(&mut cols[1], cx);
+        });
+    }
+
+    fn controls_ui(&mut self, ui: &mut egui::Ui, cx: &mut ScreenCtx<'_>, class: &ClassRow) {
+        ui.horizontal_wrapped(|ui| {
+            ui.heading("Attendance");
+            egui::ComboBox::new("attendance-class", "Class")
+                .selected_text(class.name.clone())
+                .show_ui(ui, |ui| {
+                    for c in &self.view.classes {
+                        if ui.selectable_label(c.id == class.id, &c.name).clicked()
+                            && c.id != class.id
+                        {
+                            self.class = Some(c.id);
+                            self.loaded_version = None;
+                        }
+                    }
+                });
+            let cameras = self.cameras.get_or_insert_with(|| {
+                crate::camera::list_cameras()
+                    .map(|s| s.cameras.into_iter().filter(CameraDevice::usable).collect())
+                    .unwrap_or_default()
+            });
+            let source = self.source.get_or_insert_with(|| {
+                cameras
+                    .first()
+                    .map_or(SourceChoice::Demo, |c| SourceChoice::Camera(c.index))
+            });
+            let label = match source {
+                SourceChoice::Demo => "Demo camera".to_owned(),
+                SourceChoice::Camera(i) => cameras
+                    .iter()
+                    .find(|c| c.index == *i)
+                    .map_or_else(|| format!("camera {i}"), CameraDevice::label),
+                SourceChoice::Replay(_) => "Replay a folder".to_owned(),
+            };
+            egui::ComboBox::new("attendance-camera", "Camera")
+                .selected_text(label)
+                .show_ui(ui, |ui| {
+                    for c in cameras.iter() {
+                        ui.selectable_value(source, SourceChoice::Camera(c.index), c.label());
+                    }
+                    ui.selectable_value(source, SourceChoice::Demo, "Demo camera");
+                    ui.selectable_value(
+                        source,
+                        SourceChoice::Replay(PathBuf::from(self.replay_path.trim())),
+                        "Replay a folder",
+                    );
+                });
+            if cameras.is_empty() {
+                ui.weak("(no camera found: the demo camera plays sample photos)");
+            }
+            if let SourceChoice::Replay(path) = source {
+                let l = ui.label("Replay folder");
+                if ui
+                    .add(egui::TextEdit::singleline(&mut self.replay_path).desired_width(200.0))
+                    .labelled_by(l.id)
+                    .changed()
+                {
+                    *path = PathBuf::from(self.replay_path.trim());
+                }
+            }
+        });
+        ui.horizontal_wrapped(|ui| {
+            if self.live.is_some() {
+                if ui.button("Pause camera").clicked() {
+                    cx.commands.push(Command::StopLive);
+                }
+            } else if ui.button("Start taking attendance").clicked() {
+                let source = self.source.clone().unwrap_or(SourceChoice::Demo);
+                cx.commands.push(Command::StartLive { class: class.id, source });
+            }
+            if let Some(s) = &self.view.session {
+                ui.label(format!("Session #{} started {}", s.id, local_time(s.started_ms)));
+                if ui.button("End session").clicked() {
+                    cx.commands.push(Command::StopLive);
+                    cx.commands.push(Command::StopSession(s.id));
+                }
+            } else {
+                ui.weak("No session open: starting attendance opens one.");
+            }
+            if let Some(live) = &self.live {
+                let stats = live.camera.stats();
+                let ms = live.last.as_ref().map_or(0.0, |(u, _)| u.analyze_ms);
+                ui.weak(format!("{} · recognition {ms:.0} ms/frame · {} frames skipped", stats.summary(), live.worker.skipped));
+                if let Some(err) = &stats.last_error {
+                    ui.colored_label(style::WARNING, err);
+                }
+                if let Some(rule) = live.rule {
+                    ui.weak(format!(
+                        "{} enrolled, {} without a face · threshold {:.2}, margin {:.2}, {} of {} frames",
+                        live.gallery.0, live.gallery.1, rule.max_distance, rule.min_margin, rule.frames_to_confirm, rule.window_frames
+                    ));
+                } else {
+                    ui.spinner();
+                    ui.weak("loading the face models…");
+                }
+            }
+        });
+    }
+
+    fn picture_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(texture) = &self.frame else {
+            ui.weak(if self.live.is_some() {
+                "Waiting for the first frame…"
+            } else {
+                "The camera picture appears here once attendance starts."
+            });
+            return;
+        };
+        let size = texture.size_vec2();
+        let scale = (ui.available_width() / size.x).min(1.5);
+        let response = ui.add(egui::Image::new(texture).fit_to_exact_size(size * scale));
+        let Some((update, frame_size)) = self.live.as_ref().and_then(|l| l.last.as_ref()) else {
+            return;
+        };
+        let rect = response.rect;
+        let sx = rect.width() / frame_size.0.max(1) as f32;
+        let sy = rect.height() / frame_size.1.max(1) as f32;
+        let painter = ui.painter_at(rect);
+        for face in &update.faces {
+            let b = face.bbox;
+            let r = egui::Rect::from_min_size(
+                egui::pos2(rect.left() + b.x * sx, rect.top() + b.y * sy),
+                egui::vec2(b.width * sx, b.height * sy),
+            );
+            let color = outcome_color(&face.outcome);
+            painter.rect_stroke(
+                r,
+                2.0,
+                egui::Stroke::new(2.0, color),
+                egui::StrokeKind::Outside,
+            );
+            painter.text(
+                r.left_top() - egui::vec2(0.0, 2.0),
+                egui::Align2::LEFT_BOTTOM,
+                &face.label,
+                egui::FontId::proportional(14.0),
+                color,
+            );
+        }
+    }
+
+    fn roll_ui(&mut self, ui: &mut egui::Ui, cx: &mut ScreenCtx<'_>) {
+        let Some(session) = self.view.session.clone() else {
+            ui.weak("The roll appears here once a session is open.");
+            return;
+        };
+        let present = self
+            .view
+            .roll
+            .iter()
+            .filter(|e| e.status().is_attending())
+            .count();
+        ui.strong(format!("Roll: {present} of {} here", self.view.roll.len()));
+        egui::ScrollArea::vertical()
+            .id_salt("roll")
+            .max_height(320.0)
+            .show(ui, |ui| {
+                egui::Grid::new("roll-grid").striped(true).show(ui, |ui| {
+                    for e in &self.view.roll {
+                        let status = e.status();
+                        ui.label(&e.name);
+                        ui.colored_label(style::status_color(status), status.as_str());
+                        ui.label(
+                            e.mark
+                                .as_ref()
+                                .map(|m| local_time(m.frame_ms.unwrap_or(m.marked_ms)))
+                                .unwrap_or_default(),
+                        );
+                        ui.horizontal(|ui| {
+                            for (s, text) in [
+                                (Status::Present, "Present"),
+                                (Status::Absent, "Absent"),
+                                (Status::Excused, "Excused"),
+                            ] {
+                                if status != s
+                                    && ui
+                                        .small_button(text)
+                                        .on_hover_text(format!("Mark {} {}", e.name, s))
+                                        .clicked()
+                                {
+                                    cx.commands.push(Command::SetMark {
+                                        session: session.id,
+                                        student: e.student,
+                                        status: s,
+                                    });
+                                }
+                            }
+                        });
+                        ui.end_row();
+                    }
+                });
+            });
+        ui.add_space(style::SECTION_GAP);
+        self.reviews_ui(ui, cx);
+    }
+
+    fn reviews_ui(&mut self, ui: &mut egui::Ui, cx: &mut ScreenCtx<'_>) {
+        if self.view.reviews.is_empty() {
+            ui.weak("No faces waiting for review.");
+            return;
+        }
+        ui.strong(format!("Faces to review ({})", self.view.reviews.len()));
+        let ctx = ui.ctx().clone();
+        for r in &self.view.reviews {
+            let crop = self.review_crops.entry(r.id).or_insert_with(|| {
+                let png = cx.store.review_crop(r.id).ok().flatten()?;
+                let img = crate::vision::image_io::decode_rgb(&png).ok()?;
+                let color = egui::ColorImage::from_rgb(
+                    [img.width() as usize, img.height() as usize],
+                    img.as_raw(),
+                );
+                Some(ctx.load_texture(
+                    format!("review-{}", r.id),
+                    color,
+                    egui::TextureOptions::LINEAR,
+                ))
+            });
+            ui.horizontal(|ui| {
+                if let Some(t) = crop {
+                    ui.add(egui::Image::new(&*t).max_size(egui::vec2(64.0, 64.0)));
+                }
+                ui.vertical(|ui| {
+                    let candidate = r.candidate_name.clone().unwrap_or_default();
+                    ui.label(format!(
+                        "{candidate}? distance {:.2}{}",
+                        r.score.unwrap_or(f32::NAN),
+                        r.runner_up_name
+                            .as_ref()
+                            .map_or_else(String::new, |n| format!(
+                                ", or {n} {:.2}",
+                                r.runner_up_score.unwrap_or(f32::NAN)
+                            ))
+                    ));
+                    ui.weak(r.reason.replace('_', " "));
+                    ui.horizontal(|ui| {
+                        if ui.small_button(format!("It is {candidate}")).clicked() {
+                            cx.commands.push(Command::AcceptReview {
+                                review: r.id,
+                                student: None,
+                            });
+                        }
+                        if let (Some(id), Some(name)) = (r.runner_up, &r.runner_up_name)
+                            && ui.small_button(format!("It is {name}")).clicked()
+                        {
+                            cx.commands.push(Command::AcceptReview {
+                                review: r.id,
+                                student: Some(id),
+                            });
+                        }
+                        if ui.small_button("Nobody enrolled").clicked() {
+                            cx.commands.push(Command::RejectReview(r.id));
+                        }
+                    });
+                });
+            });
+        }
+    }
+}
+
+impl Drop for AttendanceScreen {
+    fn drop(&mut self) {
+        self.stop_live();
+    }
+}
+
+fn outcome_color(outcome: &FaceOutcome) -> egui::Color32 {
+    match outcome {
+        FaceOutcome::Marked { status, .. } => style::status_color(*status),
+        FaceOutcome::Seen { .. } => style::PRESENT,
+        FaceOutcome::Confirming { .. } => style::CONFIRMING,
+        FaceOutcome::Uncertain { .. } => style::UNCERTAIN,
+        FaceOutcome::Unknown { .. } => style::UNKNOWN,
+    }
+}

@@ -1,0 +1,179 @@
+//! The recognition thread of the Attendance screen: it takes the newest camera frame (older
+//! ones are dropped, never queued), runs the live engine on it with its own database
+//! connection, and sends back what it decided.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, sync_channel};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::camera::Frame;
+use crate::cli::live::{LiveEngine, LiveUpdate};
+use crate::core::decision::DecisionRule;
+use crate::core::{ClassId, SessionId};
+
+/// What the recognition thread reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WorkerEvent {
+    /// The engine is ready.
+    Ready {
+        /// The session being taken.
+        session: SessionId,
+        /// Students with a face enrolled.
+        gallery: usize,
+        /// Members without one (marked by hand).
+        missing: usize,
+        /// The rules in force.
+        rule: DecisionRule,
+    },
+    /// A frame was processed.
+    Update {
+        /// What was decided.
+        update: LiveUpdate,
+        /// The frame's size (the boxes are in its pixels).
+        frame_size: (u32, u32),
+    },
+    /// The engine stopped because of an error.
+    Failed(String),
+}
+
+struct Slot {
+    frame: Mutex<Option<Frame>>,
+    ready: Condvar,
+}
+
+/// The running recognition thread.
+pub struct LiveWorker {
+    slot: Arc<Slot>,
+    stop: Arc<AtomicBool>,
+    events: Receiver<WorkerEvent>,
+    handle: Option<JoinHandle<()>>,
+    /// Frames replaced before the engine could take them.
+    pub skipped: u64,
+}
+
+impl std::fmt::Debug for LiveWorker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveWorker")
+            .field("skipped", &self.skipped)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LiveWorker {
+    /// Starts the engine for `class` on the database file `db`; `wake` repaints the window.
+    pub fn start(
+        db: PathBuf,
+        class: ClassId,
+        session: Option<SessionId>,
+        wake: impl Fn() + Send + 'static,
+    ) -> anyhow::Result<Self> {
+        let slot = Arc::new(Slot {
+            frame: Mutex::new(None),
+            ready: Condvar::new(),
+        });
+        let stop = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = sync_channel::<WorkerEvent>(8);
+        let (slot2, stop2) = (Arc::clone(&slot), Arc::clone(&stop));
+        let handle = std::thread::Builder::new()
+            .name("recognition".into())
+            .spawn(move || {
+                let send = |e: WorkerEvent| {
+                    // A full channel means the window is behind: drop this report, the next
+                    // one carries the newest boxes, and marks are in the database anyway.
+                    let _ = tx.try_send(e);
+                    wake();
+                };
+                if let Err(err) = run(&db, class, session, &slot2, &stop2, &send) {
+                    send(WorkerEvent::Failed(format!("{err:#}")));
+                }
+            })?;
+        Ok(Self {
+            slot,
+            stop,
+            events: rx,
+            handle: Some(handle),
+            skipped: 0,
+        })
+    }
+
+    /// Gives the engine a new frame, replacing one it has not taken yet.
+    pub fn offer(&mut self, frame: Frame) {
+        let mut slot = self
+            .slot
+            .frame
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if slot.replace(frame).is_some() {
+            self.skipped += 1;
+        }
+        self.slot.ready.notify_one();
+    }
+
+    /// Reports since the last call.
+    #[must_use]
+    pub fn poll(&self) -> Vec<WorkerEvent> {
+        self.events.try_iter().collect()
+    }
+
+    /// Stops the thread (after the frame in progress) and waits for it.
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.slot.ready.notify_all();
+        if let Some(h) = self.handle.take() {
+            // A panic in the engine was already reported as a failure or lost; nothing to add.
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for LiveWorker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn run(
+    db: &std::path::Path,
+    class: ClassId,
+    session: Option<SessionId>,
+    slot: &Slot,
+    stop: &AtomicBool,
+    send: &dyn Fn(WorkerEvent),
+) -> anyhow::Result<()> {
+    let store = crate::cli::open(db)?;
+    let pipeline = crate::cli::enroll::pipeline_for(&store)?;
+    let mut engine = LiveEngine::start(&store, &pipeline, class, session)?;
+    let (gallery, missing) = engine.gallery_size();
+    send(WorkerEvent::Ready {
+        session: engine.session().id,
+        gallery,
+        missing,
+        rule: engine.rule(),
+    });
+    loop {
+        let frame = {
+            let mut guard = slot.frame.lock().unwrap_or_else(PoisonError::into_inner);
+            loop {
+                if stop.load(Ordering::SeqCst) {
+                    return Ok(());
+                }
+                if let Some(f) = guard.take() {
+                    break f;
+                }
+                guard = slot
+                    .ready
+                    .wait_timeout(guard, Duration::from_millis(200))
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+            }
+        };
+        let update = engine.process(&store, &pipeline, &frame.image, frame.captured_ms)?;
+        send(WorkerEvent::Update {
+            update,
+            frame_size: frame.image.dimensions(),
+        });
+    }
+}
