@@ -85,6 +85,8 @@ pub enum Command {
     /// List the face encoders, switch the one attendance uses, re-embed photos.
     #[command(subcommand)]
     Encoders(encoders::EncoderCommand),
+    /// Simulate classrooms from held-out face photos: marks, wrong marks, strangers, reviews.
+    EvalClassroom(eval::classroom::ClassroomArgs),
     /// Measure the face pipeline on labelled face sets (verification and identification).
     EvalFaces(eval::EvalFacesArgs),
     /// Performance figures as tables (build with --release).
@@ -154,6 +156,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Purge(a) => admin::run_purge(&open(&db)?, &a),
         Command::Bench(c) => bench::run(&c),
         Command::EvalFaces(a) => eval::run(&a),
+        Command::EvalClassroom(a) => eval::classroom::run(&a),
         Command::Faces(a) => faces::run_faces(&a),
         Command::Identify(a) => faces::run_identify(&open(&db)?, &a),
         Command::Encoders(c) => encoders::run(&open(&db)?, &c),

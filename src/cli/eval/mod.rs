@@ -2,6 +2,7 @@
 //! layout of `../shared/data/faces`: `manifest.csv`, `pairs*.csv`), with the protocol of the
 //! `dlib`/`face_recognition` anchor so the figures sit side by side.
 
+pub mod classroom;
 mod data;
 mod report;
 

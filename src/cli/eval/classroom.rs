@@ -1,0 +1,346 @@
+//! `rollcall eval-classroom`: a scripted classroom built from held-out identities. Each trial
+//! enrols some people with their first photo, then replays their other photos, and photos of
+//! people never enrolled, as camera scenes (several faces per frame, each held for a few
+//! frames, like students sitting still), through the real roll-call rules. It counts the
+//! students marked, wrong-student marks, strangers marked, and faces sent to review.
+
+use std::collections::{BTreeMap, HashSet};
+
+use clap::Args;
+
+use super::data::{Dataset, EmbeddedSet, by_identity};
+use super::{AlignmentArg, EvalFacesArgs};
+use crate::cli::{outln, table};
+use crate::core::decision::DecisionRule;
+use crate::core::rollcall::{FaceInput, RollCall, RollCallConfig};
+use crate::core::tracker::TrackerConfig;
+use crate::core::{BBox, Embedding, Gallery, Metric, ModelId, StudentId};
+use crate::vision::{FacePipeline, PipelineConfig};
+
+/// Arguments of `rollcall eval-classroom`.
+#[derive(Debug, Args)]
+pub struct ClassroomArgs {
+    /// The folder of face sets, e.g. ../shared/data/faces.
+    #[arg(long)]
+    pub data: std::path::PathBuf,
+    /// The set to build classrooms from.
+    #[arg(long, default_value = "lfw")]
+    pub set: String,
+    /// Use the identities of this split of the set's manifest ("test" for the report, "train"
+    /// for choosing settings).
+    #[arg(long, default_value = "test")]
+    pub split: String,
+    /// Enrolled students per classroom.
+    #[arg(long, default_value_t = 30)]
+    pub students: usize,
+    /// People who walk in but were never enrolled.
+    #[arg(long, default_value_t = 10)]
+    pub strangers: usize,
+    /// Classrooms to simulate.
+    #[arg(long, default_value_t = 20)]
+    pub trials: usize,
+    /// Faces visible at once in a frame.
+    #[arg(long, default_value_t = 4)]
+    pub faces_per_frame: usize,
+    /// Frames each scene is held for.
+    #[arg(long, default_value_t = 5)]
+    pub frames_per_scene: usize,
+    /// Distance threshold (default: the encoder's).
+    #[arg(long)]
+    pub threshold: Option<f32>,
+    /// Margin over the runner-up (default: the encoder's).
+    #[arg(long)]
+    pub margin: Option<f32>,
+    /// Votes needed, of the window.
+    #[arg(long, default_value_t = 3)]
+    pub frames_to_confirm: usize,
+    /// Window of recent frames.
+    #[arg(long, default_value_t = 5)]
+    pub window: usize,
+    /// Also print a sweep over thresholds and margins.
+    #[arg(long)]
+    pub sweep: bool,
+    /// Random seed of the classrooms.
+    #[arg(long, default_value_t = 2026)]
+    pub seed: u64,
+    /// Where embeddings are cached (shared with eval-faces).
+    #[arg(long, default_value = "target/eval-cache")]
+    pub cache: std::path::PathBuf,
+}
+
+/// Totals over the simulated classrooms.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct ClassroomTotals {
+    /// Enrolled students who appeared (all of them appear).
+    pub present: usize,
+    /// Of those, marked as themselves.
+    pub marked: usize,
+    /// Marks given to the wrong enrolled student.
+    pub wrong: usize,
+    /// Marks caused by a stranger's face.
+    pub strangers_marked: usize,
+    /// Tracks sent to the review queue.
+    pub reviews: usize,
+    /// Strangers who appeared.
+    pub strangers: usize,
+}
+
+/// A tiny deterministic generator (`SplitMix64`) for choosing classrooms.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            let j = (self.next() % (i as u64 + 1)) as usize;
+            items.swap(i, j);
+        }
+    }
+}
+
+/// Runs `rollcall eval-classroom`.
+pub fn run(args: &ClassroomArgs) -> anyhow::Result<()> {
+    let pipeline = FacePipeline::bundled_with(PipelineConfig::default())?;
+    let encoder = pipeline.encoder();
+    let threshold = args.threshold.unwrap_or(encoder.default_threshold());
+    let margin = args.margin.unwrap_or(crate::cli::encoders::DEFAULT_MARGIN);
+    let mut set = Dataset::load(&args.data, &args.set)?;
+    let manifest = csv_split(&args.data, &args.set)?;
+    set.items
+        .retain(|i| manifest.get(&i.path).is_some_and(|s| *s == args.split));
+    anyhow::ensure!(
+        !set.items.is_empty(),
+        "no images of the {:?} split in {}",
+        args.split,
+        args.set
+    );
+    let eval_args = EvalFacesArgs {
+        data: args.data.clone(),
+        sets: vec![args.set.clone()],
+        alignment: vec![AlignmentArg::Shape],
+        pairs_only: false,
+        limit_pairs: None,
+        threshold,
+        cache: args.cache.clone(),
+        anchor: None,
+        json: false,
+    };
+    let embedded = super::data::embed(&pipeline, &set, &eval_args, AlignmentArg::Shape)?;
+    let groups = by_identity(&set.items, &embedded.vectors);
+    let students: Vec<&str> = groups
+        .iter()
+        .filter(|(_, g)| g.len() >= 2)
+        .map(|(k, _)| *k)
+        .collect();
+    let everyone: Vec<&str> = groups.keys().copied().collect();
+    anyhow::ensure!(
+        students.len() >= args.students,
+        "only {} identities have two photos or more",
+        students.len()
+    );
+    outln!(
+        "Scripted classrooms from {} ({} split): {} trials of {} enrolled students (first photo) + {} strangers; {} faces per frame, each held {} frames",
+        args.set,
+        args.split,
+        args.trials,
+        args.students,
+        args.strangers,
+        args.faces_per_frame,
+        args.frames_per_scene
+    );
+    let rule = |t: f32, m: f32| DecisionRule {
+        max_distance: t,
+        min_margin: m,
+        frames_to_confirm: args.frames_to_confirm,
+        window_frames: args.window,
+    };
+    let totals = simulate(
+        args,
+        &groups,
+        &embedded,
+        &students,
+        &everyone,
+        rule(threshold, margin),
+    );
+    print_totals(&[(threshold, margin, totals)]);
+    if args.sweep {
+        let mut rows = Vec::new();
+        for t in [0.45, 0.5, 0.55, 0.6] {
+            for m in [0.0, 0.02, 0.04, 0.06, 0.08] {
+                rows.push((
+                    t,
+                    m,
+                    simulate(args, &groups, &embedded, &students, &everyone, rule(t, m)),
+                ));
+            }
+        }
+        outln!("\nSweep:");
+        print_totals(&rows);
+    }
+    Ok(())
+}
+
+fn print_totals(rows: &[(f32, f32, ClassroomTotals)]) {
+    let pct = |a: usize, b: usize| {
+        if b == 0 {
+            "–".to_owned()
+        } else {
+            format!("{:.1}%", 100.0 * a as f64 / b as f64)
+        }
+    };
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|(t, m, c)| {
+            vec![
+                format!("{t:.2}"),
+                format!("{m:.2}"),
+                format!(
+                    "{} / {} ({})",
+                    c.marked,
+                    c.present,
+                    pct(c.marked, c.present)
+                ),
+                c.wrong.to_string(),
+                format!("{} of {}", c.strangers_marked, c.strangers),
+                c.reviews.to_string(),
+            ]
+        })
+        .collect();
+    table::print(
+        &[
+            "threshold",
+            "margin",
+            "present students marked",
+            "wrong-student marks",
+            "strangers marked",
+            "sent to review",
+        ],
+        &rows,
+    );
+}
+
+fn simulate(
+    args: &ClassroomArgs,
+    groups: &BTreeMap<&str, Vec<&str>>,
+    emb: &EmbeddedSet,
+    students: &[&str],
+    everyone: &[&str],
+    rule: DecisionRule,
+) -> ClassroomTotals {
+    let model = ModelId::new("eval");
+    let mut rng = SplitMix(args.seed);
+    let mut totals = ClassroomTotals::default();
+    for _ in 0..args.trials {
+        let mut pool = students.to_vec();
+        rng.shuffle(&mut pool);
+        let enrolled: Vec<&str> = pool.iter().take(args.students).copied().collect();
+        let enrolled_set: HashSet<&str> = enrolled.iter().copied().collect();
+        let mut others: Vec<&str> = everyone
+            .iter()
+            .filter(|k| !enrolled_set.contains(*k))
+            .copied()
+            .collect();
+        rng.shuffle(&mut others);
+        let strangers: Vec<&str> = others.into_iter().take(args.strangers).collect();
+        let mut gallery = Gallery::new(model.clone(), Metric::Euclidean, 128);
+        let mut who: BTreeMap<StudentId, &str> = BTreeMap::new();
+        for (i, k) in enrolled.iter().enumerate() {
+            let Some(v) = groups
+                .get(k)
+                .and_then(|g| g.first())
+                .and_then(|p| emb.vectors.get(*p))
+            else {
+                continue;
+            };
+            let Ok(e) = Embedding::new(model.clone(), v.clone()) else {
+                continue;
+            };
+            if gallery.insert(StudentId(i as i64), &e).is_ok() {
+                who.insert(StudentId(i as i64), k);
+            }
+        }
+        // Every probe photo with its true identity, shuffled into scenes.
+        let mut probes: Vec<(&str, &Vec<f32>)> = Vec::new();
+        for k in enrolled.iter().chain(strangers.iter()) {
+            let Some(g) = groups.get(k) else { continue };
+            let skip = usize::from(enrolled_set.contains(k));
+            probes.extend(
+                g.iter()
+                    .skip(skip)
+                    .filter_map(|p| emb.vectors.get(*p).map(|v| (*k, v))),
+            );
+        }
+        rng.shuffle(&mut probes);
+        let config = RollCallConfig {
+            rule,
+            tracker: TrackerConfig::default(),
+            late_after_minutes: 60,
+        };
+        let mut engine = RollCall::new(config, 0, []);
+        let mut marked: HashSet<StudentId> = HashSet::new();
+        let mut t = 0i64;
+        for scene in probes.chunks(args.faces_per_frame.max(1)) {
+            let faces: Vec<FaceInput> = scene
+                .iter()
+                .enumerate()
+                .map(|(slot, (_, v))| FaceInput {
+                    bbox: BBox::new(slot as f32 * 300.0, 100.0, 150.0, 150.0),
+                    ranking: Embedding::new(model.clone(), (*v).clone())
+                        .ok()
+                        .and_then(|e| gallery.rank(&e).ok().flatten()),
+                })
+                .collect();
+            for _ in 0..args.frames_per_scene {
+                let report = engine.observe(t, &faces);
+                for m in &report.new_marks {
+                    let truth = scene.get(m.face_index).map(|(k, _)| *k);
+                    let claimed = who.get(&m.student).copied();
+                    marked.insert(m.student);
+                    match truth {
+                        Some(k) if !enrolled_set.contains(k) => totals.strangers_marked += 1,
+                        Some(k) if Some(k) != claimed => totals.wrong += 1,
+                        _ => totals.marked += 1,
+                    }
+                }
+                totals.reviews += report.reviews.len();
+                t += 100;
+            }
+            // A gap ends the scene's tracks.
+            t += 5_000;
+        }
+        totals.present += who.len();
+        totals.strangers += strangers.len();
+    }
+    totals
+}
+
+/// Path -> split, from the set's manifest.
+fn csv_split(
+    root: &std::path::Path,
+    set: &str,
+) -> anyhow::Result<std::collections::HashMap<String, String>> {
+    let mut rdr = csv::Reader::from_path(root.join(set).join("manifest.csv"))?;
+    let headers = rdr.headers()?.clone();
+    let (Some(pi), Some(si)) = (
+        headers.iter().position(|h| h == "path"),
+        headers.iter().position(|h| h == "split"),
+    ) else {
+        anyhow::bail!("the manifest of {set} has no path/split columns");
+    };
+    let mut out = std::collections::HashMap::new();
+    for rec in rdr.records() {
+        let rec = rec?;
+        out.insert(
+            rec.get(pi).unwrap_or_default().to_owned(),
+            rec.get(si).unwrap_or_default().to_owned(),
+        );
+    }
+    Ok(out)
+}
