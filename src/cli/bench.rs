@@ -22,6 +22,18 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 200)]
         probes: usize,
     },
+    /// Face detection of a 640x480 frame and embedding of one face, with FLOP counts.
+    Faces {
+        /// The photo the frame is made from.
+        #[arg(long, default_value = "assets/demo/obama.jpg")]
+        photo: std::path::PathBuf,
+        /// Timed runs.
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+        /// The anchor's results.json, printed beside ours (stored figures, not measured now).
+        #[arg(long)]
+        anchor: Option<std::path::PathBuf>,
+    },
 }
 
 /// Runs a benchmark.
@@ -32,6 +44,11 @@ pub fn run(command: &BenchCommand) -> anyhow::Result<()> {
             dim,
             probes,
         } => bench_match(*enrolled, *dim, *probes),
+        BenchCommand::Faces {
+            photo,
+            runs,
+            anchor,
+        } => bench_faces(photo, *runs, anchor.as_deref()),
     }
 }
 
@@ -106,6 +123,163 @@ fn bench_match(enrolled: usize, dim: usize, probes: usize) -> anyhow::Result<()>
     if cfg!(debug_assertions) {
         outln!(
             "note: this is a debug build; run `cargo run --release -- bench match` for real figures"
+        );
+    }
+    Ok(())
+}
+
+fn median_ms(times: &mut [f64]) -> f64 {
+    times.sort_by(f64::total_cmp);
+    times.get(times.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// Detection of a 640x480 frame and embedding of one face, with FLOP counts, beside the
+/// `dlib`/`face_recognition` anchor's figures.
+fn bench_faces(
+    photo: &std::path::Path,
+    runs: usize,
+    anchor: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    use crate::vision::{FacePipeline, image_io, mtcnn};
+    let runs = runs.max(1);
+    let pipeline = FacePipeline::bundled()?;
+    let frame = mtcnn::webcam_frame(&image_io::load_rgb(photo)?);
+    let det = mtcnn::bench_detect(pipeline.detector(), &frame, runs)?;
+    let s = &det.mean;
+    let det_gflop = 2.0 * (s.pnet_macs + s.rnet_macs() + s.onet_macs()) as f64 / 1e9;
+    let det_ms = s.total_time.as_secs_f64() * 1e3;
+    let detections = pipeline.detect(&frame)?;
+    let main = crate::vision::pipeline::main_face(&detections, frame.width(), frame.height())
+        .ok_or_else(|| anyhow::anyhow!("no face in the benchmark frame"))?;
+    let chip = pipeline.chip(&frame, main);
+    pipeline.encoder().embed(std::slice::from_ref(&chip))?;
+    let (mut embed, mut align, mut whole) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let t = Instant::now();
+        let c = pipeline.chip(&frame, main);
+        align.push(t.elapsed().as_secs_f64() * 1e3);
+        let t = Instant::now();
+        pipeline.encoder().embed(std::slice::from_ref(&c))?;
+        embed.push(t.elapsed().as_secs_f64() * 1e3);
+        let t = Instant::now();
+        pipeline.analyze(&frame)?;
+        whole.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let enc_gflop = crate::vision::dlib::resnet_flops() as f64 / 1e9;
+    let (embed_ms, align_ms, whole_ms) = (
+        median_ms(&mut embed),
+        median_ms(&mut align),
+        median_ms(&mut whole),
+    );
+    outln!(
+        "Face pipeline on a {}x{} frame made from {} ({runs} runs, {} face(s) found; {} hardware threads)",
+        frame.width(),
+        frame.height(),
+        photo.display(),
+        detections.len(),
+        std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+    );
+    let row = |cells: [String; 6]| cells.to_vec();
+    let stage = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+    let mut rows = vec![
+        row([
+            "rollcall MTCNN detection".to_owned(),
+            format!("{det_ms:.1}"),
+            "<= 40".to_owned(),
+            format!("{det_gflop:.2}"),
+            format!("{:.1}", det_gflop / (det_ms / 1e3)),
+            format!(
+                "P {:.1} / R {:.1} / O {:.1} ms",
+                stage(s.pnet_time),
+                stage(s.rnet_time),
+                stage(s.onet_time)
+            ),
+        ]),
+        row([
+            "rollcall alignment (shape predictor + chip)".to_owned(),
+            format!("{align_ms:.1}"),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ]),
+        row([
+            "rollcall dlib ResNet embedding, one face".to_owned(),
+            format!("{embed_ms:.1}"),
+            "<= 30".to_owned(),
+            format!("{enc_gflop:.2}"),
+            format!("{:.1}", enc_gflop / (embed_ms / 1e3)),
+            String::new(),
+        ]),
+        row([
+            "rollcall whole frame (detect + align + embed)".to_owned(),
+            format!("{whole_ms:.1}"),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ]),
+    ];
+    if let Some(path) = anchor {
+        match std::fs::read_to_string(path)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        {
+            Some(v) => {
+                let get = |keys: &[&str]| {
+                    keys.iter()
+                        .try_fold(&v, |v, k| v.get(*k))
+                        .and_then(serde_json::Value::as_f64)
+                };
+                let stored = |label: &str, ms: f64| {
+                    row([
+                        label.to_owned(),
+                        format!("{ms:.1}"),
+                        String::new(),
+                        String::new(),
+                        String::new(),
+                        "anchor's stored figure".to_owned(),
+                    ])
+                };
+                if let Some(ms) = get(&[
+                    "detectors",
+                    "scenes_640w",
+                    "detectors",
+                    "hog_up0",
+                    "median_wall_ms",
+                ]) {
+                    rows.push(stored("dlib HOG detection, upsample 0 (640 wide)", ms));
+                }
+                if let Some(ms) = get(&[
+                    "detectors",
+                    "scenes_640w",
+                    "detectors",
+                    "hog_up1",
+                    "median_wall_ms",
+                ]) {
+                    rows.push(stored("dlib HOG detection, upsample 1 (640 wide)", ms));
+                }
+                if let Some(ms) = get(&["datasets", "lfw", "speed", "encode_wall_ms"]) {
+                    rows.push(stored("face_recognition encoding, one face", ms));
+                }
+            }
+            None => outln!("(could not read the anchor figures at {})", path.display()),
+        }
+    }
+    table::print(
+        &[
+            "step",
+            "median ms",
+            "target ms",
+            "GFLOP",
+            "GFLOP/s",
+            "notes",
+        ],
+        &rows,
+    );
+    if cfg!(debug_assertions) {
+        outln!(
+            "note: this is a debug build; run `cargo run --release -- bench faces` for real figures"
         );
     }
     Ok(())

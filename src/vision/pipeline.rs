@@ -110,6 +110,12 @@ impl FacePipeline {
         self.encoder.as_ref()
     }
 
+    /// The detector.
+    #[must_use]
+    pub fn detector(&self) -> &Mtcnn {
+        &self.detector
+    }
+
     /// The settings.
     #[must_use]
     pub fn config(&self) -> &PipelineConfig {

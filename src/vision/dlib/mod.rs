@@ -16,3 +16,9 @@ mod testnet;
 pub use align::{chip_from_eyes_nose_mouth, dlib_chip};
 pub use resnet::DlibEncoder;
 pub use shape::ShapePredictor;
+
+/// Floating-point operations of one embedding by the bundled network (2 per multiply-add).
+#[must_use]
+pub fn resnet_flops() -> u64 {
+    resnet::Config::dlib_face_v1().flops()
+}
