@@ -32,6 +32,8 @@ pub struct PipelineConfig {
     /// Photos larger than this (longest side, pixels) are scaled down for detection only;
     /// chips are always cut from the full-resolution image.
     pub max_detect_side_px: u32,
+    /// When no face is found, search again with a border around the image.
+    pub retry_with_border: bool,
 }
 
 impl Default for PipelineConfig {
@@ -40,6 +42,7 @@ impl Default for PipelineConfig {
             detector: DetectorConfig::default(),
             alignment: Alignment::ShapePredictor,
             max_detect_side_px: 1024,
+            retry_with_border: true,
         }
     }
 }
@@ -122,9 +125,45 @@ impl FacePipeline {
         &self.config
     }
 
-    /// Finds faces, best first, in the coordinates of `image` (large images are scaled down
-    /// for the detector).
+    /// Finds faces, best first, in the coordinates of `image`. Large images are scaled down
+    /// for the detector; when nothing is found, the image is searched again inside a border
+    /// (a face that fills a tightly cropped photo, like an ID photo, is found that way).
     pub fn detect(&self, image: &RgbImage) -> Result<Vec<FaceDetection>, VisionError> {
+        let found = self.detect_scaled(image)?;
+        if !found.is_empty()
+            || !self.config.retry_with_border
+            || image.width() < 24
+            || image.height() < 24
+        {
+            return Ok(found);
+        }
+        let pad = (image.width().max(image.height()) / 4).max(1);
+        let mut framed = RgbImage::from_pixel(
+            image.width() + 2 * pad,
+            image.height() + 2 * pad,
+            image::Rgb([128, 128, 128]),
+        );
+        image::imageops::replace(&mut framed, image, i64::from(pad), i64::from(pad));
+        let shift = pad as f32;
+        Ok(self
+            .detect_scaled(&framed)?
+            .into_iter()
+            .map(|mut d| {
+                d.bbox = BBox::new(
+                    d.bbox.x - shift,
+                    d.bbox.y - shift,
+                    d.bbox.width,
+                    d.bbox.height,
+                );
+                for p in &mut d.landmarks {
+                    *p = Point::new(p.x - shift, p.y - shift);
+                }
+                d
+            })
+            .collect())
+    }
+
+    fn detect_scaled(&self, image: &RgbImage) -> Result<Vec<FaceDetection>, VisionError> {
         let longest = image.width().max(image.height());
         if longest <= self.config.max_detect_side_px || self.config.max_detect_side_px == 0 {
             return self.detector.detect(image);
@@ -206,8 +245,24 @@ impl FacePipeline {
             .collect()
     }
 
-    /// The largest face of a photo (the enrollment case), with how many faces there were;
-    /// `None` when no face was found.
+    /// Embeds the face inside `rect` taken as dlib's own face box (no detector): the shape
+    /// predictor finds the landmarks inside it. The anchor's fallback when no face is detected
+    /// is the whole image used this way.
+    pub fn embed_rect(&self, image: &RgbImage, rect: BBox) -> Result<Embedding, VisionError> {
+        let points = self.shape.shape5(image, rect);
+        let chip = dlib_chip(image, &points, self.encoder.chip_size(), 0.25);
+        let v = self
+            .encoder
+            .embed(std::slice::from_ref(&chip))?
+            .pop()
+            .ok_or_else(|| VisionError::BadInput("the encoder returned nothing".into()))?;
+        Embedding::new(self.encoder.model_id().clone(), v).map_err(|err| {
+            VisionError::BadInput(format!("the encoder produced a bad embedding: {err}"))
+        })
+    }
+
+    /// The main face of a photo (the enrollment case, see [`main_face`]), with how many faces
+    /// there were; `None` when no face was found.
     pub fn analyze_largest(&self, image: &RgbImage) -> Result<Option<(Face, usize)>, VisionError> {
         let detections = self.detect(image)?;
         let count = detections.len();

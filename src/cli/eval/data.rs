@@ -8,7 +8,6 @@ use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{AlignmentArg, EvalFacesArgs};
-use crate::vision::mtcnn::FaceDetection;
 use crate::vision::pipeline::main_face;
 use crate::vision::{FacePipeline, image_io};
 
@@ -188,19 +187,23 @@ pub fn embed(
         let t = Instant::now();
         let detections = pipeline.detect(&image)?;
         detect_times.push(t.elapsed().as_secs_f64() * 1e3);
-        let face = if let Some(d) = main_face(&detections, image.width(), image.height()) {
+        let t = Instant::now();
+        let vector = if let Some(d) = main_face(&detections, image.width(), image.height()) {
             out.multi_face += usize::from(detections.len() > 1);
-            d.clone()
+            pipeline
+                .analyze_detections(&image, std::slice::from_ref(d))?
+                .pop()
+                .map(|f| f.embedding.values)
         } else {
             // Like the anchor: no face found, so the whole image is the face box.
             out.no_face += 1;
-            whole_image(&image)
+            let whole =
+                crate::core::BBox::new(0.0, 0.0, image.width() as f32, image.height() as f32);
+            Some(pipeline.embed_rect(&image, whole)?.values)
         };
-        let t = Instant::now();
-        let faces = pipeline.analyze_detections(&image, std::slice::from_ref(&face))?;
         embed_times.push(t.elapsed().as_secs_f64() * 1e3);
-        if let Some(f) = faces.into_iter().next() {
-            out.vectors.insert(path.clone(), f.embedding.values);
+        if let Some(v) = vector {
+            out.vectors.insert(path.clone(), v);
         }
         bar.inc(1);
     }
@@ -213,24 +216,6 @@ pub fn embed(
     std::fs::write(&cache_file, serde_json::to_vec(&out)?)
         .with_context(|| format!("writing {}", cache_file.display()))?;
     Ok(out)
-}
-
-/// A detection covering the whole image, with landmarks placed where a centred face has them.
-fn whole_image(image: &image::RgbImage) -> FaceDetection {
-    use crate::core::{BBox, Point};
-    let (w, h) = (image.width() as f32, image.height() as f32);
-    let p = |fx: f32, fy: f32| Point::new(fx * w, fy * h);
-    FaceDetection {
-        bbox: BBox::new(0.0, 0.0, w, h),
-        score: 0.0,
-        landmarks: [
-            p(0.35, 0.4),
-            p(0.65, 0.4),
-            p(0.5, 0.55),
-            p(0.38, 0.72),
-            p(0.62, 0.72),
-        ],
-    }
 }
 
 fn median(v: &mut [f64]) -> f64 {
