@@ -16,8 +16,6 @@
     clippy::float_cmp
 )]
 
-// The shared helpers print their skip notes and predate the current lint set.
-#[allow(clippy::print_stderr, clippy::map_unwrap_or)]
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -1,6 +1,11 @@
 //! Helpers shared by the integration tests.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stderr
+)]
 
 use std::path::PathBuf;
 
@@ -8,9 +13,10 @@ use std::path::PathBuf;
 /// checkout), or `None` with a visible note when it is absent (a user's fresh clone), so tests
 /// that need research data skip instead of failing.
 pub fn shared_dir(test: &str) -> Option<PathBuf> {
-    let dir = std::env::var_os("ROLLCALL_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
+    let dir = std::env::var_os("ROLLCALL_SHARED_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"),
+        PathBuf::from,
+    );
     if dir.join("data").is_dir() {
         Some(dir)
     } else {

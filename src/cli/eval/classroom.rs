@@ -172,8 +172,8 @@ pub fn run(args: &ClassroomArgs) -> anyhow::Result<()> {
     print_totals(&[(threshold, margin, totals)]);
     if args.sweep {
         let mut rows = Vec::new();
-        for t in [0.45, 0.5, 0.55, 0.6] {
-            for m in [0.0, 0.02, 0.04, 0.06, 0.08] {
+        for t in [0.5, 0.55, 0.58, 0.6, 0.62] {
+            for m in [0.0, 0.04, 0.08, 0.12, 0.16, 0.2] {
                 rows.push((
                     t,
                     m,
