@@ -48,6 +48,37 @@ impl Screen {
     }
 }
 
+/// A photo for enrollment: a file, or a picture just taken with the camera (PNG bytes).
+#[derive(Clone, PartialEq, Eq)]
+pub enum PhotoInput {
+    /// A photo file.
+    File(PathBuf),
+    /// A picture taken with the camera, encoded as PNG.
+    Captured(std::sync::Arc<Vec<u8>>),
+}
+
+impl std::fmt::Debug for PhotoInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::File(p) => write!(f, "File({})", p.display()),
+            Self::Captured(b) => write!(f, "Captured({} bytes)", b.len()),
+        }
+    }
+}
+
+impl PhotoInput {
+    /// Checks and embeds the photo without storing anything.
+    pub fn prepare(
+        &self,
+        pipeline: &crate::vision::FacePipeline,
+    ) -> anyhow::Result<enroll::PreparedPhoto> {
+        match self {
+            Self::File(path) => enroll::prepare_file(pipeline, path),
+            Self::Captured(png) => enroll::prepare_photo(pipeline, png.to_vec()),
+        }
+    }
+}
+
 /// One action requested by the teacher.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
@@ -79,8 +110,8 @@ pub enum Command {
         external_id: Option<String>,
         /// Class to join.
         class: ClassId,
-        /// Photo file.
-        photo: Option<PathBuf>,
+        /// The photo.
+        photo: Option<PhotoInput>,
         /// Who gave biometric consent.
         consent_by: Option<String>,
     },
@@ -97,8 +128,8 @@ pub enum Command {
     EnrollPhoto {
         /// The student.
         student: StudentId,
-        /// Photo file.
-        photo: PathBuf,
+        /// The photo.
+        photo: PhotoInput,
         /// Who gave biometric consent (when not yet on record).
         consent_by: Option<String>,
     },
@@ -267,7 +298,7 @@ pub fn run(
             let Some(by) = consent_by else {
                 anyhow::bail!("A photo needs a biometric consent record: fill in who gave consent");
             };
-            let prepared = enroll::prepare_file(&*pipeline.get(store)?, path)?;
+            let prepared = path.prepare(&*pipeline.get(store)?)?;
             store.add_enrolled_student(name, external_id, &[*class], by, &prepared.enrollment())?;
             Outcome::changed(with_warnings(
                 format!("Added {} with their photo", name.trim()),
@@ -302,7 +333,7 @@ pub fn run(
             photo,
             consent_by,
         } => {
-            let prepared = enroll::prepare_file(&*pipeline.get(store)?, photo)?;
+            let prepared = photo.prepare(&*pipeline.get(store)?)?;
             if let Some(by) = consent_by
                 .as_deref()
                 .map(str::trim)

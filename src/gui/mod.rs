@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod attendance;
+pub mod capture;
 pub mod command;
 pub mod jobs;
 pub mod live_worker;

@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use super::ScreenCtx;
-use super::command::Command;
+use super::capture::{CaptureDialog, CaptureResult};
+use super::command::{Command, PhotoInput};
 use super::style;
 use super::widgets::file_picker::{Dialog, FilePicker};
 use super::widgets::thumbnails::Thumbnails;
@@ -102,6 +103,8 @@ pub struct RosterScreen {
     dialog: Option<Dialogs>,
     picker: FilePicker,
     pick_target: PickTarget,
+    capture: Option<CaptureDialog>,
+    captured: Option<std::sync::Arc<Vec<u8>>>,
     thumbnails: Option<Thumbnails>,
 }
 
@@ -117,6 +120,8 @@ impl Default for RosterScreen {
             dialog: None,
             picker: FilePicker::default(),
             pick_target: PickTarget::NewStudent,
+            capture: None,
+            captured: None,
             thumbnails: None,
         }
     }
@@ -168,6 +173,16 @@ impl RosterScreen {
             .show(ui, |ui| self.classes_ui(ui, cx));
         egui::CentralPanel::default().show(ui, |ui| self.students_ui(ui, cx));
         self.dialog_ui(&ctx, cx);
+        if let Some(capture) = self.capture.as_mut() {
+            match capture.ui(&ctx) {
+                CaptureResult::Open => {}
+                CaptureResult::Cancelled => self.capture = None,
+                CaptureResult::Photo(png) => {
+                    self.captured = Some(png);
+                    self.capture = None;
+                }
+            }
+        }
     }
 
     fn classes_ui(&mut self, ui: &mut egui::Ui, cx: &mut ScreenCtx<'_>) {
@@ -352,8 +367,27 @@ impl RosterScreen {
                         self.picker
                             .open(Dialog::OpenImage, move || ctx.request_repaint());
                     }
+                    if ui.button("Take photo…").clicked() {
+                        match CaptureDialog::open(
+                            ui.ctx(),
+                            &crate::camera::SourceSpec::camera_or_demo().0,
+                        ) {
+                            Ok(d) => self.capture = Some(d),
+                            Err(err) => cx.error(format!("Could not open the camera: {err:#}")),
+                        }
+                    }
                 });
                 ui.end_row();
+                if self.captured.is_some() {
+                    ui.label("");
+                    ui.horizontal(|ui| {
+                        ui.colored_label(style::OK, "Photo taken with the camera");
+                        if ui.small_button("Discard photo").clicked() {
+                            self.captured = None;
+                        }
+                    });
+                    ui.end_row();
+                }
                 let l = ui.label("Consent given by");
                 ui.add(
                     egui::TextEdit::singleline(&mut f.consent_by)
@@ -362,7 +396,8 @@ impl RosterScreen {
                 .labelled_by(l.id);
                 ui.end_row();
             });
-        if !f.photo.trim().is_empty() && f.consent_by.trim().is_empty() {
+        if (!f.photo.trim().is_empty() || self.captured.is_some()) && f.consent_by.trim().is_empty()
+        {
             ui.colored_label(
                 style::WARNING,
                 "A photo is only stored with a biometric consent: fill in who gave it",
@@ -378,7 +413,11 @@ impl RosterScreen {
                 name: f.name,
                 external_id: Some(f.external_id).filter(|s| !s.trim().is_empty()),
                 class,
-                photo: Some(PathBuf::from(f.photo.trim())).filter(|p| !p.as_os_str().is_empty()),
+                photo: self.captured.take().map(PhotoInput::Captured).or_else(|| {
+                    Some(PathBuf::from(f.photo.trim()))
+                        .filter(|p| !p.as_os_str().is_empty())
+                        .map(PhotoInput::File)
+                }),
                 consent_by: Some(f.consent_by).filter(|s| !s.trim().is_empty()),
             });
         }
@@ -462,7 +501,7 @@ impl RosterScreen {
                     if ui.add_enabled(ready, egui::Button::new("Store photo")).clicked() {
                         cx.commands.push(Command::EnrollPhoto {
                             student: *student,
-                            photo: PathBuf::from(photo.trim()),
+                            photo: PhotoInput::File(PathBuf::from(photo.trim())),
                             consent_by: Some(consent_by.clone()).filter(|s| !s.trim().is_empty()),
                         });
                         close = true;

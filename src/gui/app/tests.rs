@@ -273,3 +273,40 @@ fn a_replay_camera_marks_the_enrolled_student() {
     assert!(sessions[0].ended_ms.is_some());
     assert_eq!(sessions[0].mark_count, 1);
 }
+
+#[test]
+fn take_a_photo_with_the_demo_camera_and_enroll_it() {
+    let (_dir, store) = temp_store();
+    store.add_class("7B").unwrap();
+    let mut h = harness(store);
+    h.run();
+    fill(&mut h, "Name", "Barack Obama");
+    h.get_by_label("Take photo…").click();
+    // Wait for the checking thread's first report on the live picture.
+    for _ in 0..600 {
+        h.step();
+        if h.query_by_label_contains("Good photo").is_some()
+            || h.query_by_label_contains("between the eyes").is_some()
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    h.get_by_label("Take photo in 3 s").click();
+    for _ in 0..200 {
+        h.step();
+        if h.query_by_label("Use this photo").is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    h.get_by_label("Use this photo").click();
+    h.run();
+    h.get_by_label("Photo taken with the camera");
+    fill(&mut h, "Consent given by", "Self (adult)");
+    h.get_by_label("Add student").click();
+    settle(&mut h);
+    let students = h.state().store().list_students(None).unwrap();
+    assert_eq!(students.len(), 1, "{:?}", h.state().notices().items());
+    assert!(students[0].has_photo && !students[0].embedded_with.is_empty());
+}
