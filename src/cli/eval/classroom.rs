@@ -60,6 +60,9 @@ pub struct ClassroomArgs {
     /// Also print a sweep over thresholds and margins.
     #[arg(long)]
     pub sweep: bool,
+    /// Print every wrong-student and stranger mark (who it was, who it was taken for).
+    #[arg(long)]
+    pub explain: bool,
     /// Random seed of the classrooms.
     #[arg(long, default_value_t = 2026)]
     pub seed: u64,
@@ -128,6 +131,7 @@ pub fn run(args: &ClassroomArgs) -> anyhow::Result<()> {
         pairs_only: false,
         limit_pairs: None,
         threshold,
+        margin,
         cache: args.cache.clone(),
         anchor: None,
         json: false,
@@ -303,6 +307,21 @@ fn simulate(
                     let truth = scene.get(m.face_index).map(|(k, _)| *k);
                     let claimed = who.get(&m.student).copied();
                     marked.insert(m.student);
+                    let wrong = truth.is_some_and(|k| Some(k) != claimed);
+                    if wrong && args.explain {
+                        outln!(
+                            "  {} {} marked as {} (distance {:.3}, margin {:.3})",
+                            if truth.is_some_and(|k| enrolled_set.contains(k)) {
+                                "student"
+                            } else {
+                                "stranger"
+                            },
+                            truth.unwrap_or("?"),
+                            claimed.unwrap_or("?"),
+                            m.evidence.distance,
+                            m.evidence.margin
+                        );
+                    }
                     match truth {
                         Some(k) if !enrolled_set.contains(k) => totals.strangers_marked += 1,
                         Some(k) if Some(k) != claimed => totals.wrong += 1,

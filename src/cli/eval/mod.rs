@@ -54,6 +54,9 @@ pub struct EvalFacesArgs {
     /// Distance threshold for the "at threshold" figures (the anchor uses 0.6).
     #[arg(long, default_value_t = 0.6)]
     pub threshold: f32,
+    /// The margin of rollcall's decision rule, for the extra identification row.
+    #[arg(long, default_value_t = crate::cli::encoders::DEFAULT_MARGIN)]
+    pub margin: f32,
     /// Where embeddings are cached between runs.
     #[arg(long, default_value = "target/eval-cache")]
     pub cache: PathBuf,

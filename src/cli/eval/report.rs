@@ -77,8 +77,12 @@ pub struct SetReport {
     pub threshold: f32,
     /// Per pairs list.
     pub verification: Vec<PairsFigures>,
-    /// All identities enrolled.
+    /// All identities enrolled, the anchor's rule (threshold only).
     pub closed_set: Option<IdFigures>,
+    /// All identities enrolled, rollcall's rule (threshold and margin).
+    pub closed_set_margin: Option<IdFigures>,
+    /// The margin of rollcall's rule.
+    pub margin: f32,
 }
 
 /// Computes the figures.
@@ -128,7 +132,10 @@ pub fn evaluate(
     let closed_set = (!args.pairs_only).then(|| {
         let groups = by_identity(&set.items, &emb.vectors);
         let all: HashSet<&str> = groups.keys().copied().collect();
-        identification(&groups, &emb.vectors, &all, args.threshold)
+        (
+            identification(&groups, &emb.vectors, &all, args.threshold, 0.0),
+            identification(&groups, &emb.vectors, &all, args.threshold, args.margin),
+        )
     });
     let _ = identities(&set.items);
     SetReport {
@@ -141,18 +148,23 @@ pub fn evaluate(
         embed_ms: emb.embed_ms,
         threshold: args.threshold,
         verification,
-        closed_set,
+        closed_set: closed_set.as_ref().map(|c| c.0.clone()),
+        closed_set_margin: closed_set.map(|c| c.1),
+        margin: args.margin,
     }
 }
 
 /// One-shot identification: each identity's first image is enrolled; probes are the others of
-/// enrolled identities (genuine) and all images of identities not enrolled (impostors).
+/// enrolled identities (genuine) and all images of identities not enrolled (impostors). A probe
+/// is marked when its nearest enrolled identity is within `threshold` and beats the runner-up
+/// by at least `margin` (0 = the anchor's rule).
 #[must_use]
 pub fn identification(
     groups: &BTreeMap<&str, Vec<&str>>,
     vectors: &BTreeMap<String, Vec<f32>>,
     enrolled: &HashSet<&str>,
     threshold: f32,
+    margin: f32,
 ) -> IdFigures {
     let gallery: Vec<(&str, &Vec<f32>)> = groups
         .iter()
@@ -170,24 +182,32 @@ pub fn identification(
         let probes = if is_enrolled { &paths[1..] } else { &paths[..] };
         for p in probes {
             let Some(v) = vectors.get(*p) else { continue };
-            let Some((who, d)) = gallery
-                .iter()
-                .map(|(g, gv)| (*g, Metric::Euclidean.distance(v, gv)))
-                .min_by(|a, b| a.1.total_cmp(&b.1))
-            else {
+            let (mut best, mut second) = (("", f32::INFINITY), f32::INFINITY);
+            for (g, gv) in &gallery {
+                let d = Metric::Euclidean.distance(v, gv);
+                if d < best.1 {
+                    second = best.1;
+                    best = (g, d);
+                } else if d < second {
+                    second = d;
+                }
+            }
+            if best.0.is_empty() {
                 continue;
-            };
+            }
+            let (who, d) = best;
+            let marks = d <= threshold && second - d >= margin;
             if is_enrolled {
                 f.genuine += 1;
                 top1 += usize::from(who == *k);
-                if d <= threshold {
+                if marks {
                     if who == *k { correct += 1 } else { wrong += 1 }
                 } else {
                     missed += 1;
                 }
             } else {
                 f.impostor += 1;
-                fa += usize::from(d <= threshold);
+                fa += usize::from(marks);
             }
         }
     }
@@ -325,6 +345,20 @@ pub fn print(r: &SetReport, anchor: Option<&Anchor>) {
                     g("missed_at_0_6").map(pct).unwrap_or_default(),
                 ]);
             }
+        }
+        if let Some(m) = &r.closed_set_margin {
+            rows.insert(
+                1,
+                vec![
+                    format!("rollcall, margin {:.2}", r.margin),
+                    m.gallery.to_string(),
+                    m.genuine.to_string(),
+                    pct(m.top1),
+                    pct(m.correct),
+                    pct(m.wrong),
+                    pct(m.missed),
+                ],
+            );
         }
         outln!("One-shot identification (first image enrolled, all identities):");
         table::print(
