@@ -175,6 +175,8 @@ impl RollcallApp {
                     {
                         self.notices
                             .push(Level::Error, format!("Could not start attendance: {err:#}"));
+                    } else if let Some(camera) = source.to_setting(self.attendance.cameras()) {
+                        self.remember_camera(camera);
                     }
                     continue;
                 }
@@ -211,6 +213,22 @@ impl RollcallApp {
     #[must_use]
     pub fn attendance(&self) -> &AttendanceScreen {
         &self.attendance
+    }
+
+    /// Saves the camera choice in the settings, when it changed.
+    fn remember_camera(&mut self, camera: String) {
+        let saved = self.store.settings().and_then(|s| {
+            if s.camera.as_deref() == Some(camera.as_str()) {
+                return Ok(());
+            }
+            self.store.save_settings(&crate::store::Settings {
+                camera: Some(camera),
+                ..s
+            })
+        });
+        if let Err(err) = saved {
+            log::warn!("could not remember the camera: {err}");
+        }
     }
 
     /// Whether slow work is queued or running (enrollment, import).

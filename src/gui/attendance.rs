@@ -31,6 +31,33 @@ pub enum SourceChoice {
 }
 
 impl SourceChoice {
+    /// How the choice is remembered in settings: "demo", "replay:PATH", or the camera's name and
+    /// USB port as JSON (steadier than its number across reboots and replugs).
+    #[must_use]
+    pub fn to_setting(&self, cameras: &[CameraDevice]) -> Option<String> {
+        match self {
+            Self::Demo => Some("demo".to_owned()),
+            Self::Replay(p) => Some(format!("replay:{}", p.display())),
+            Self::Camera(i) => cameras
+                .iter()
+                .find(|c| c.index == *i)
+                .and_then(|c| serde_json::to_string(&crate::camera::CameraChoice::of(c)).ok()),
+        }
+    }
+
+    /// The remembered choice, if it still applies (a remembered camera must be plugged in).
+    #[must_use]
+    pub fn from_setting(text: &str, cameras: &[CameraDevice]) -> Option<Self> {
+        if text == "demo" {
+            return Some(Self::Demo);
+        }
+        if let Some(path) = text.strip_prefix("replay:") {
+            return Some(Self::Replay(PathBuf::from(path)));
+        }
+        let choice: crate::camera::CameraChoice = serde_json::from_str(text).ok()?;
+        choice.find(cameras).map(|c| Self::Camera(c.index))
+    }
+
     /// The source to open.
     #[must_use]
     pub fn spec(&self) -> SourceSpec {
@@ -135,6 +162,12 @@ impl AttendanceScreen {
     #[must_use]
     pub fn is_live(&self) -> bool {
         self.live.is_some()
+    }
+
+    /// The cameras found when the screen first needed them.
+    #[must_use]
+    pub fn cameras(&self) -> &[CameraDevice] {
+        self.cameras.as_deref().unwrap_or_default()
     }
 
     /// Starts the camera and the recognition thread for `class` on the database file `db`.

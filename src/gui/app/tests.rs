@@ -310,3 +310,24 @@ fn take_a_photo_with_the_demo_camera_and_enroll_it() {
     assert_eq!(students.len(), 1, "{:?}", h.state().notices().items());
     assert!(students[0].has_photo && !students[0].embedded_with.is_empty());
 }
+
+#[test]
+fn the_camera_choice_is_remembered() {
+    let choice =
+        crate::gui::attendance::SourceChoice::Replay(std::path::PathBuf::from("/x/frames"));
+    let text = choice.to_setting(&[]).unwrap();
+    assert_eq!(
+        crate::gui::attendance::SourceChoice::from_setting(&text, &[]),
+        Some(choice)
+    );
+    assert_eq!(
+        crate::gui::attendance::SourceChoice::from_setting("demo", &[]),
+        Some(crate::gui::attendance::SourceChoice::Demo)
+    );
+    // A remembered camera that is not plugged in does not apply.
+    let absent = r#"{"name":"HD Webcam","bus":"usb-1"}"#;
+    assert_eq!(
+        crate::gui::attendance::SourceChoice::from_setting(absent, &[]),
+        None
+    );
+}
