@@ -21,6 +21,9 @@ pub struct RosterView {
     pub class: Option<ClassRow>,
     /// Its current students.
     pub students: Vec<StudentRow>,
+    /// Pairs of its students whose photos are closer than threshold + margin, closest first:
+    /// (name, name, distance, under the threshold itself).
+    pub look_alikes: Vec<(String, String, f32, bool)>,
 }
 
 impl RosterView {
@@ -35,12 +38,53 @@ impl RosterView {
             Some(c) => store.list_students(Some(c.id))?,
             None => Vec::new(),
         };
+        let look_alikes = match &class {
+            Some(c) => look_alikes(store, c)?,
+            None => Vec::new(),
+        };
         Ok(Self {
             classes,
             class,
             students,
+            look_alikes,
         })
     }
+}
+
+/// The class's look-alike pairs under the active encoder (the calibration report's list).
+fn look_alikes(
+    store: &Store,
+    class: &ClassRow,
+) -> crate::store::Result<Vec<(String, String, f32, bool)>> {
+    let Some(encoder) = store.active_encoder()? else {
+        return Ok(Vec::new());
+    };
+    let (gallery, _) = store.class_gallery(class.id, &encoder.id, encoder.metric, encoder.dim)?;
+    let threshold = class
+        .threshold_override
+        .unwrap_or(encoder.default_threshold);
+    let margin = store
+        .settings()?
+        .min_margin
+        .unwrap_or(encoder.default_margin);
+    let report = crate::core::calibration::calibrate(
+        &gallery.pairwise_distances(),
+        &[],
+        threshold,
+        margin,
+        0.0,
+    );
+    let name = |id| {
+        store
+            .student(id)
+            .map(|s| s.display_name)
+            .unwrap_or_default()
+    };
+    Ok(report
+        .look_alikes
+        .iter()
+        .map(|l| (name(l.a), name(l.b), l.distance, l.under_threshold))
+        .collect())
 }
 
 /// The add-student form.
@@ -225,6 +269,20 @@ impl RosterScreen {
         egui::CollapsingHeader::new("Import a folder of photos").show(ui, |ui| {
             self.import_ui(ui, cx, class.id);
         });
+        if !self.view.look_alikes.is_empty() {
+            ui.add_space(style::SECTION_GAP);
+            ui.colored_label(style::WARNING, "Look-alike students: they are never marked automatically when they could be confused; check their marks in the review queue");
+            for (a, b, d, under) in &self.view.look_alikes {
+                ui.label(format!(
+                    "{a} and {b}: distance {d:.2}{}",
+                    if *under {
+                        " (closer than the threshold)"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+        }
         ui.add_space(style::SECTION_GAP);
         if self.view.students.is_empty() {
             ui.weak("No students in this class yet: add the first one above.");

@@ -331,3 +331,34 @@ fn the_camera_choice_is_remembered() {
         None
     );
 }
+
+#[test]
+fn look_alike_students_are_pointed_out_on_the_roster() {
+    let (_dir, store) = temp_store();
+    let class = store.add_class("7B").unwrap();
+    let pipeline = crate::cli::enroll::pipeline_for(&store).unwrap();
+    // Two "students" who are the same person: the closest possible look-alikes.
+    for (name, photo) in [
+        ("Twin A", "obama.jpg"),
+        ("Twin B", "obama2.jpg"),
+        ("Other", "biden.jpg"),
+    ] {
+        let p = crate::cli::enroll::prepare_file(
+            &pipeline,
+            &repo_file(&format!("assets/demo/{photo}")),
+        )
+        .unwrap();
+        store
+            .add_enrolled_student(name, None, &[class], "Self", &p.enrollment())
+            .unwrap();
+    }
+    let mut h = harness(store);
+    settle(&mut h);
+    let pairs = &h.state().roster().view().look_alikes;
+    assert_eq!(pairs.len(), 1, "{pairs:?}");
+    assert_eq!(
+        (pairs[0].0.as_str(), pairs[0].1.as_str()),
+        ("Twin A", "Twin B")
+    );
+    h.get_by_label_contains("Twin A and Twin B");
+}
