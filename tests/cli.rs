@@ -548,3 +548,44 @@ fn live_marks_enrolled_students_from_a_replay_and_never_a_stranger() {
     let score: f32 = rows[0][9].parse().unwrap();
     assert!(score > 0.0 && score < 0.6, "{rows:?}");
 }
+
+#[test]
+fn calibrate_reports_the_class_figures_and_look_alikes() {
+    let env = Env::new();
+    env.ok(&["class", "add", "7B"]);
+    for (name, photo) in [
+        ("Twin A", "obama.jpg"),
+        ("Twin B", "obama2.jpg"),
+        ("Joe Biden", "biden.jpg"),
+    ] {
+        let p = demo_photo(photo);
+        env.ok(&[
+            "student",
+            "add",
+            "--name",
+            name,
+            "--class",
+            "7B",
+            "--photo",
+            p.to_str().unwrap(),
+            "--consent-by",
+            "Self",
+        ]);
+    }
+    let out = env.ok(&["calibrate", "--class", "7B"]);
+    assert!(
+        out.contains("3 enrolled")
+            && out.contains("Impostor pairs (enrolled students compared with each other): 3"),
+        "{out}"
+    );
+    // Twin A and Twin B are the same person: closer than the threshold.
+    assert!(
+        out.contains("Twin A") && out.contains("under the threshold"),
+        "{out}"
+    );
+    assert!(out.contains("Suggested threshold"), "{out}");
+    let json: serde_json::Value =
+        serde_json::from_str(&env.ok(&["calibrate", "--class", "7B", "--json"])).unwrap();
+    assert_eq!(json["impostor_pairs"], 3);
+    assert!(json["false_accept_rate"].as_f64().unwrap() > 0.0);
+}
