@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shot=${1:-target/gui-smoke.png}
-seconds=${GUI_SMOKE_SECONDS:-8}
+seconds=${GUI_SMOKE_SECONDS:-12}
 
 cargo build --locked --quiet
 bin=target/debug/rollcall
@@ -30,7 +30,8 @@ export ROLLCALL_DB="$work/smoke.db"
 Xvfb "$display" -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 &
 xvfb=$!
 sleep 1
-DISPLAY=$display LIBGL_ALWAYS_SOFTWARE=1 "$bin" >"$work/app.log" 2>&1 &
+# The window opens straight on taking attendance for 7B with the demo camera.
+DISPLAY=$display LIBGL_ALWAYS_SOFTWARE=1 "$bin" --camera demo --attend 7B >"$work/app.log" 2>&1 &
 app=$!
 sleep "$seconds"
 
@@ -53,4 +54,11 @@ if awk -v s="$spread" 'BEGIN { exit !(s < 0.02) }' || ((colors < 50)); then
   echo "gui-smoke: the screenshot looks blank (std dev $spread, $colors colours)" >&2
   exit 1
 fi
-echo "gui-smoke: ok (window mapped, running after ${seconds}s, screenshot $shot: $colors colours, std dev $spread)"
+# Attendance ran: the demo camera's students were marked in the database.
+marked=$("$bin" session show --class 7B | grep -c present || true)
+if ((marked < 1)); then
+  echo "gui-smoke: the window ran the demo camera but marked nobody" >&2
+  cat "$work/app.log" >&2
+  exit 1
+fi
+echo "gui-smoke: ok (window mapped, running after ${seconds}s, $marked student(s) marked from the demo camera, screenshot $shot: $colors colours, std dev $spread)"

@@ -39,9 +39,28 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
+    /// The camera or replay the window's Attendance screen starts with (without a command).
+    #[command(flatten)]
+    pub source: cameras::SourceArgs,
+
+    /// Open the window straight on taking attendance for this class (name or id).
+    #[arg(long, value_name = "CLASS")]
+    pub attend: Option<String>,
+
     /// What to do; without a command the window opens.
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// What the window is opened with.
+#[derive(Debug, Clone)]
+pub struct WindowArgs {
+    /// The database file.
+    pub db: PathBuf,
+    /// The frame source chosen on the command line, if any.
+    pub source: Option<crate::camera::SourceSpec>,
+    /// Start taking attendance for this class as the window opens.
+    pub attend: Option<String>,
 }
 
 /// The subcommands.
@@ -102,7 +121,7 @@ pub enum Command {
 /// Parses the arguments, runs the command (or `open_window` with the database path when there
 /// is none), and turns errors into a message and exit code 1.
 #[must_use]
-pub fn main(open_window: impl FnOnce(&std::path::Path) -> anyhow::Result<()>) -> ExitCode {
+pub fn main(open_window: impl FnOnce(WindowArgs) -> anyhow::Result<()>) -> ExitCode {
     let cli = Cli::parse();
     let level = match cli.verbose {
         0 => "warn",
@@ -111,8 +130,20 @@ pub fn main(open_window: impl FnOnce(&std::path::Path) -> anyhow::Result<()>) ->
     };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level)).init();
     let result = if cli.command.is_none() {
+        let chosen = cli.source.camera.is_some() || cli.source.replay.is_some();
         db_path(cli.db.as_deref())
-            .and_then(|db| open_window(&db))
+            .and_then(|db| {
+                let source = if chosen {
+                    Some(cli.source.spec()?.0)
+                } else {
+                    None
+                };
+                open_window(WindowArgs {
+                    db,
+                    source,
+                    attend: cli.attend.clone(),
+                })
+            })
             .map(|()| ExitCode::SUCCESS)
     } else {
         run(cli)

@@ -215,6 +215,42 @@ impl RollcallApp {
         &self.attendance
     }
 
+    /// Preselects the Attendance screen's camera (from `--camera` or `--replay`).
+    pub fn choose_source(&mut self, spec: &crate::camera::SourceSpec) {
+        self.attendance.choose_source(spec);
+    }
+
+    /// Opens the Attendance screen and starts taking attendance for `class` (name or id) with
+    /// `source` (default: the first camera, else the demo camera).
+    pub fn attend(&mut self, class: &str, source: Option<&crate::camera::SourceSpec>) {
+        let c = match self.store.find_class(class) {
+            Ok(c) => c,
+            Err(err) => {
+                self.notices
+                    .push(Level::Error, format!("Cannot start attendance: {err}"));
+                return;
+            }
+        };
+        if let Some(spec) = source {
+            self.attendance.choose_source(spec);
+        }
+        let choice = self.attendance.chosen_source().unwrap_or_else(|| {
+            let first = crate::camera::list_cameras().ok().and_then(|scan| {
+                scan.cameras
+                    .into_iter()
+                    .find(crate::camera::CameraDevice::usable)
+            });
+            first.map_or(super::attendance::SourceChoice::Demo, |cam| {
+                super::attendance::SourceChoice::Camera(cam.index)
+            })
+        });
+        self.commands.push(Command::Show(Screen::Attendance));
+        self.commands.push(Command::StartLive {
+            class: c.id,
+            source: choice,
+        });
+    }
+
     /// Saves the camera choice in the settings, when it changed.
     fn remember_camera(&mut self, camera: String) {
         let saved = self.store.settings().and_then(|s| {

@@ -164,6 +164,29 @@ impl AttendanceScreen {
         self.live.is_some()
     }
 
+    /// Preselects the source named on the command line.
+    pub fn choose_source(&mut self, spec: &SourceSpec) {
+        self.source = match spec {
+            SourceSpec::Demo => Some(SourceChoice::Demo),
+            SourceSpec::Replay { path, .. } => {
+                self.replay_path = path.display().to_string();
+                Some(SourceChoice::Replay(path.clone()))
+            }
+            SourceSpec::Camera(selector) => crate::camera::list_cameras().ok().and_then(|scan| {
+                selector
+                    .select(&scan)
+                    .ok()
+                    .map(|c| SourceChoice::Camera(c.index))
+            }),
+        };
+    }
+
+    /// The source picked so far (by the teacher or on the command line).
+    #[must_use]
+    pub fn chosen_source(&self) -> Option<SourceChoice> {
+        self.source.clone()
+    }
+
     /// The cameras found when the screen first needed them.
     #[must_use]
     pub fn cameras(&self) -> &[CameraDevice] {

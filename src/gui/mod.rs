@@ -49,8 +49,10 @@ pub fn local_time(ms: i64) -> String {
     crate::cli::local_time(ms)
 }
 
-/// Opens the window on the database at `db_path` and runs until it is closed.
-pub fn run(db_path: &Path) -> anyhow::Result<()> {
+/// Opens the window on the database (with the camera chosen on the command line, if any) and
+/// runs until it is closed.
+pub fn run(args: crate::cli::WindowArgs) -> anyhow::Result<()> {
+    let db_path: &Path = &args.db;
     let lock = crate::store::InstanceLock::acquire(db_path)?;
     let store = crate::cli::open(db_path)?;
     let options = eframe::NativeOptions {
@@ -66,7 +68,13 @@ pub fn run(db_path: &Path) -> anyhow::Result<()> {
         Box::new(move |cc| {
             style::apply(&cc.egui_ctx);
             // The lock lives as long as the window.
-            let app = RollcallApp::new(store).with_instance_lock(lock);
+            let mut app = RollcallApp::new(store).with_instance_lock(lock);
+            if let Some(source) = &args.source {
+                app.choose_source(source);
+            }
+            if let Some(class) = &args.attend {
+                app.attend(class, args.source.as_ref());
+            }
             Ok(Box::new(app))
         }),
     )
