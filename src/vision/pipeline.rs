@@ -314,21 +314,31 @@ pub fn dlib_rect(d: &FaceDetection) -> BBox {
     BBox::new(cx - side / 2.0, cy - side / 2.0, side, side)
 }
 
-/// The main face of a photo: the one with the largest area inside the picture. A face cut
-/// off by the edge (someone half out of the frame) loses the area that is outside, so the
-/// person the photo is of wins over a larger partial face at the border.
+/// The main face of a photo: the face the photo is of. Each face scores its area inside the
+/// picture, times the square of the share of it that is inside (someone half out of the frame
+/// is a bystander), times a weight that falls from 1 at the centre to 0.5 at the corners
+/// (people frame the person they photograph). The highest score wins.
 #[must_use]
 pub fn main_face(detections: &[FaceDetection], width: u32, height: u32) -> Option<&FaceDetection> {
-    let frame = BBox::new(0.0, 0.0, width as f32, height as f32);
-    let visible = |d: &FaceDetection| {
+    let (w, h) = (width as f32, height as f32);
+    let half_diagonal = (w.hypot(h) / 2.0).max(1.0);
+    let score = |d: &FaceDetection| {
         let b = d.bbox;
-        let w = (b.right().min(frame.right()) - b.x.max(0.0)).max(0.0);
-        let h = (b.bottom().min(frame.bottom()) - b.y.max(0.0)).max(0.0);
-        w * h
+        let vw = (b.right().min(w) - b.x.max(0.0)).max(0.0);
+        let vh = (b.bottom().min(h) - b.y.max(0.0)).max(0.0);
+        let visible = vw * vh;
+        let inside = if b.area() > 0.0 {
+            visible / b.area()
+        } else {
+            0.0
+        };
+        let c = b.center();
+        let off_centre = ((c.x - w / 2.0).hypot(c.y - h / 2.0) / half_diagonal).min(1.0);
+        visible * inside * inside * (1.0 - 0.5 * off_centre)
     };
     detections
         .iter()
-        .max_by(|a, b| visible(a).total_cmp(&visible(b)))
+        .max_by(|a, b| score(a).total_cmp(&score(b)))
 }
 
 #[cfg(test)]
