@@ -9,6 +9,7 @@
 pub mod cli;
 pub mod core;
 pub mod store;
+pub mod train;
 pub mod vision;
 
 #[cfg(test)]

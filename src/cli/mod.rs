@@ -6,6 +6,7 @@ mod export;
 mod roster;
 mod sessions;
 mod table;
+mod train;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -53,6 +54,13 @@ pub enum Command {
     Export(export::ExportArgs),
     /// Show the audit log of manual changes.
     Audit(sessions::AuditArgs),
+    /// Train a Siamese encoder (MNIST digits, IDX data or face folders).
+    Train(Box<train::TrainArgs>),
+    /// Evaluate a trained model on a dataset or a pairs list.
+    Eval(train::EvalArgs),
+    /// List trained models.
+    #[command(subcommand)]
+    Models(train::ModelsCommand),
 }
 
 /// Parses the arguments, runs the command, and turns errors into a message and exit code 1.
@@ -96,6 +104,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Mark(a) => sessions::run_mark(&open(&db)?, &a),
         Command::Export(a) => export::run(&open(&db)?, &a),
         Command::Audit(a) => sessions::run_audit(&open(&db)?, &a),
+        Command::Train(a) => train::run_train(&db, &a),
+        Command::Eval(a) => train::run_eval(&a),
+        Command::Models(c) => train::run_models(&db, &c),
     }
     .map(|()| ExitCode::SUCCESS)
 }

@@ -2,6 +2,7 @@
 //! encoders (candle models) that turn faces and digits into embeddings.
 
 pub mod encoder;
+pub mod encoders;
 pub mod image_io;
 
 pub use encoder::{FaceEncoder, VisionError};

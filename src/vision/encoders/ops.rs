@@ -1,0 +1,567 @@
+//! Fast CPU kernels for the small CNN encoders, as candle custom ops with their gradients:
+//! an NHWC convolution (im2col + candle's matmul), 2×2 average and max pooling, and a
+//! vectorisable tanh. candle's own conv2d backward (a direct transposed convolution) and its
+//! scalar tanh made the seed network about 15× slower than PyTorch on two cores; these ops
+//! keep every tensor in NHWC order so a convolution is one matrix product.
+
+use candle_core::{
+    CpuStorage, CustomOp1, CustomOp2, CustomOp3, Device, Layout, Result, Shape, Tensor,
+};
+use rayon::prelude::*;
+
+/// The f32 values of a contiguous CPU tensor.
+fn values<'a>(storage: &'a CpuStorage, layout: &Layout, op: &str) -> Result<&'a [f32]> {
+    let CpuStorage::F32(v) = storage else {
+        candle_core::bail!("{op}: only f32 tensors are supported")
+    };
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Ok(&v[start..end]),
+        None => candle_core::bail!("{op}: the input must be contiguous"),
+    }
+}
+
+/// The geometry of a stride-1 square convolution over an NHWC tensor.
+#[derive(Clone, Copy, Debug)]
+struct ConvGeometry {
+    batch: usize,
+    height: usize,
+    width: usize,
+    channels: usize,
+    kernel: usize,
+    padding: usize,
+}
+
+impl ConvGeometry {
+    fn new(shape: &Shape, kernel: usize, padding: usize) -> Result<Self> {
+        let (batch, height, width, channels) = shape.dims4()?;
+        if height + 2 * padding < kernel || width + 2 * padding < kernel {
+            candle_core::bail!(
+                "conv: a {height}x{width} input is smaller than the {kernel}x{kernel} kernel"
+            )
+        }
+        Ok(Self {
+            batch,
+            height,
+            width,
+            channels,
+            kernel,
+            padding,
+        })
+    }
+
+    fn out_h(self) -> usize {
+        self.height + 2 * self.padding - self.kernel + 1
+    }
+
+    fn out_w(self) -> usize {
+        self.width + 2 * self.padding - self.kernel + 1
+    }
+
+    /// Length of one im2col row: kernel × kernel × channels.
+    fn row(self) -> usize {
+        self.kernel * self.kernel * self.channels
+    }
+
+    fn image_len(self) -> usize {
+        self.height * self.width * self.channels
+    }
+
+    fn cols_len(self) -> usize {
+        self.out_h() * self.out_w() * self.row()
+    }
+
+    /// Calls `f(row_offset, image_offset, len)` for every run of contiguous values that one
+    /// output pixel's im2col row copies from the image (runs of kernel × channels values
+    /// inside the image, shorter pieces at the padded border).
+    fn for_each_run(self, mut f: impl FnMut(usize, usize, usize)) {
+        let (k, c, p, w, h) = (
+            self.kernel,
+            self.channels,
+            self.padding,
+            self.width,
+            self.height,
+        );
+        let (oh, ow, row) = (self.out_h(), self.out_w(), self.row());
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let base = (oy * ow + ox) * row;
+                let interior = ox >= p && ox + k <= w + p;
+                for ky in 0..k {
+                    let iy = (oy + ky).wrapping_sub(p);
+                    if iy >= h {
+                        continue;
+                    }
+                    if interior {
+                        f(base + ky * k * c, (iy * w + ox - p) * c, k * c);
+                    } else {
+                        for kx in 0..k {
+                            let ix = (ox + kx).wrapping_sub(p);
+                            if ix < w {
+                                f(base + (ky * k + kx) * c, (iy * w + ix) * c, c);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// NHWC im2col: `[B, H, W, C]` → `[B·oh·ow, k·k·C]` (zeros where the kernel leaves the image).
+struct Im2Col {
+    kernel: usize,
+    padding: usize,
+}
+
+impl CustomOp1 for Im2Col {
+    fn name(&self) -> &'static str {
+        "im2col-nhwc"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = values(storage, layout, self.name())?;
+        let g = ConvGeometry::new(layout.shape(), self.kernel, self.padding)?;
+        let mut out = vec![0f32; g.batch * g.cols_len()];
+        out.par_chunks_mut(g.cols_len().max(1))
+            .zip(x.par_chunks(g.image_len().max(1)))
+            .for_each(|(cols, image)| {
+                g.for_each_run(|dst, src, len| {
+                    cols[dst..dst + len].copy_from_slice(&image[src..src + len]);
+                });
+            });
+        Ok((
+            CpuStorage::F32(out),
+            Shape::from((g.batch * g.out_h() * g.out_w(), g.row())),
+        ))
+    }
+}
+
+/// The adjoint of [`Im2Col`]: sums im2col rows back into an NHWC image.
+struct Col2Im {
+    geometry: ConvGeometry,
+}
+
+impl CustomOp1 for Col2Im {
+    fn name(&self) -> &'static str {
+        "col2im-nhwc"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let cols = values(storage, layout, self.name())?;
+        let g = self.geometry;
+        let mut out = vec![0f32; g.batch * g.image_len()];
+        out.par_chunks_mut(g.image_len().max(1))
+            .zip(cols.par_chunks(g.cols_len().max(1)))
+            .for_each(|(image, cols)| {
+                g.for_each_run(|src, dst, len| {
+                    for (d, s) in image[dst..dst + len].iter_mut().zip(&cols[src..src + len]) {
+                        *d += s;
+                    }
+                });
+            });
+        Ok((
+            CpuStorage::F32(out),
+            Shape::from((g.batch, g.height, g.width, g.channels)),
+        ))
+    }
+}
+
+/// Convolution of an NHWC input with a `[k·k·C, C_out]` weight matrix, stride 1.
+struct Conv {
+    kernel: usize,
+    padding: usize,
+}
+
+impl CustomOp2 for Conv {
+    fn name(&self) -> &'static str {
+        "conv2d-nhwc"
+    }
+
+    fn cpu_fwd(
+        &self,
+        x_storage: &CpuStorage,
+        x_layout: &Layout,
+        w_storage: &CpuStorage,
+        w_layout: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let g = ConvGeometry::new(x_layout.shape(), self.kernel, self.padding)?;
+        let (rows, c_out) = w_layout.shape().dims2()?;
+        if rows != g.row() {
+            candle_core::bail!("conv: weight has {rows} rows, expected {}", g.row())
+        }
+        let (cols, _) = Im2Col {
+            kernel: self.kernel,
+            padding: self.padding,
+        }
+        .cpu_fwd(x_storage, x_layout)?;
+        let CpuStorage::F32(cols) = cols else {
+            candle_core::bail!("conv: im2col returned another dtype")
+        };
+        let n = g.batch * g.out_h() * g.out_w();
+        let cols = Tensor::from_vec(cols, (n, g.row()), &Device::Cpu)?;
+        let w = Tensor::from_slice(
+            values(w_storage, w_layout, self.name())?,
+            (rows, c_out),
+            &Device::Cpu,
+        )?;
+        let out = cols.matmul(&w)?.flatten_all()?.to_vec1::<f32>()?;
+        Ok((
+            CpuStorage::F32(out),
+            Shape::from((g.batch, g.out_h(), g.out_w(), c_out)),
+        ))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let g = ConvGeometry::new(x.shape(), self.kernel, self.padding)?;
+        let c_out = w.dim(1)?;
+        let grad = grad
+            .contiguous()?
+            .reshape((g.batch * g.out_h() * g.out_w(), c_out))?;
+        let cols = x.apply_op1_no_bwd(&Im2Col {
+            kernel: self.kernel,
+            padding: self.padding,
+        })?;
+        let grad_w = cols.t()?.matmul(&grad)?;
+        // The first layer's input is data, not a variable: skip its gradient.
+        let grad_x = if x.track_op() {
+            Some(
+                grad.matmul(&w.t()?)?
+                    .apply_op1_no_bwd(&Col2Im { geometry: g })?,
+            )
+        } else {
+            None
+        };
+        Ok((grad_x, Some(grad_w)))
+    }
+}
+
+/// A stride-1 convolution of an NHWC input `[B, H, W, C]` with a PyTorch-layout weight
+/// `[C_out, C, k, k]` and a bias `[C_out]`, zero padding `padding`: `[B, oh, ow, C_out]`.
+pub fn conv2d_nhwc(x: &Tensor, weight: &Tensor, bias: &Tensor, padding: usize) -> Result<Tensor> {
+    let (c_out, c_in, k, _) = weight.dims4()?;
+    // [k, k, C, C_out] → [k·k·C, C_out], the order of an im2col row.
+    let w = weight
+        .permute((2, 3, 1, 0))?
+        .contiguous()?
+        .reshape((k * k * c_in, c_out))?;
+    x.contiguous()?
+        .apply_op2(&w, Conv { kernel: k, padding })?
+        .broadcast_add(bias)
+}
+
+/// 2×2 pooling, stride 2, over an NHWC tensor (odd trailing rows/columns are dropped).
+#[derive(Clone, Copy)]
+struct Pool2 {
+    max: bool,
+}
+
+fn pool_dims(shape: &Shape) -> Result<(usize, usize, usize, usize)> {
+    let (b, h, w, c) = shape.dims4()?;
+    if h < 2 || w < 2 {
+        candle_core::bail!("pool: a {h}x{w} input is too small for 2x2 pooling")
+    }
+    Ok((b, h, w, c))
+}
+
+impl CustomOp1 for Pool2 {
+    fn name(&self) -> &'static str {
+        if self.max {
+            "max-pool2-nhwc"
+        } else {
+            "avg-pool2-nhwc"
+        }
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = values(storage, layout, self.name())?;
+        let (b, h, w, c) = pool_dims(layout.shape())?;
+        let (oh, ow) = (h / 2, w / 2);
+        let mut out = vec![0f32; b * oh * ow * c];
+        let max = self.max;
+        out.par_chunks_mut(oh * ow * c)
+            .zip(x.par_chunks(h * w * c))
+            .for_each(|(o, image)| {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let (r0, r1) = ((2 * oy * w + 2 * ox) * c, ((2 * oy + 1) * w + 2 * ox) * c);
+                        let dst = &mut o[(oy * ow + ox) * c..(oy * ow + ox + 1) * c];
+                        for (ch, d) in dst.iter_mut().enumerate() {
+                            let v = [
+                                image[r0 + ch],
+                                image[r0 + c + ch],
+                                image[r1 + ch],
+                                image[r1 + c + ch],
+                            ];
+                            *d = if max {
+                                v[0].max(v[1]).max(v[2].max(v[3]))
+                            } else {
+                                0.25 * (v[0] + v[1] + v[2] + v[3])
+                            };
+                        }
+                    }
+                }
+            });
+        Ok((CpuStorage::F32(out), Shape::from((b, oh, ow, c))))
+    }
+
+    fn bwd(&self, arg: &Tensor, res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(arg.apply_op3_no_bwd(
+            res,
+            &grad.contiguous()?,
+            &Pool2Bwd { max: self.max },
+        )?))
+    }
+}
+
+/// The gradient of [`Pool2`]: (input, output, output gradient) → input gradient. Max pooling
+/// routes each gradient to the first input that holds the maximum.
+struct Pool2Bwd {
+    max: bool,
+}
+
+impl CustomOp3 for Pool2Bwd {
+    fn name(&self) -> &'static str {
+        "pool2-nhwc-bwd"
+    }
+
+    fn cpu_fwd(
+        &self,
+        x_storage: &CpuStorage,
+        x_layout: &Layout,
+        y_storage: &CpuStorage,
+        y_layout: &Layout,
+        g_storage: &CpuStorage,
+        g_layout: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let x = values(x_storage, x_layout, self.name())?;
+        let y = values(y_storage, y_layout, self.name())?;
+        let g = values(g_storage, g_layout, self.name())?;
+        let (b, h, w, c) = pool_dims(x_layout.shape())?;
+        let (oh, ow) = (h / 2, w / 2);
+        let mut out = vec![0f32; b * h * w * c];
+        let max = self.max;
+        out.par_chunks_mut(h * w * c)
+            .zip(x.par_chunks(h * w * c))
+            .zip(y.par_chunks(oh * ow * c).zip(g.par_chunks(oh * ow * c)))
+            .for_each(|((dx, image), (pooled, grad))| {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let at = [
+                            (2 * oy * w + 2 * ox) * c,
+                            (2 * oy * w + 2 * ox + 1) * c,
+                            ((2 * oy + 1) * w + 2 * ox) * c,
+                            ((2 * oy + 1) * w + 2 * ox + 1) * c,
+                        ];
+                        for ch in 0..c {
+                            let o = (oy * ow + ox) * c + ch;
+                            if max {
+                                if let Some(&i) = at
+                                    .iter()
+                                    .find(|&&i| image[i + ch].total_cmp(&pooled[o]).is_eq())
+                                {
+                                    dx[i + ch] = grad[o];
+                                }
+                            } else {
+                                for &i in &at {
+                                    dx[i + ch] = 0.25 * grad[o];
+                                }
+                            }
+                        }
+                    }
+                }
+            });
+        Ok((CpuStorage::F32(out), x_layout.shape().clone()))
+    }
+}
+
+/// 2×2 average pooling with stride 2 of an NHWC tensor.
+pub fn avg_pool2_nhwc(x: &Tensor) -> Result<Tensor> {
+    x.contiguous()?.apply_op1(Pool2 { max: false })
+}
+
+/// 2×2 max pooling with stride 2 of an NHWC tensor.
+pub fn max_pool2_nhwc(x: &Tensor) -> Result<Tensor> {
+    x.contiguous()?.apply_op1(Pool2 { max: true })
+}
+
+/// tanh by the rational approximation Eigen uses for f32 (error below 1e-6, exact ±1 in the
+/// tails). Written without `mul_add`, which is a slow library call without FMA enabled.
+#[must_use]
+pub fn fast_tanh(x: f32) -> f32 {
+    let x = x.clamp(-7.905_311, 7.905_311);
+    let x2 = x * x;
+    let p = x2 * -2.760_768_5e-16 + 2.000_188e-13;
+    let p = x2 * p + -8.604_672e-11;
+    let p = x2 * p + 5.122_297e-8;
+    let p = x2 * p + 1.485_722_4e-5;
+    let p = x2 * p + 6.372_619_3e-4;
+    let p = x2 * p + 4.893_524_6e-3;
+    let q = x2 * 1.198_258_4e-6 + 1.185_347_1e-4;
+    let q = x2 * q + 2.268_434_6e-3;
+    let q = x2 * q + 4.893_525e-3;
+    x * p / q
+}
+
+/// Element-wise [`fast_tanh`] with gradient `1 − tanh²`.
+struct Tanh;
+
+impl CustomOp1 for Tanh {
+    fn name(&self) -> &'static str {
+        "fast-tanh"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = values(storage, layout, self.name())?;
+        let mut out = vec![0f32; x.len()];
+        out.par_chunks_mut(1 << 15)
+            .zip(x.par_chunks(1 << 15))
+            .for_each(|(o, i)| {
+                for (o, &i) in o.iter_mut().zip(i) {
+                    *o = fast_tanh(i);
+                }
+            });
+        Ok((CpuStorage::F32(out), layout.shape().clone()))
+    }
+
+    fn bwd(&self, _arg: &Tensor, res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some((grad * (1.0 - res.sqr()?)?)?))
+    }
+}
+
+/// Element-wise tanh (see [`fast_tanh`]).
+pub fn tanh(x: &Tensor) -> Result<Tensor> {
+    x.contiguous()?.apply_op1(Tanh)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{DType, Var};
+
+    fn seq(shape: &[usize], scale: f32) -> Tensor {
+        let n: usize = shape.iter().product();
+        let v: Vec<f32> = (0..n)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) * scale)
+            .collect();
+        Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
+    }
+
+    fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
+        (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+    }
+
+    #[test]
+    fn conv_matches_candle_conv2d_forward_and_backward() {
+        for padding in [0, 1, 2] {
+            let x = Var::from_tensor(&seq(&[2, 3, 7, 6], 0.02)).unwrap();
+            let w = Var::from_tensor(&seq(&[4, 3, 3, 3], 0.01)).unwrap();
+            let b = Var::from_tensor(&seq(&[4], 0.1)).unwrap();
+            // Reference: candle's NCHW conv2d.
+            let want = x
+                .conv2d(&w, padding, 1, 1, 1)
+                .unwrap()
+                .broadcast_add(&b.reshape((1, 4, 1, 1)).unwrap())
+                .unwrap();
+            let got = conv2d_nhwc(&x.permute((0, 2, 3, 1)).unwrap(), &w, &b, padding)
+                .unwrap()
+                .permute((0, 3, 1, 2))
+                .unwrap();
+            assert!(max_abs_diff(&want, &got) < 1e-5);
+            let gw = want.sqr().unwrap().sum_all().unwrap().backward().unwrap();
+            let gg = got.sqr().unwrap().sum_all().unwrap().backward().unwrap();
+            for v in [&x, &w, &b] {
+                let (a, c) = (gw.get(v).unwrap(), gg.get(v).unwrap());
+                assert!(
+                    max_abs_diff(a, c) < 1e-3,
+                    "padding {padding}: {}",
+                    max_abs_diff(a, c)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn pools_match_candle_forward_and_backward() {
+        let x = Var::from_tensor(&seq(&[2, 2, 6, 4], 0.03)).unwrap();
+        for max in [false, true] {
+            let want = if max {
+                x.max_pool2d(2).unwrap()
+            } else {
+                x.avg_pool2d(2).unwrap()
+            };
+            let nhwc = x.permute((0, 2, 3, 1)).unwrap();
+            let got = if max {
+                max_pool2_nhwc(&nhwc)
+            } else {
+                avg_pool2_nhwc(&nhwc)
+            };
+            let got = got.unwrap().permute((0, 3, 1, 2)).unwrap();
+            assert!(max_abs_diff(&want, &got) < 1e-6);
+            let weights = seq(&[2, 2, 3, 2], 0.1);
+            let gw = (want * &weights)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            let gg = (got * &weights)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            // candle 0.11's max_pool2d backward also divides by the window size (4); ours
+            // routes the whole gradient to the maximum, as PyTorch does.
+            let want_grad = if max {
+                (gw.get(&x).unwrap() * 4.0).unwrap()
+            } else {
+                gw.get(&x).unwrap().clone()
+            };
+            assert!(
+                max_abs_diff(&want_grad, gg.get(&x).unwrap()) < 1e-6,
+                "max pooling: {max}"
+            );
+        }
+    }
+
+    #[test]
+    fn fast_tanh_is_close_to_std_and_has_the_right_gradient() {
+        for i in -2000..=2000 {
+            let x = i as f32 * 0.01;
+            assert!((fast_tanh(x) - x.tanh()).abs() < 2e-6, "{x}");
+        }
+        let x = Var::from_tensor(&seq(&[3, 5], 0.05)).unwrap();
+        let g1 = tanh(&x).unwrap().sum_all().unwrap().backward().unwrap();
+        let g2 = x.tanh().unwrap().sum_all().unwrap().backward().unwrap();
+        assert!(max_abs_diff(g1.get(&x).unwrap(), g2.get(&x).unwrap()) < 1e-5);
+        assert_eq!(
+            tanh(&x.as_tensor().to_dtype(DType::F32).unwrap())
+                .unwrap()
+                .dims(),
+            &[3, 5]
+        );
+    }
+
+    #[test]
+    fn bad_shapes_are_errors() {
+        let x = seq(&[1, 2, 2, 1], 1.0);
+        let w = seq(&[1, 1, 5, 5], 1.0);
+        assert!(conv2d_nhwc(&x, &w, &seq(&[1], 1.0), 0).is_err());
+        assert!(avg_pool2_nhwc(&seq(&[1, 1, 1, 1], 1.0)).is_err());
+    }
+}
