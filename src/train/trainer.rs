@@ -575,3 +575,7 @@ pub fn input_description(kind: InputKind) -> String {
         InputKind::Vector { dim } => format!("{dim}-D vectors"),
     }
 }
+
+#[cfg(test)]
+#[path = "trainer_tests.rs"]
+mod tests;

@@ -14,7 +14,10 @@ pub fn shared_dir(test: &str) -> Option<PathBuf> {
     if dir.join("data").is_dir() {
         Some(dir)
     } else {
-        eprintln!("SKIPPED {test}: the shared data folder {} is not here", dir.display());
+        eprintln!(
+            "SKIPPED {test}: the shared data folder {} is not here",
+            dir.display()
+        );
         None
     }
 }
