@@ -4,9 +4,7 @@
 //! scalar tanh made the seed network about 15× slower than PyTorch on two cores; these ops
 //! keep every tensor in NHWC order so a convolution is one matrix product.
 
-use candle_core::{
-    CpuStorage, CustomOp1, CustomOp2, CustomOp3, Device, Layout, Result, Shape, Tensor,
-};
+use candle_core::{CpuStorage, CustomOp1, CustomOp3, Device, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 /// The f32 values of a contiguous CPU tensor.
@@ -166,13 +164,15 @@ impl CustomOp1 for Col2Im {
     }
 }
 
-/// Convolution of an NHWC input with a `[k·k·C, C_out]` weight matrix, stride 1.
+/// Convolution of an NHWC input with a `[k·k·C, C_out]` weight matrix and a bias, stride 1.
+/// The forward pass keeps its im2col matrix for the backward pass.
 struct Conv {
     kernel: usize,
     padding: usize,
+    cols: std::sync::Mutex<Option<Tensor>>,
 }
 
-impl CustomOp2 for Conv {
+impl CustomOp3 for Conv {
     fn name(&self) -> &'static str {
         "conv2d-nhwc"
     }
@@ -183,11 +183,17 @@ impl CustomOp2 for Conv {
         x_layout: &Layout,
         w_storage: &CpuStorage,
         w_layout: &Layout,
+        b_storage: &CpuStorage,
+        b_layout: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let g = ConvGeometry::new(x_layout.shape(), self.kernel, self.padding)?;
         let (rows, c_out) = w_layout.shape().dims2()?;
         if rows != g.row() {
             candle_core::bail!("conv: weight has {rows} rows, expected {}", g.row())
+        }
+        let bias = values(b_storage, b_layout, self.name())?;
+        if bias.len() != c_out {
+            candle_core::bail!("conv: bias has {} values, expected {c_out}", bias.len())
         }
         let (cols, _) = Im2Col {
             kernel: self.kernel,
@@ -204,7 +210,17 @@ impl CustomOp2 for Conv {
             (rows, c_out),
             &Device::Cpu,
         )?;
-        let out = cols.matmul(&w)?.flatten_all()?.to_vec1::<f32>()?;
+        let mut out = cols.matmul(&w)?.flatten_all()?.to_vec1::<f32>()?;
+        out.par_chunks_mut(c_out * 1024).for_each(|chunk| {
+            for row in chunk.chunks_exact_mut(c_out) {
+                for (v, b) in row.iter_mut().zip(bias) {
+                    *v += b;
+                }
+            }
+        });
+        if let Ok(mut cache) = self.cols.lock() {
+            *cache = Some(cols);
+        }
         Ok((
             CpuStorage::F32(out),
             Shape::from((g.batch, g.out_h(), g.out_w(), c_out)),
@@ -215,19 +231,25 @@ impl CustomOp2 for Conv {
         &self,
         x: &Tensor,
         w: &Tensor,
+        _b: &Tensor,
         _res: &Tensor,
         grad: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let g = ConvGeometry::new(x.shape(), self.kernel, self.padding)?;
         let c_out = w.dim(1)?;
         let grad = grad
             .contiguous()?
             .reshape((g.batch * g.out_h() * g.out_w(), c_out))?;
-        let cols = x.apply_op1_no_bwd(&Im2Col {
-            kernel: self.kernel,
-            padding: self.padding,
-        })?;
+        let cached = self.cols.lock().ok().and_then(|mut c| c.take());
+        let cols = match cached {
+            Some(cols) => cols,
+            None => x.apply_op1_no_bwd(&Im2Col {
+                kernel: self.kernel,
+                padding: self.padding,
+            })?,
+        };
         let grad_w = cols.t()?.matmul(&grad)?;
+        let grad_b = grad.sum(0)?;
         // The first layer's input is data, not a variable: skip its gradient.
         let grad_x = if x.track_op() {
             Some(
@@ -237,7 +259,7 @@ impl CustomOp2 for Conv {
         } else {
             None
         };
-        Ok((grad_x, Some(grad_w)))
+        Ok((grad_x, Some(grad_w), Some(grad_b)))
     }
 }
 
@@ -250,9 +272,12 @@ pub fn conv2d_nhwc(x: &Tensor, weight: &Tensor, bias: &Tensor, padding: usize) -
         .permute((2, 3, 1, 0))?
         .contiguous()?
         .reshape((k * k * c_in, c_out))?;
-    x.contiguous()?
-        .apply_op2(&w, Conv { kernel: k, padding })?
-        .broadcast_add(bias)
+    let op = Conv {
+        kernel: k,
+        padding,
+        cols: std::sync::Mutex::new(None),
+    };
+    x.contiguous()?.apply_op3(&w, &bias.contiguous()?, op)
 }
 
 /// 2×2 pooling, stride 2, over an NHWC tensor (odd trailing rows/columns are dropped).
@@ -430,7 +455,36 @@ impl CustomOp1 for Tanh {
     }
 
     fn bwd(&self, _arg: &Tensor, res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        Ok(Some((grad * (1.0 - res.sqr()?)?)?))
+        Ok(Some(res.apply_op2_no_bwd(&grad.contiguous()?, &TanhBwd)?))
+    }
+}
+
+/// The gradient of [`Tanh`] in one pass: (tanh output, output gradient) → `g · (1 − y²)`.
+struct TanhBwd;
+
+impl candle_core::CustomOp2 for TanhBwd {
+    fn name(&self) -> &'static str {
+        "fast-tanh-bwd"
+    }
+
+    fn cpu_fwd(
+        &self,
+        y_storage: &CpuStorage,
+        y_layout: &Layout,
+        g_storage: &CpuStorage,
+        g_layout: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let y = values(y_storage, y_layout, self.name())?;
+        let g = values(g_storage, g_layout, self.name())?;
+        let mut out = vec![0f32; y.len()];
+        out.par_chunks_mut(1 << 15)
+            .zip(y.par_chunks(1 << 15).zip(g.par_chunks(1 << 15)))
+            .for_each(|(o, (y, g))| {
+                for ((o, &y), &g) in o.iter_mut().zip(y).zip(g) {
+                    *o = g * (1.0 - y * y);
+                }
+            });
+        Ok((CpuStorage::F32(out), y_layout.shape().clone()))
     }
 }
 
