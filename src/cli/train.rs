@@ -315,9 +315,12 @@ fn drop_progress_loop(rx: &std::sync::mpsc::Receiver<Progress>, quiet: bool) {
                 bar.set_message(format!("loss {loss:.4}"));
             }
             Progress::Epoch(r) => {
-                let test = r
-                    .test_accuracy_at_0_5
-                    .map_or(String::new(), |acc| format!(", test acc@0.5 {}", pct(acc)));
+                let test = match (r.test_accuracy_at_0_5, r.test_best_accuracy) {
+                    (Some(acc), Some(best)) => {
+                        format!(", test acc@0.5 {}, best {}", pct(acc), pct(best))
+                    }
+                    _ => String::new(),
+                };
                 if !quiet {
                     bar.suspend(|| {
                         outln!(

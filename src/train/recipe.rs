@@ -101,7 +101,7 @@ impl TrainConfig {
                 weight_decay: 1e-4,
                 cosine_decay: true,
             },
-            epochs: 15,
+            epochs: 20,
             batch_size: 128,
             seed: 0,
             max_shift: 2,

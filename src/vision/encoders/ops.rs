@@ -169,7 +169,36 @@ impl CustomOp1 for Col2Im {
 struct Conv {
     kernel: usize,
     padding: usize,
-    cols: std::sync::Mutex<Option<Tensor>>,
+    /// Fused tanh after the bias.
+    tanh: bool,
+    /// Fused 2×2 average pooling after the activation.
+    pool: bool,
+    /// The forward pass's im2col matrix and pre-pooling activation, for the backward pass.
+    cache: std::sync::Mutex<Option<(Tensor, Vec<f32>)>>,
+}
+
+/// 2×2 average pooling of NHWC `images` (`[B, h, w, c]`, odd edges dropped).
+fn avg_pool_values(x: &[f32], b: usize, h: usize, w: usize, c: usize) -> Vec<f32> {
+    let (oh, ow) = (h / 2, w / 2);
+    let mut out = vec![0f32; b * oh * ow * c];
+    out.par_chunks_mut((oh * ow * c).max(1))
+        .zip(x.par_chunks((h * w * c).max(1)))
+        .for_each(|(o, image)| {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let r0 = (2 * oy * w + 2 * ox) * c;
+                    let r1 = ((2 * oy + 1) * w + 2 * ox) * c;
+                    for ch in 0..c {
+                        o[(oy * ow + ox) * c + ch] = 0.25
+                            * (image[r0 + ch]
+                                + image[r0 + c + ch]
+                                + image[r1 + ch]
+                                + image[r1 + c + ch]);
+                    }
+                }
+            }
+        });
+    out
 }
 
 impl CustomOp3 for Conv {
@@ -211,20 +240,28 @@ impl CustomOp3 for Conv {
             &Device::Cpu,
         )?;
         let mut out = cols.matmul(&w)?.flatten_all()?.to_vec1::<f32>()?;
+        let tanh = self.tanh;
         out.par_chunks_mut(c_out * 1024).for_each(|chunk| {
             for row in chunk.chunks_exact_mut(c_out) {
                 for (v, b) in row.iter_mut().zip(bias) {
-                    *v += b;
+                    *v = if tanh { fast_tanh(*v + b) } else { *v + b };
                 }
             }
         });
-        if let Ok(mut cache) = self.cols.lock() {
-            *cache = Some(cols);
+        let (oh, ow) = (g.out_h(), g.out_w());
+        let (result, shape) = if self.pool {
+            if oh < 2 || ow < 2 {
+                candle_core::bail!("conv: a {oh}x{ow} output is too small for 2x2 pooling")
+            }
+            let pooled = avg_pool_values(&out, g.batch, oh, ow, c_out);
+            (pooled, Shape::from((g.batch, oh / 2, ow / 2, c_out)))
+        } else {
+            (out.clone(), Shape::from((g.batch, oh, ow, c_out)))
+        };
+        if let Ok(mut cache) = self.cache.lock() {
+            *cache = Some((cols, out));
         }
-        Ok((
-            CpuStorage::F32(out),
-            Shape::from((g.batch, g.out_h(), g.out_w(), c_out)),
-        ))
+        Ok((CpuStorage::F32(result), shape))
     }
 
     fn bwd(
@@ -237,17 +274,11 @@ impl CustomOp3 for Conv {
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let g = ConvGeometry::new(x.shape(), self.kernel, self.padding)?;
         let c_out = w.dim(1)?;
-        let grad = grad
-            .contiguous()?
-            .reshape((g.batch * g.out_h() * g.out_w(), c_out))?;
-        let cached = self.cols.lock().ok().and_then(|mut c| c.take());
-        let cols = match cached {
-            Some(cols) => cols,
-            None => x.apply_op1_no_bwd(&Im2Col {
-                kernel: self.kernel,
-                padding: self.padding,
-            })?,
+        let Some((cols, act)) = self.cache.lock().ok().and_then(|mut c| c.take()) else {
+            candle_core::bail!("conv: backward pass without a forward pass")
         };
+        let grad = self.pre_activation_grad(&grad.contiguous()?, &act, g, c_out)?;
+        let grad = grad.reshape((g.batch * g.out_h() * g.out_w(), c_out))?;
         let grad_w = cols.t()?.matmul(&grad)?;
         let grad_b = grad.sum(0)?;
         // The first layer's input is data, not a variable: skip its gradient.
@@ -263,9 +294,72 @@ impl CustomOp3 for Conv {
     }
 }
 
+impl Conv {
+    /// The gradient at the convolution's output (before the fused tanh and pooling), from the
+    /// gradient of the op's result and the cached activation `act` (`[B, oh, ow, C_out]`).
+    fn pre_activation_grad(
+        &self,
+        grad: &Tensor,
+        act: &[f32],
+        g: ConvGeometry,
+        c_out: usize,
+    ) -> Result<Tensor> {
+        let (b, oh, ow) = (g.batch, g.out_h(), g.out_w());
+        let grad = grad.flatten_all()?.to_vec1::<f32>()?;
+        let mut out = vec![0f32; b * oh * ow * c_out];
+        let (pool, tanh) = (self.pool, self.tanh);
+        let (ph, pw) = (oh / 2, ow / 2);
+        let per_image_out = if pool {
+            ph * pw * c_out
+        } else {
+            oh * ow * c_out
+        };
+        out.par_chunks_mut(oh * ow * c_out)
+            .zip(act.par_chunks(oh * ow * c_out))
+            .zip(grad.par_chunks(per_image_out.max(1)))
+            .for_each(|((o, y), gr)| {
+                for py in 0..oh {
+                    for px in 0..ow {
+                        for ch in 0..c_out {
+                            let at = (py * ow + px) * c_out + ch;
+                            let up = if pool {
+                                if py / 2 >= ph || px / 2 >= pw {
+                                    0.0
+                                } else {
+                                    0.25 * gr[((py / 2) * pw + px / 2) * c_out + ch]
+                                }
+                            } else {
+                                gr[at]
+                            };
+                            o[at] = if tanh { up * (1.0 - y[at] * y[at]) } else { up };
+                        }
+                    }
+                }
+            });
+        Tensor::from_vec(out, (b, oh, ow, c_out), &Device::Cpu)
+    }
+}
+
 /// A stride-1 convolution of an NHWC input `[B, H, W, C]` with a PyTorch-layout weight
 /// `[C_out, C, k, k]` and a bias `[C_out]`, zero padding `padding`: `[B, oh, ow, C_out]`.
 pub fn conv2d_nhwc(x: &Tensor, weight: &Tensor, bias: &Tensor, padding: usize) -> Result<Tensor> {
+    conv_fused(x, weight, bias, padding, false, false)
+}
+
+/// [`conv2d_nhwc`] (no padding) followed by tanh and 2×2 average pooling, in one op: the
+/// seed network's block. `[B, H, W, C]` → `[B, (H−k+1)/2, (W−k+1)/2, C_out]`.
+pub fn conv_tanh_avg_pool_nhwc(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
+    conv_fused(x, weight, bias, 0, true, true)
+}
+
+fn conv_fused(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    padding: usize,
+    tanh: bool,
+    pool: bool,
+) -> Result<Tensor> {
     let (c_out, c_in, k, _) = weight.dims4()?;
     // [k, k, C, C_out] → [k·k·C, C_out], the order of an im2col row.
     let w = weight
@@ -275,7 +369,9 @@ pub fn conv2d_nhwc(x: &Tensor, weight: &Tensor, bias: &Tensor, padding: usize) -
     let op = Conv {
         kernel: k,
         padding,
-        cols: std::sync::Mutex::new(None),
+        tanh,
+        pool,
+        cache: std::sync::Mutex::new(None),
     };
     x.contiguous()?.apply_op3(&w, &bias.contiguous()?, op)
 }
@@ -546,6 +642,33 @@ mod tests {
                     max_abs_diff(a, c)
                 );
             }
+        }
+    }
+
+    #[test]
+    fn the_fused_seed_block_matches_its_parts() {
+        let x = Var::from_tensor(&seq(&[2, 9, 8, 2], 0.02)).unwrap();
+        let w = Var::from_tensor(&seq(&[3, 2, 3, 3], 0.01)).unwrap();
+        let b = Var::from_tensor(&seq(&[3], 0.1)).unwrap();
+        let parts = avg_pool2_nhwc(&tanh(&conv2d_nhwc(&x, &w, &b, 0).unwrap()).unwrap()).unwrap();
+        let fused = conv_tanh_avg_pool_nhwc(&x, &w, &b).unwrap();
+        assert_eq!(fused.dims(), &[2, 3, 3, 3]);
+        assert!(max_abs_diff(&parts, &fused) < 1e-6);
+        let weights = seq(&[2, 3, 3, 3], 0.1);
+        let gp = (parts * &weights)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let gf = (fused * &weights)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        for v in [&x, &w, &b] {
+            assert!(max_abs_diff(gp.get(v).unwrap(), gf.get(v).unwrap()) < 1e-5);
         }
     }
 

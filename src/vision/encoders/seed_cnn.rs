@@ -89,6 +89,11 @@ impl ConvLayer {
     pub(super) fn forward(&self, x: &Tensor) -> Result<Tensor> {
         ops::conv2d_nhwc(x, &self.weight, &self.bias, self.padding)
     }
+
+    /// Convolution, tanh and 2×2 average pooling in one fused op (no padding).
+    pub(super) fn forward_tanh_pool(&self, x: &Tensor) -> Result<Tensor> {
+        ops::conv_tanh_avg_pool_nhwc(x, &self.weight, &self.bias)
+    }
 }
 
 /// The seed network.
@@ -145,8 +150,8 @@ impl SeedCnn {
 impl Module for SeedCnn {
     /// `[B, H, W, C]` images in `[0, 1]` → `[B, embedding_dim]`.
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        let x = ops::avg_pool2_nhwc(&ops::tanh(&self.conv1.forward(xs)?)?)?; // [B, 12, 12, 4]
-        let x = ops::avg_pool2_nhwc(&ops::tanh(&self.conv2.forward(&x)?)?)?; // [B, 4, 4, 16]
+        let x = self.conv1.forward_tanh_pool(xs)?; // [B, 12, 12, 4]
+        let x = self.conv2.forward_tanh_pool(&x)?; // [B, 4, 4, 16]
         let x = x.flatten_from(1)?; // [B, 256]
         ops::tanh(&self.dense.forward(&x)?) // [B, 10]
     }
