@@ -56,6 +56,12 @@ pub struct TrainArgs {
     /// Random shifts of training images, in pixels (0 = none).
     #[arg(long)]
     pub max_shift: Option<usize>,
+    /// Random rotations of training images, in degrees (0 = none).
+    #[arg(long)]
+    pub max_rotation: Option<f32>,
+    /// Random scaling of training images, as a fraction (0.1 = ±10 %; 0 = none).
+    #[arg(long)]
+    pub max_scale: Option<f32>,
     /// Evaluate on the test split every N epochs (0 = only at the end).
     #[arg(long)]
     pub eval_every: Option<usize>,
@@ -173,6 +179,8 @@ pub fn config_from_args(a: &TrainArgs) -> anyhow::Result<TrainConfig> {
     c.optimizer.weight_decay = a.weight_decay.unwrap_or(c.optimizer.weight_decay);
     c.seed = a.seed.unwrap_or(c.seed);
     c.max_shift = a.max_shift.unwrap_or(c.max_shift);
+    c.max_rotation_deg = a.max_rotation.unwrap_or(c.max_rotation_deg);
+    c.max_scale = a.max_scale.unwrap_or(c.max_scale);
     c.eval_every = a.eval_every.unwrap_or(c.eval_every);
     Ok(c)
 }

@@ -2,6 +2,7 @@
 //! the seed tutorial's pair sampling, random triplets and online mining, the losses, the
 //! training loop (a library function driven by the CLI and the GUI alike) and evaluation.
 
+pub mod augment;
 pub mod dataset;
 pub mod eval;
 pub mod faces;

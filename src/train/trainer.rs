@@ -14,6 +14,7 @@ use candle_core::{DType, Device, Module as _, Tensor};
 use candle_nn::{Optimizer as _, VarMap};
 
 use super::TrainError;
+use super::augment::augment_into;
 use super::dataset::{Dataset, Split};
 use super::eval::{EvalReport, embed_split, evaluation_pairs, retrieval, score};
 use super::losses::{self, LossConfig};
@@ -202,42 +203,22 @@ fn epoch_batches(
     }
 }
 
-/// Copies item `i` into `dst`, shifted by (dx, dy) pixels with zero fill when `shift` is set.
-fn copy_item(split: &Split, i: usize, shift: Option<(isize, isize)>, dst: &mut Vec<f32>) {
-    let src = split.item(i);
-    let (Some((dx, dy)), [h, w, c]) = (shift, split.item_shape.as_slice()) else {
-        dst.extend_from_slice(src);
-        return;
-    };
-    let (h, w, c) = (*h as isize, *w as isize, *c);
-    for y in 0..h {
-        for x in 0..w {
-            let (sy, sx) = (y - dy, x - dx);
-            if (0..h).contains(&sy) && (0..w).contains(&sx) {
-                let at = (sy * w + sx) as usize * c;
-                dst.extend_from_slice(&src[at..at + c]);
-            } else {
-                dst.extend(std::iter::repeat_n(0.0, c));
-            }
-        }
-    }
-}
-
-/// The items `indices` as a tensor, with random shifts when augmenting.
+/// The items `indices` as a tensor, randomly augmented (images only) per `config`.
 fn gather(
+    config: &TrainConfig,
     split: &Split,
     indices: &[usize],
-    max_shift: usize,
     rng: &mut SplitMix64,
 ) -> Result<Tensor, TrainError> {
     let mut values = Vec::with_capacity(indices.len() * split.item_len());
-    let s = max_shift as isize;
+    let aug = config.augment();
     for &i in indices {
-        let shift = (s > 0 && split.item_shape.len() == 3).then(|| {
-            let r = 2 * max_shift + 1;
-            (rng.below(r) as isize - s, rng.below(r) as isize - s)
-        });
-        copy_item(split, i, shift, &mut values);
+        match split.item_shape[..] {
+            [h, w, c] if !aug.is_identity() => {
+                augment_into(split.item(i), (h, w, c), &aug, rng, &mut values);
+            }
+            _ => values.extend_from_slice(split.item(i)),
+        }
     }
     let mut shape = vec![indices.len()];
     shape.extend(&split.item_shape);
@@ -253,7 +234,6 @@ fn batch_loss(
     batch: &Batch,
     rng: &mut SplitMix64,
 ) -> Result<Option<Tensor>, TrainError> {
-    let shift = config.max_shift;
     match (batch, &config.loss) {
         (Batch::Pairs(pairs), LossConfig::Contrastive { margin }) => {
             let n = pairs.len();
@@ -263,7 +243,7 @@ fn batch_loss(
                 .chain(pairs.iter().map(|p| p.b))
                 .collect();
             // Both twins in one forward pass: the same maths as two calls with shared weights.
-            let e = encoder.forward(&gather(train, &idx, shift, rng)?)?; // [2n, dim]
+            let e = encoder.forward(&gather(config, train, &idx, rng)?)?; // [2n, dim]
             let d = losses::pair_distance(&e.narrow(0, 0, n)?, &e.narrow(0, n, n)?)?;
             let y: Vec<f32> = pairs.iter().map(|p| f32::from(u8::from(p.same))).collect();
             let y = Tensor::from_vec(y, n, &Device::Cpu)?;
@@ -272,7 +252,7 @@ fn batch_loss(
         (Batch::Triplets(t), LossConfig::Triplet { margin, squared }) => {
             let n = t.len();
             let idx: Vec<usize> = (0..3).flat_map(|k| t.iter().map(move |x| x[k])).collect();
-            let e = encoder.forward(&gather(train, &idx, shift, rng)?)?; // [3n, dim]
+            let e = encoder.forward(&gather(config, train, &idx, rng)?)?; // [3n, dim]
             let (a, p, ng) = (
                 e.narrow(0, 0, n)?,
                 e.narrow(0, n, n)?,
@@ -289,7 +269,7 @@ fn batch_loss(
                     "a triplet loss over class batches needs a miner".into(),
                 ));
             };
-            let e = encoder.forward(&gather(train, items, shift, rng)?)?; // [n, dim]
+            let e = encoder.forward(&gather(config, train, items, rng)?)?; // [n, dim]
             let rows = e.detach().to_vec2::<f32>()?;
             let n = rows.len();
             let mut dist = vec![0f32; n * n];
@@ -320,7 +300,7 @@ fn batch_loss(
             let Some(w) = class_weights else {
                 return Err(TrainError::Config("cosface needs class weights".into()));
             };
-            let e = encoder.forward(&gather(train, items, shift, rng)?)?;
+            let e = encoder.forward(&gather(config, train, items, rng)?)?;
             let labels: Vec<u32> = items.iter().map(|&i| train.labels[i]).collect();
             let labels = Tensor::new(labels, &Device::Cpu)?;
             Ok(Some(losses::cosface(&e, &labels, w, *scale, *margin)?))
@@ -511,7 +491,7 @@ fn finish(
     // The threshold is fitted on the training pairs, never on the test pairs.
     let train_emb = embed_split(&encoder, &dataset.train)?;
     let train_scored = score(&train_emb, train_pairs);
-    let (_, threshold) = metrics::best_threshold(&train_scored);
+    let threshold = fit_threshold(&train_scored);
     let train_report = EvalReport::new(&train_scored, threshold, None);
     let test_emb = embed_split(&encoder, &dataset.test)?;
     let test_report = EvalReport::new(
@@ -563,6 +543,61 @@ fn finish(
         history,
         encoder,
     })
+}
+
+/// The recommended threshold: the middle of the widest range of thresholds that reach the
+/// best accuracy on `scored` (the training pairs). On well-separated training pairs every
+/// threshold between the farthest same pair and the nearest different pair is "best"; the
+/// middle of that gap generalises better than its edge.
+#[must_use]
+pub fn fit_threshold(scored: &[metrics::ScoredPair]) -> f32 {
+    let mut sorted: Vec<metrics::ScoredPair> = scored
+        .iter()
+        .copied()
+        .filter(|p| p.distance.is_finite())
+        .collect();
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted.sort_by(|a, b| a.distance.total_cmp(&b.distance));
+    // correct[i] = pairs right when the threshold lies just above sorted[i - 1] (i = 0: below all).
+    let mut correct = sorted.iter().filter(|p| !p.same).count();
+    let mut counts = vec![correct];
+    for p in &sorted {
+        correct = if p.same { correct + 1 } else { correct - 1 };
+        counts.push(correct);
+    }
+    let best = counts.iter().copied().max().unwrap_or(0);
+    // The widest run of gaps at the best count, measured in distance.
+    let gap_lo = |i: usize| {
+        if i == 0 {
+            sorted[0].distance - 1e-3
+        } else {
+            sorted[i - 1].distance
+        }
+    };
+    let gap_hi = |i: usize| {
+        sorted
+            .get(i)
+            .map_or(sorted[sorted.len() - 1].distance + 1e-3, |p| p.distance)
+    };
+    let (mut best_range, mut i) = ((gap_lo(0), gap_hi(0)), 0);
+    let mut widest = f32::NEG_INFINITY;
+    while i < counts.len() {
+        if counts[i] == best {
+            let start = i;
+            while i + 1 < counts.len() && counts[i + 1] == best {
+                i += 1;
+            }
+            let (lo, hi) = (gap_lo(start), gap_hi(i));
+            if hi - lo > widest {
+                widest = hi - lo;
+                best_range = (lo, hi);
+            }
+        }
+        i += 1;
+    }
+    f32::midpoint(best_range.0, best_range.1)
 }
 
 /// Item shapes an encoder config can take, for error messages and the CLI.

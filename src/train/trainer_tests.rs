@@ -68,6 +68,8 @@ fn tiny_config() -> TrainConfig {
         batch_size: 8,
         seed: 3,
         max_shift: 0,
+        max_rotation_deg: 0.0,
+        max_scale: 0.0,
         eval_every: 0,
     }
 }
@@ -373,4 +375,27 @@ fn a_face_head_trains_on_a_frozen_encoder_and_composes_with_it() {
             .to_string()
             .contains("base encoder")
     );
+}
+
+#[test]
+fn the_threshold_sits_in_the_middle_of_the_widest_best_gap() {
+    use crate::core::metrics::ScoredPair;
+    let p = |distance: f32, same: bool| ScoredPair { distance, same };
+    // Separable: same pairs up to 0.4, different from 1.0: the middle of the gap is 0.7
+    // (metrics::best_threshold would give 0.7 too here, but the edge on a looser set).
+    assert!(
+        (fit_threshold(&[p(0.1, true), p(0.4, true), p(1.0, false), p(1.3, false)]) - 0.7).abs()
+            < 1e-6
+    );
+    // One different pair at 0.3 inside the same pairs: best accuracy 4/5 is reached between
+    // 0.4 and 1.0 (width 0.6) and not elsewhere.
+    let t = fit_threshold(&[
+        p(0.1, true),
+        p(0.3, false),
+        p(0.4, true),
+        p(1.0, false),
+        p(1.3, false),
+    ]);
+    assert!((t - 0.7).abs() < 1e-6, "{t}");
+    assert_eq!(fit_threshold(&[]), 0.0);
 }
