@@ -4,7 +4,7 @@
 #   seed recipe on the bundled MNIST subset: test pair accuracy (d < 0.5), train pairs/s, peak RSS;
 #   best recipe on the same test pairs; with --fashion, both recipes on Fashion-MNIST too.
 #
-#   tools/bench-train.sh [--fashion] [--fashion-best-epochs N] [--fashion-anchors] [--threads N] [--quick]
+#   tools/bench-train.sh [--fashion] [--fashion-best-epochs N] [--fashion-anchors] [--threads N] [--quick] [--report-only]
 #
 # Fashion-MNIST is 7.5x the bundled MNIST: the best recipe runs there for --fashion-best-epochs
 # (default 3, about 3 minutes each on 2 cores), and the PyTorch anchor only with --fashion-anchors.
@@ -16,7 +16,7 @@
 # machine is shared.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-threads=2 fashion=0 quick=0 fashion_best_epochs=3 fashion_anchors=0
+threads=2 fashion=0 quick=0 fashion_best_epochs=3 fashion_anchors=0 report_only=0
 while (($#)); do
   case $1 in
     --fashion) fashion=1 ;;
@@ -24,6 +24,7 @@ while (($#)); do
     --quick) quick=1 ;;
     --fashion-best-epochs) fashion_best_epochs=$2; shift ;;
     --fashion-anchors) fashion_anchors=1 ;;
+    --report-only) report_only=1 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -31,8 +32,11 @@ done
 shared=${ROLLCALL_SHARED_DIR:-../shared}
 venv=${ANCHORS_VENV:-/work/venvs/anchors}
 fmnist=${FASHION_DIR:-/usr/share/datasets/fashion-mnist}
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+# Results stay in target/bench-train (--report-only prints the table of the last run again).
+out=${BENCH_OUT:-target/bench-train}
+mkdir -p "$out"
+if ((report_only)); then measured=0; [[ -f "$out/anchor_torch_mnist.json" ]] && measured=1; else
+rm -rf "${out:?}"/*
 cargo build --release --quiet
 bin=target/release/rollcall
 epochs=20 best_epochs=""
@@ -66,6 +70,7 @@ if ((fashion)); then
   else
     echo "no Fashion-MNIST at $fmnist (apt-get install dataset-fashion-mnist); skipping it" >&2
   fi
+fi
 fi
 
 python3 - "$out" "$shared/anchors/perf/runs" "$measured" <<'PY'

@@ -110,7 +110,7 @@ impl TrainConfig {
                 weight_decay: 5e-4,
                 cosine_decay: true,
             },
-            epochs: 20,
+            epochs: 30,
             batch_size: 128,
             seed: 0,
             max_shift: 2,
