@@ -9,6 +9,7 @@ pub mod faces;
 pub mod idx;
 pub mod losses;
 pub mod miners;
+pub mod model;
 pub mod pairs;
 pub mod pyrandom;
 pub mod recipe;
@@ -18,8 +19,9 @@ pub use dataset::{Dataset, DatasetSpec, Split};
 pub use eval::EvalReport;
 pub use losses::LossConfig;
 pub use miners::Miner;
+pub use model::{EpochRecord, History, TrainedModel, fit_threshold};
 pub use recipe::{OptimizerConfig, Sampling, TrainConfig};
-pub use trainer::{EpochRecord, History, Progress, TrainedModel, train};
+pub use trainer::{Progress, train};
 
 use crate::vision::VisionError;
 use crate::vision::image_io::ImageLoadError;

@@ -8,6 +8,7 @@ use crate::core::ModelId;
 use crate::train::dataset::DataKind;
 use crate::train::faces::{FaceOptions, embed_face_folder};
 use crate::train::miners::Miner;
+use crate::train::model::{EpochRecord, TrainedModel, fit_threshold};
 use crate::train::recipe::OptimizerConfig;
 use crate::vision::encoders::{EncoderConfig, TrainedEncoder, face_head, load, seed_cnn};
 use crate::vision::{FaceEncoder, VisionError};

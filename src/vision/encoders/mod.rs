@@ -5,6 +5,7 @@
 pub mod card;
 pub mod chip;
 pub mod config;
+pub mod conv;
 pub mod face_head;
 pub mod init;
 pub mod load;
