@@ -9,6 +9,7 @@ use candle_core::{DType, Tensor};
 use candle_nn::VarMap;
 
 use super::TrainError;
+use super::augment::augment_into;
 use super::dataset::Dataset;
 use super::eval::{EvalReport, embed_split, retrieval, score};
 use super::pairs::Pair;
@@ -18,7 +19,15 @@ use crate::core::metrics;
 use crate::vision::encoders::card::{
     CARD_FILE, CARD_FORMAT, HISTORY_FILE, WEIGHTS_FILE, model_id_for,
 };
+use crate::vision::encoders::init::SplitMix64;
 use crate::vision::encoders::{DatasetInfo, Encoder, ModelCard};
+
+/// How the threshold is chosen without augmentation.
+const THRESHOLD_RULE: &str = "the middle of the widest range of distances that give the best accuracy on the \
+     training pairs (same when distance < threshold)";
+/// How the threshold is chosen with augmentation.
+const THRESHOLD_RULE_AUGMENTED: &str = "the middle of the widest range of distances that give the best accuracy \
+     on the training pairs, each image randomly augmented as in training (same when distance < threshold)";
 
 /// One epoch's figures.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -129,7 +138,30 @@ pub(super) fn finish(
     // The threshold is fitted on the training pairs, never on the test pairs.
     let train_emb = embed_split(&encoder, &dataset.train)?;
     let train_scored = score(&train_emb, train_pairs);
-    let threshold = fit_threshold(&train_scored);
+    // With augmentation, the threshold is fitted on the training pairs as training saw them
+    // (one fixed random augmentation of each image): the memorised originals sit closer
+    // together than unseen images do, and a threshold fitted on them comes out too strict.
+    let aug = config.augment();
+    let (threshold, threshold_rule) = match dataset.train.item_shape[..] {
+        [h, w, c] if !aug.is_identity() => {
+            let mut rng = SplitMix64::new(config.seed ^ 0x7E57);
+            let mut augmented = dataset.train.clone();
+            let mut values = Vec::with_capacity(augmented.items.len());
+            for i in 0..augmented.len() {
+                augment_into(
+                    dataset.train.item(i),
+                    (h, w, c),
+                    &aug,
+                    &mut rng,
+                    &mut values,
+                );
+            }
+            augmented.items = values;
+            let scored = score(&embed_split(&encoder, &augmented)?, train_pairs);
+            (fit_threshold(&scored), THRESHOLD_RULE_AUGMENTED)
+        }
+        _ => (fit_threshold(&train_scored), THRESHOLD_RULE),
+    };
     let train_report = EvalReport::new(&train_scored, threshold, None);
     let test_emb = embed_split(&encoder, &dataset.test)?;
     let test_report = EvalReport::new(
@@ -156,7 +188,7 @@ pub(super) fn finish(
         encoder: config.encoder.clone(),
         metric: Metric::Euclidean,
         threshold,
-        threshold_rule: "the distance that maximises accuracy on the training pairs (same when distance < threshold)".into(),
+        threshold_rule: threshold_rule.into(),
         dataset: DatasetInfo {
             spec: dataset.spec.clone(),
             kind: dataset.kind,
