@@ -4,19 +4,23 @@
 #   seed recipe on the bundled MNIST subset: test pair accuracy (d < 0.5), train pairs/s, peak RSS;
 #   best recipe on the same test pairs; with --fashion, both recipes on Fashion-MNIST too.
 #
-#   tools/bench-train.sh [--fashion] [--fashion-best-epochs N] [--fashion-anchors] [--threads N] [--quick] [--report-only]
+#   tools/bench-train.sh [--fashion] [--fashion-best-epochs N] [--fashion-anchors] [--threads N]
+#                        [--quick] [--skip-best] [--report-only]
 #
 # Fashion-MNIST is 7.5x the bundled MNIST: the best recipe runs there for --fashion-best-epochs
 # (default 3, about 3 minutes each on 2 cores), and the PyTorch anchor only with --fashion-anchors.
 #
-# Threads: RAYON_NUM_THREADS=N for rollcall (default 2, the anchors' count). The anchors are run
+# Threads: RAYON_NUM_THREADS=N for rollcall (default 2, the anchors' count); candle's own
+# element-wise pool spin-waits like OpenMP's default (results.md, observation 3) and collapses
+# when other processes want the cores, so it is set to 1 thread (CANDLE_NUM_THREADS=1; matrix
+# products and rollcall's own kernels still use the N rayon threads). The anchors are run
 # here when a venv with torch/tensorflow exists at $ANCHORS_VENV (default /work/venvs/anchors);
 # otherwise their stored figures from ../shared/anchors/perf/runs/*.json are printed and marked
 # "stored" (not measured in this run). Uses the release profile. Note the load average: the
 # machine is shared.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-threads=2 fashion=0 quick=0 fashion_best_epochs=3 fashion_anchors=0 report_only=0
+threads=2 fashion=0 quick=0 fashion_best_epochs=3 fashion_anchors=0 report_only=0 skip_best=0
 while (($#)); do
   case $1 in
     --fashion) fashion=1 ;;
@@ -25,6 +29,7 @@ while (($#)); do
     --fashion-best-epochs) fashion_best_epochs=$2; shift ;;
     --fashion-anchors) fashion_anchors=1 ;;
     --report-only) report_only=1 ;;
+    --skip-best) skip_best=1 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -45,7 +50,7 @@ epochs=20 best_epochs=""
 run_rollcall() { # name dataset args...
   local name=$1 data=$2; shift 2
   echo "running rollcall $name on $data ..." >&2
-  RAYON_NUM_THREADS=$threads "$bin" train --dataset "$data" --json --out "$out/$name" "$@" >"$out/$name.json"
+  CANDLE_NUM_THREADS=${CANDLE_NUM_THREADS:-1} RAYON_NUM_THREADS=$threads "$bin" train --dataset "$data" --json --out "$out/$name" "$@" >"$out/$name.json"
 }
 run_anchor() { # name script data
   local name=$1 script=$2 data=$3
@@ -55,7 +60,7 @@ run_anchor() { # name script data
 }
 
 run_rollcall seed_mnist mnist --recipe seed --epochs "$epochs"
-run_rollcall best_mnist mnist --recipe best $best_epochs
+((skip_best)) || run_rollcall best_mnist mnist --recipe best $best_epochs
 measured=0
 if [[ -x "$venv/bin/python" ]]; then
   measured=1
@@ -65,7 +70,7 @@ fi
 if ((fashion)); then
   if [[ -d "$fmnist" ]]; then
     run_rollcall seed_fashion "idx:$fmnist" --recipe seed --epochs "$epochs"
-    run_rollcall best_fashion "idx:$fmnist" --recipe best --epochs "$fashion_best_epochs" --eval-every 0
+    ((skip_best)) || run_rollcall best_fashion "idx:$fmnist" --recipe best --epochs "$fashion_best_epochs" --eval-every 0
     if ((measured && fashion_anchors)); then run_anchor torch_fashion seed_torch.py "$fmnist"; fi
   else
     echo "no Fashion-MNIST at $fmnist (apt-get install dataset-fashion-mnist); skipping it" >&2
