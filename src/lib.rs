@@ -11,6 +11,7 @@ pub mod cli;
 pub mod core;
 pub mod gui;
 pub mod store;
+pub mod train;
 pub mod vision;
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ mod review;
 mod roster;
 mod sessions;
 mod table;
+pub mod train;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -116,6 +117,13 @@ pub enum Command {
     /// Convert pretrained weights of other tools (dlib) to safetensors.
     #[command(subcommand)]
     ImportWeights(import::ImportCommand),
+    /// Train a Siamese encoder (MNIST digits, IDX data or face folders).
+    Train(Box<train::TrainArgs>),
+    /// Evaluate a trained model on a dataset or a pairs list.
+    Eval(train::EvalArgs),
+    /// List trained models.
+    #[command(subcommand)]
+    Models(train::ModelsCommand),
 }
 
 /// Parses the arguments, runs the command (or `open_window` with the database path when there
@@ -193,6 +201,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Encoders(c) => encoders::run(&open(&db)?, &c),
         Command::Cameras(a) => cameras::run(&a),
         Command::ImportWeights(c) => import::run(c),
+        Command::Train(a) => train::run_train(&db, &a),
+        Command::Eval(a) => train::run_eval(&a),
+        Command::Models(c) => train::run_models(&db, &c),
     }
     .map(|()| ExitCode::SUCCESS)
 }

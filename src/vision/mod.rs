@@ -3,6 +3,7 @@
 
 pub mod dlib;
 pub mod encoder;
+pub mod encoders;
 pub mod image_io;
 pub mod mtcnn;
 pub mod pipeline;

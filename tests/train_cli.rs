@@ -1,0 +1,144 @@
+//! End-to-end tests of `rollcall train`, `eval` and `models list` on the built-in MNIST subset
+//! (one short epoch) and of the error for a damaged IDX folder.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::{Command, Output};
+
+fn rollcall(db: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rollcall"))
+        .args(args)
+        .env("ROLLCALL_DB", db)
+        .env("RAYON_NUM_THREADS", "2")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+#[test]
+fn train_eval_and_list_a_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("rollcall.db");
+    let out = stdout(&rollcall(
+        &db,
+        &["train", "--dataset", "mnist", "--epochs", "1", "--json"],
+    ));
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let model_dir = std::path::PathBuf::from(report["model_dir"].as_str().unwrap());
+    // The default folder is models/<model id> next to the database.
+    assert_eq!(
+        model_dir,
+        dir.path()
+            .join("models")
+            .join(report["model_id"].as_str().unwrap())
+    );
+    for f in ["model.safetensors", "model.json", "history.json"] {
+        assert!(model_dir.join(f).is_file(), "{f}");
+    }
+    let acc = report["card"]["metrics"]["accuracy_at_0_5"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        acc > 0.7,
+        "one epoch of the seed recipe reaches about 0.82: {acc}"
+    );
+    assert_eq!(report["card"]["metrics"]["pairs"], 3440);
+
+    let eval: serde_json::Value = serde_json::from_str(&stdout(&rollcall(
+        &db,
+        &[
+            "eval",
+            "--model",
+            model_dir.to_str().unwrap(),
+            "--dataset",
+            "mnist",
+            "--json",
+        ],
+    )))
+    .unwrap();
+    assert!((eval["report"]["accuracy_at_0_5"].as_f64().unwrap() - acc).abs() < 1e-12);
+
+    let list = stdout(&rollcall(&db, &["models", "list"]));
+    assert!(
+        list.contains(report["model_id"].as_str().unwrap()) && list.contains("contrastive"),
+        "{list}"
+    );
+}
+
+#[test]
+fn a_damaged_idx_folder_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("train-images-idx3-ubyte"),
+        [0u8, 0, 8, 3, 0, 0],
+    )
+    .unwrap();
+    let o = rollcall(
+        &dir.path().join("db"),
+        &[
+            "train",
+            "--dataset",
+            &format!("idx:{}", dir.path().display()),
+            "--epochs",
+            "1",
+        ],
+    );
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("train-images-idx3-ubyte") && err.contains("cut short"),
+        "{err}"
+    );
+}
+
+#[test]
+fn faces_pairs_lists_evaluate_when_the_shared_data_is_here() {
+    let Some(shared) =
+        common::shared_dir("faces_pairs_lists_evaluate_when_the_shared_data_is_here")
+    else {
+        return;
+    };
+    let faces = shared.join("data/faces/att_faces");
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("rollcall.db");
+    let model = dir.path().join("att");
+    let args = [
+        "train",
+        "--dataset",
+        &format!("faces:{}", faces.display()),
+        "--epochs",
+        "2",
+        "--chip-size",
+        "32",
+        "--out",
+        model.to_str().unwrap(),
+        "--json",
+    ];
+    let report: serde_json::Value = serde_json::from_str(&stdout(&rollcall(&db, &args))).unwrap();
+    assert_eq!(report["card"]["dataset"]["kind"], "faces");
+    let eval: serde_json::Value = serde_json::from_str(&stdout(&rollcall(
+        &db,
+        &[
+            "eval",
+            "--model",
+            model.to_str().unwrap(),
+            "--pairs",
+            faces.join("pairs.csv").to_str().unwrap(),
+            "--json",
+        ],
+    )))
+    .unwrap();
+    assert_eq!(eval["report"]["pairs"], 1000);
+    assert!(eval["report"]["verification"]["auc"].as_f64().unwrap() > 0.5);
+}
