@@ -145,7 +145,7 @@ pub fn evaluate_on_pairs(
     let embed = |path: &std::path::Path| -> Result<Vec<f32>, TrainError> {
         let x = match (model.encoder_input(), base) {
             (InputKind::Image { side, channels }, _) => {
-                let chip = load_chip(path, side as u32)?;
+                let chip = load_chip(path, side as u32, true)?;
                 candle_core::Tensor::from_vec(
                     chip_values(&chip, channels),
                     (1, side, side, channels),
@@ -153,7 +153,7 @@ pub fn evaluate_on_pairs(
                 )?
             }
             (InputKind::Vector { dim }, Some(base)) => {
-                let chip = load_chip(path, base.chip_size())?;
+                let chip = load_chip(path, base.chip_size(), true)?;
                 let v = base
                     .embed(std::slice::from_ref(&chip))?
                     .pop()

@@ -29,6 +29,10 @@ pub struct FaceOptions {
     pub seed: u64,
     /// Share of identities held out for testing (when the folder has no `splits.csv`).
     pub test_fraction: f64,
+    /// Find and align the face with the attendance pipeline (MTCNN + dlib's face chip), so a
+    /// model trains on the chips it will see in class; photos without a detectable face, or
+    /// with this off, use a centred square.
+    pub align: bool,
 }
 
 impl Default for FaceOptions {
@@ -38,8 +42,24 @@ impl Default for FaceOptions {
             channels: 1,
             seed: 20_240_917,
             test_fraction: 0.3,
+            align: true,
         }
     }
+}
+
+/// The bundled face pipeline, loaded once for aligning training photos.
+fn aligner() -> Option<&'static crate::vision::FacePipeline> {
+    static PIPELINE: std::sync::OnceLock<Option<crate::vision::FacePipeline>> =
+        std::sync::OnceLock::new();
+    PIPELINE
+        .get_or_init(|| match crate::vision::FacePipeline::bundled() {
+            Ok(p) => Some(p),
+            Err(err) => {
+                log::warn!("training photos are not aligned, the face models did not load: {err}");
+                None
+            }
+        })
+        .as_ref()
 }
 
 /// The identities of a face folder: (name, photo paths), both sorted by name.
@@ -113,12 +133,18 @@ pub fn test_identities(
     Ok(shuffled)
 }
 
-/// Reads one photo as a chip.
-pub fn load_chip(path: &Path, chip_size: u32) -> Result<image::RgbImage, TrainError> {
+/// Reads one photo as a chip: the aligned face when `align` is set and a face is found, else
+/// a centred square.
+pub fn load_chip(path: &Path, chip_size: u32, align: bool) -> Result<image::RgbImage, TrainError> {
     let img = image_io::load_rgb(path).map_err(|source| TrainError::Image {
         path: path.display().to_string(),
         source,
     })?;
+    if align
+        && let Some(chip) = aligner().and_then(|p| p.aligned_chip(&img, chip_size).ok().flatten())
+    {
+        return Ok(chip);
+    }
     Ok(centre_square(&img, chip_size))
 }
 
@@ -128,7 +154,10 @@ pub fn load_face_folder(dir: &Path, opts: &FaceOptions) -> Result<Dataset, Train
     build(dir, opts, &[side, side, opts.channels], |paths| {
         let mut values = Vec::new();
         for p in paths {
-            values.extend(chip_values(&load_chip(p, opts.chip_size)?, opts.channels));
+            values.extend(chip_values(
+                &load_chip(p, opts.chip_size, opts.align)?,
+                opts.channels,
+            ));
         }
         Ok(values)
     })
@@ -145,7 +174,7 @@ pub fn embed_face_folder(
         for chunk in paths.chunks(32) {
             let chips = chunk
                 .iter()
-                .map(|p| load_chip(p, encoder.chip_size()))
+                .map(|p| load_chip(p, encoder.chip_size(), opts.align))
                 .collect::<Result<Vec<_>, _>>()?;
             for row in encoder.embed(&chips)? {
                 values.extend(row);
@@ -288,6 +317,7 @@ mod tests {
             channels: 1,
             seed: 1,
             test_fraction: 0.5,
+            align: false,
         };
         let d = load_face_folder(dir.path(), &opts).unwrap();
         assert_eq!((d.train.len(), d.test.len()), (6, 6));

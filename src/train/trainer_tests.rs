@@ -328,6 +328,7 @@ fn a_face_head_trains_on_a_frozen_encoder_and_composes_with_it() {
             channels: 3,
             seed: 1,
             test_fraction: 0.34,
+            align: false,
         },
     )
     .unwrap();

@@ -261,6 +261,21 @@ impl FacePipeline {
         })
     }
 
+    /// The aligned chip (`size` × `size`) of the main face of a photo, `None` without a face.
+    pub fn aligned_chip(
+        &self,
+        image: &RgbImage,
+        size: u32,
+    ) -> Result<Option<RgbImage>, VisionError> {
+        let detections = self.detect(image)?;
+        Ok(
+            main_face(&detections, image.width(), image.height()).map(|d| {
+                let points = self.shape.shape5(image, dlib_rect(d));
+                dlib_chip(image, &points, size, 0.25)
+            }),
+        )
+    }
+
     /// The main face of a photo (the enrollment case, see [`main_face`]), with how many faces
     /// there were; `None` when no face was found.
     pub fn analyze_largest(&self, image: &RgbImage) -> Result<Option<(Face, usize)>, VisionError> {
