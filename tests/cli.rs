@@ -4,6 +4,8 @@
 // Test helpers may panic: a panic is a failed test with a clear location.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -588,4 +590,71 @@ fn calibrate_reports_the_class_figures_and_look_alikes() {
         serde_json::from_str(&env.ok(&["calibrate", "--class", "7B", "--json"])).unwrap();
     assert_eq!(json["impostor_pairs"], 3);
     assert!(json["false_accept_rate"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn a_trained_face_head_can_take_over_attendance() {
+    let Some(shared) = common::shared_dir("a_trained_face_head_can_take_over_attendance") else {
+        return;
+    };
+    let env = Env::new();
+    env.ok(&["class", "add", "7B"]);
+    for (name, photo) in [("Barack Obama", "obama.jpg"), ("Joe Biden", "biden.jpg")] {
+        let p = demo_photo(photo);
+        env.ok(&[
+            "student",
+            "add",
+            "--name",
+            name,
+            "--class",
+            "7B",
+            "--photo",
+            p.to_str().unwrap(),
+            "--consent-by",
+            "Self",
+        ]);
+    }
+    let att = format!("faces:{}", shared.join("data/faces/att_faces").display());
+    let models = env.path("models");
+    let out = env.ok(&[
+        "train",
+        "--dataset",
+        &att,
+        "--base",
+        "dlib",
+        "--recipe",
+        "batch-hard",
+        "--epochs",
+        "1",
+        "--out",
+        models.join("head").to_str().unwrap(),
+    ]);
+    assert!(out.contains("face-head-"), "{out}");
+    let out = env.ok(&["encoders", "use", models.join("head").to_str().unwrap()]);
+    assert!(
+        out.contains("Attendance now uses face-head-") && out.contains("Embedded 2 photo(s)"),
+        "{out}"
+    );
+    let list = env.ok(&["student", "list"]);
+    assert!(list.contains("face-head-"), "{list}");
+    let out = env.ok(&["identify", demo_photo("obama2.jpg").to_str().unwrap()]);
+    assert!(
+        out.lines()
+            .nth(1)
+            .unwrap_or_default()
+            .contains("Barack Obama"),
+        "{out}"
+    );
+    // Back to the bundled encoder: its embeddings are still there.
+    let id = env
+        .ok(&["encoders", "list"])
+        .lines()
+        .find(|l| l.contains("dlib-resnet"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    assert!(
+        env.ok(&["encoders", "use", &id])
+            .contains("Embedded 0 photo(s)")
+    );
 }

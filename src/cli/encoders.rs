@@ -18,7 +18,7 @@ pub enum EncoderCommand {
     List,
     /// Make an encoder the one attendance uses, and re-embed every enrollment photo with it.
     Use {
-        /// The encoder's id (see `rollcall encoders list`).
+        /// The encoder's id (see `rollcall encoders list`), or a trained face model's folder.
         id: String,
     },
     /// Embed the enrollment photos that have no embedding from the active encoder yet (resumes
@@ -141,13 +141,8 @@ pub fn run(store: &Store, command: &EncoderCommand) -> anyhow::Result<()> {
             );
         }
         EncoderCommand::Use { id } => {
-            let row = store.encoder(&ModelId::new(id.as_str()))?;
-            anyhow::ensure!(
-                row.path.starts_with("builtin:"),
-                "encoder {id} is a trained model; load it with `rollcall encoders use` after training support lands"
-            );
-            store.set_active_encoder(&row.id)?;
-            outln!("Attendance now uses {}", row.id);
+            let row = use_encoder(store, id)?;
+            outln!("Attendance now uses {} ({})", row.id, row.name);
             reembed_with_bar(store)?;
         }
         EncoderCommand::Reembed => reembed_with_bar(store)?,
@@ -155,9 +150,38 @@ pub fn run(store: &Store, command: &EncoderCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Makes `id_or_dir` (a registered encoder id, or a trained face model folder, registered on
+/// the way) the encoder attendance uses. Re-embedding is the caller's next step.
+pub fn use_encoder(store: &Store, id_or_dir: &str) -> anyhow::Result<EncoderRow> {
+    let dir = std::path::Path::new(id_or_dir);
+    if dir.is_dir() {
+        let pipeline = FacePipeline::with_model_dir(dir)
+            .with_context(|| format!("loading the model in {}", dir.display()))?;
+        let e = pipeline.encoder();
+        let threshold = e.default_threshold();
+        let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
+        store.register_encoder(&EncoderRow {
+            id: e.model_id().clone(),
+            name: format!("trained model in {}", dir.display()),
+            path: dir.display().to_string(),
+            metric: e.metric(),
+            dim: e.dim(),
+            default_threshold: threshold,
+            // Scaled from the bundled encoder's margin: a trained model's distances have
+            // their own scale, and its threshold is the one measure of it we have.
+            default_margin: threshold * DEFAULT_MARGIN / 0.6,
+            is_active: false,
+        })?;
+        store.set_active_encoder(e.model_id())?;
+        return Ok(store.encoder(e.model_id())?);
+    }
+    let row = store.encoder(&ModelId::new(id_or_dir))?;
+    store.set_active_encoder(&row.id)?;
+    Ok(row)
+}
+
 fn reembed_with_bar(store: &Store) -> anyhow::Result<()> {
-    let pipeline = FacePipeline::bundled()?;
-    ensure_builtin(store, pipeline.encoder())?;
+    let pipeline = super::enroll::pipeline_for(store)?;
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("re-embedding {bar:30} {pos}/{len} {eta}")

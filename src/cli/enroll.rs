@@ -102,9 +102,26 @@ pub fn store_photo(store: &Store, student: StudentId, photo: &PreparedPhoto) -> 
     Ok(())
 }
 
-/// The bundled face pipeline, with its encoder registered in `store` (and made the active
-/// encoder when none is). Enrollment embeds with this pipeline.
+/// The face pipeline with the encoder attendance uses: a trained model when one is active,
+/// else the bundled one (registered in `store`, and made active when none is). Enrollment and
+/// attendance embed with this pipeline.
 pub fn pipeline_for(store: &Store) -> anyhow::Result<FacePipeline> {
+    if let Some(active) = store.active_encoder()?
+        && !active.path.starts_with("builtin:")
+    {
+        let pipeline =
+            FacePipeline::with_model_dir(Path::new(&active.path)).with_context(|| {
+                format!("loading the face model {} from {}", active.id, active.path)
+            })?;
+        anyhow::ensure!(
+            *pipeline.encoder().model_id() == active.id,
+            "the model folder {} now holds {}, not the registered {}",
+            active.path,
+            pipeline.encoder().model_id(),
+            active.id
+        );
+        return Ok(pipeline);
+    }
     let pipeline = FacePipeline::bundled()?;
     super::encoders::ensure_builtin(store, pipeline.encoder())?;
     Ok(pipeline)

@@ -10,7 +10,7 @@ use clap::Args;
 use image::RgbImage;
 
 use super::cameras::SourceArgs;
-use super::encoders::{ensure_builtin, reembed};
+use super::encoders::reembed;
 use super::outln;
 use crate::camera::{CameraThread, NextFrame};
 use crate::core::decision::DecisionRule;
@@ -94,7 +94,8 @@ impl LiveEngine {
         session: Option<SessionId>,
     ) -> anyhow::Result<Self> {
         let class = store.class(class)?;
-        let encoder = ensure_builtin(store, pipeline.encoder())?;
+        // The pipeline comes from `enroll::pipeline_for`, which registered its encoder.
+        let encoder = store.encoder(pipeline.encoder().model_id())?;
         if let Some(active) = store.active_encoder()?
             && active.id != encoder.id
         {
@@ -333,7 +334,7 @@ pub struct LiveArgs {
 /// Runs `rollcall live`: the engine headless, printing each decision.
 pub fn run(store: &Store, args: &LiveArgs) -> anyhow::Result<()> {
     let class = store.find_class(&args.class)?;
-    let pipeline = FacePipeline::bundled()?;
+    let pipeline = super::enroll::pipeline_for(store)?;
     let mut engine = LiveEngine::start(store, &pipeline, class.id, args.session.map(SessionId))?;
     let (gallery, missing) = engine.gallery_size();
     let rule = engine.rule();

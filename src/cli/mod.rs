@@ -225,12 +225,25 @@ pub fn open(path: &std::path::Path) -> anyhow::Result<Store> {
 
 /// Prints a line on standard output (the CLI's own output channel).
 macro_rules! outln {
-    ($($arg:tt)*) => {{
-        #[allow(clippy::print_stdout)]
-        { println!($($arg)*); }
-    }};
+    ($($arg:tt)*) => {
+        $crate::cli::write_out(::std::format_args!($($arg)*))
+    };
 }
 pub(crate) use outln;
+
+/// Writes one line of command output. When the reader has gone away (`rollcall ... | head`),
+/// the command stops quietly instead of failing: everything it wrote to the database so far is
+/// committed.
+pub fn write_out(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    if let Err(err) = out.write_fmt(args).and_then(|()| out.write_all(b"\n")) {
+        if err.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        log::warn!("could not write to standard output: {err}");
+    }
+}
 
 /// Formats a Unix-milliseconds time in local time, "2026-11-29 08:01".
 #[must_use]

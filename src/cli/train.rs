@@ -12,6 +12,7 @@ use crate::train::faces::FaceOptions;
 use crate::train::{
     self, DatasetSpec, EvalReport, LossConfig, Miner, Progress, Sampling, TrainConfig,
 };
+use crate::vision::FaceEncoder as _;
 use crate::vision::encoders::{EncoderConfig, InputKind, ModelCard, TrainedEncoder, card};
 
 /// Options of `rollcall train`.
@@ -68,6 +69,10 @@ pub struct TrainArgs {
     /// Face folders: chip side in pixels.
     #[arg(long, default_value_t = 64)]
     pub chip_size: u32,
+    /// Train a `face-head` on top of a frozen pretrained face encoder instead of a CNN from
+    /// scratch (face folders only): `dlib` is the bundled one.
+    #[arg(long, value_name = "ENCODER")]
+    pub base: Option<String>,
     /// Face folders: 1 (grey) or 3 (colour) channels.
     #[arg(long, default_value_t = 1)]
     pub channels: usize,
@@ -219,7 +224,25 @@ pub fn run_train(db: &Path, a: &TrainArgs) -> anyhow::Result<()> {
         config.encoder = config.encoder.for_images(a.chip_size as usize, a.channels);
     }
     let load_started = std::time::Instant::now();
-    let dataset = train::load_dataset(&spec, &faces).with_context(|| format!("loading {spec}"))?;
+    let dataset = match (&spec, a.base.as_deref()) {
+        (_, None) => {
+            train::load_dataset(&spec, &faces).with_context(|| format!("loading {spec}"))?
+        }
+        (DatasetSpec::Faces(dir), Some("dlib")) => {
+            let base =
+                crate::vision::dlib::DlibEncoder::bundled(&crate::vision::encoders::load::cpu())?;
+            config.encoder = EncoderConfig::FaceHead(crate::vision::encoders::face_head::Config {
+                base_model: base.model_id().to_string(),
+                ..crate::vision::encoders::face_head::Config::dlib_128()
+            });
+            train::faces::embed_face_folder(dir, &base, &faces)
+                .with_context(|| format!("embedding {spec} with {}", base.model_id()))?
+        }
+        (DatasetSpec::Faces(_), Some(other)) => {
+            anyhow::bail!("unknown base encoder {other:?}: the bundled one is `dlib`")
+        }
+        (_, Some(_)) => anyhow::bail!("--base trains a face head: use it with --dataset faces:DIR"),
+    };
     if let [side, _, channels] = dataset.train.item_shape[..]
         && matches!(spec, DatasetSpec::Idx(_))
     {
