@@ -16,7 +16,7 @@ use crate::vision::FaceEncoder as _;
 use crate::vision::encoders::{EncoderConfig, InputKind, ModelCard, TrainedEncoder, card};
 
 /// Options of `rollcall train`.
-#[derive(Debug, clap::Args)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct TrainArgs {
     /// The data: `mnist` (built in), `idx:DIR` (MNIST-format files), `faces:DIR` (a folder per person).
     #[arg(long, default_value = "mnist")]
@@ -211,8 +211,10 @@ fn pct(x: f64) -> String {
     format!("{:.2} %", 100.0 * x)
 }
 
-/// Runs `rollcall train`.
-pub fn run_train(db: &Path, a: &TrainArgs) -> anyhow::Result<()> {
+/// The training settings and the data the arguments ask for (shared by `rollcall train` and
+/// the Training screen): the recipe with its overrides, the dataset loaded (face folders
+/// aligned, or embedded by the base encoder for a face head), and the network fitted to it.
+pub fn prepare_run(a: &TrainArgs) -> anyhow::Result<(TrainConfig, train::Dataset)> {
     let spec: DatasetSpec = a.dataset.parse()?;
     let mut config = config_from_args(a)?;
     let faces = FaceOptions {
@@ -223,7 +225,6 @@ pub fn run_train(db: &Path, a: &TrainArgs) -> anyhow::Result<()> {
     if matches!(spec, DatasetSpec::Faces(_)) {
         config.encoder = config.encoder.for_images(a.chip_size as usize, a.channels);
     }
-    let load_started = std::time::Instant::now();
     let dataset = match (&spec, a.base.as_deref()) {
         (_, None) => {
             train::load_dataset(&spec, &faces).with_context(|| format!("loading {spec}"))?
@@ -248,6 +249,13 @@ pub fn run_train(db: &Path, a: &TrainArgs) -> anyhow::Result<()> {
     {
         config.encoder = config.encoder.for_images(side, channels);
     }
+    Ok((config, dataset))
+}
+
+/// Runs `rollcall train`.
+pub fn run_train(db: &Path, a: &TrainArgs) -> anyhow::Result<()> {
+    let load_started = std::time::Instant::now();
+    let (config, dataset) = prepare_run(a)?;
     let load_s = load_started.elapsed().as_secs_f64();
     let load_before = load_average();
     let (tx, rx) = std::sync::mpsc::sync_channel::<Progress>(64);

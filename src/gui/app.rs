@@ -8,13 +8,15 @@ use super::jobs::{Jobs, PipelineCell};
 use super::reports::ReportsScreen;
 use super::roster::RosterScreen;
 use super::settings::SettingsScreen;
+use super::training::TrainingScreen;
 use super::widgets::notices::{Level, Notices};
 use crate::store::Store;
 
 /// The screens that exist in this build, in tab order.
-const TABS: [Screen; 4] = [
+const TABS: [Screen; 5] = [
     Screen::Roster,
     Screen::Attendance,
+    Screen::Training,
     Screen::Reports,
     Screen::Settings,
 ];
@@ -28,6 +30,7 @@ pub struct RollcallApp {
     notices: Notices,
     roster: RosterScreen,
     attendance: AttendanceScreen,
+    training: TrainingScreen,
     reports: ReportsScreen,
     settings: SettingsScreen,
     jobs: Option<Jobs>,
@@ -57,6 +60,7 @@ impl RollcallApp {
             notices: Notices::default(),
             roster: RosterScreen::default(),
             attendance: AttendanceScreen::default(),
+            training: TrainingScreen::default(),
             reports: ReportsScreen::default(),
             settings: SettingsScreen::default(),
             jobs: None,
@@ -148,9 +152,7 @@ impl RollcallApp {
                 Screen::Reports => self.reports.ui(ui, &mut cx),
                 Screen::Settings => self.settings.ui(ui, &mut cx),
                 Screen::Attendance => self.attendance.ui(ui, &mut cx),
-                Screen::Training => {
-                    ui.label("This screen is not part of this build.");
-                }
+                Screen::Training => self.training.ui(ui, &mut cx),
             }
         });
         if !self.commands.is_empty() {
@@ -184,6 +186,18 @@ impl RollcallApp {
                     self.attendance.stop_live();
                     continue;
                 }
+                Command::StartTraining => {
+                    let models = self.store.path().map_or_else(
+                        || std::env::temp_dir().join("rollcall-models"),
+                        crate::cli::train::models_dir,
+                    );
+                    self.training.start(ctx, models);
+                    continue;
+                }
+                Command::CancelTraining => {
+                    self.training.cancel();
+                    continue;
+                }
                 _ => {}
             }
             if command::is_slow(&cmd) {
@@ -207,6 +221,13 @@ impl RollcallApp {
         if self.attendance.pump(ctx, &mut self.notices) {
             self.data_version += 1;
         }
+        self.training.pump();
+    }
+
+    /// The Training screen.
+    #[must_use]
+    pub fn training(&self) -> &TrainingScreen {
+        &self.training
     }
 
     /// The Attendance screen.

@@ -162,6 +162,12 @@ pub enum Command {
     },
     /// Stop the camera and recognition (the session stays open).
     StopLive,
+    /// Start training with the Training screen's settings.
+    StartTraining,
+    /// Stop the training run at its next step.
+    CancelTraining,
+    /// Make a trained face model (its folder) the encoder attendance uses, and re-embed.
+    UseEncoder(PathBuf),
     /// Start a session now.
     StartSession(ClassId),
     /// Stop a session now.
@@ -223,6 +229,7 @@ pub fn is_slow(command: &Command) -> bool {
         Command::AddStudent { photo: Some(_), .. }
             | Command::EnrollPhoto { .. }
             | Command::ImportFolder { .. }
+            | Command::UseEncoder(_)
     )
 }
 
@@ -233,6 +240,10 @@ pub fn label(command: &Command) -> String {
         Command::AddStudent { name, .. } => format!("Adding {}", name.trim()),
         Command::EnrollPhoto { .. } => "Storing a photo".to_owned(),
         Command::ImportFolder { folder, .. } => format!("Importing {}", folder.display()),
+        Command::UseEncoder(dir) => format!(
+            "Switching attendance to the model in {} and re-embedding the roster",
+            dir.display()
+        ),
         other => format!("{other:?}"),
     }
 }
@@ -244,7 +255,11 @@ pub fn run(
     command: &Command,
 ) -> anyhow::Result<Outcome> {
     Ok(match command {
-        Command::Show(_) | Command::StartLive { .. } | Command::StopLive => Outcome {
+        Command::Show(_)
+        | Command::StartLive { .. }
+        | Command::StopLive
+        | Command::StartTraining
+        | Command::CancelTraining => Outcome {
             message: String::new(),
             data_changed: false,
         },
@@ -303,6 +318,19 @@ pub fn run(
             Outcome::changed(with_warnings(
                 format!("Added {} with their photo", name.trim()),
                 &prepared.report.warnings,
+            ))
+        }
+        Command::UseEncoder(dir) => {
+            let row = crate::cli::encoders::use_encoder(store, &dir.display().to_string())?;
+            let report = crate::cli::encoders::reembed(store, &*pipeline.get(store)?, |_, _| {})?;
+            let no_face = if report.no_face > 0 {
+                format!(", no face found in {}", report.no_face)
+            } else {
+                String::new()
+            };
+            Outcome::changed(format!(
+                "Attendance now uses {}; re-embedded {} enrollment photo(s){no_face}",
+                row.id, report.embedded
             ))
         }
         Command::ImportFolder {

@@ -25,9 +25,13 @@ impl std::fmt::Debug for PipelineCell {
 }
 
 impl PipelineCell {
-    /// The pipeline, loading it (and registering its encoder in `store`) the first time.
+    /// The pipeline, loading it (and registering its encoder in `store`) the first time, and
+    /// again when attendance switched to another encoder since.
     pub fn get(&mut self, store: &Store) -> anyhow::Result<Arc<FacePipeline>> {
-        if let Some(p) = &self.0 {
+        let active = store.active_encoder()?.map(|e| e.id);
+        if let Some(p) = &self.0
+            && active.as_ref() == Some(p.encoder().model_id())
+        {
             return Ok(Arc::clone(p));
         }
         let p = Arc::new(crate::cli::enroll::pipeline_for(store)?);

@@ -11,6 +11,8 @@ pub mod reports;
 pub mod roster;
 pub mod settings;
 pub mod style;
+pub mod training;
+pub mod training_job;
 pub mod widgets;
 
 use std::path::Path;

@@ -362,3 +362,59 @@ fn look_alike_students_are_pointed_out_on_the_roster() {
     );
     h.get_by_label_contains("Twin A and Twin B");
 }
+
+#[test]
+fn a_one_epoch_training_shows_progress_curves_roc_and_the_pair_gallery() {
+    let (_dir, store) = temp_store();
+    let mut h = harness(store);
+    h.get_by_label("Training").click();
+    h.run();
+    h.get_by_label_contains("No training yet");
+    h.get_by_label("Epochs").focus();
+    h.run();
+    // Replace the 20 epochs with 1: select the value, type, press Enter.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.run();
+    h.get_by_label("Epochs").type_text("1");
+    h.run();
+    h.key_press(egui::Key::Enter);
+    h.run();
+    h.get_by_label("Start training").click();
+    wait_until(&mut h, |app| {
+        !app.training().is_running() && app.training().finished().is_some()
+    });
+    let t = h.state().training();
+    assert_eq!(
+        t.run_state().epoch_loss.len(),
+        1,
+        "one epoch: {:?}",
+        t.run_state()
+    );
+    let f = t.finished().unwrap();
+    assert!(
+        f.history.test.accuracy_at_0_5 > 0.7,
+        "{}",
+        f.history.test.accuracy_at_0_5
+    );
+    assert_eq!(f.gallery.len(), 12);
+    assert!(f.dir.join("model.safetensors").exists());
+    h.run();
+    h.get_by_label_contains("ROC curve on the test pairs");
+    h.get_by_label_contains("cannot take attendance");
+}
+
+#[test]
+fn a_training_run_can_be_cancelled() {
+    let (_dir, store) = temp_store();
+    let mut h = harness(store);
+    h.get_by_label("Training").click();
+    h.run();
+    h.get_by_label("Start training").click();
+    wait_until(&mut h, |app| app.training().run_state().step > 0);
+    h.get_by_label_contains("Epoch 1 of 20");
+    h.get_by_label("Cancel training").click();
+    wait_until(&mut h, |app| !app.training().is_running());
+    let err = h.state().training().error().unwrap_or_default().to_owned();
+    assert!(err.to_lowercase().contains("cancel"), "{err}");
+    assert!(h.state().training().finished().is_none());
+}
