@@ -50,7 +50,13 @@ pub const DB_ENV: &str = "ROLLCALL_DB";
 pub enum StoreError {
     /// SQLite reported an error.
     #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
+    /// The disk (or the database's size limit) is full; the change was not made.
+    #[error("the disk is full, so nothing was changed; free some space and try again ({0})")]
+    DiskFull(rusqlite::Error),
+    /// The database file cannot be written; the change was not made.
+    #[error("the database file is read-only, so nothing was changed; check its permissions ({0})")]
+    ReadOnly(rusqlite::Error),
     /// Migrating the schema failed.
     #[error("could not update the database schema: {0}")]
     Migration(String),
@@ -113,6 +119,16 @@ pub enum StoreError {
         /// The OS error.
         source: std::io::Error,
     },
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(err: rusqlite::Error) -> Self {
+        match err.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DiskFull) => Self::DiskFull(err),
+            Some(rusqlite::ErrorCode::ReadOnly) => Self::ReadOnly(err),
+            _ => Self::Sqlite(err),
+        }
+    }
 }
 
 /// Shorthand for store results.
@@ -390,7 +406,7 @@ pub(crate) fn duplicate_or(err: rusqlite::Error, what: &'static str, key: &str) 
             key: key.to_owned(),
         }
     } else {
-        StoreError::Sqlite(err)
+        StoreError::from(err)
     }
 }
 

@@ -674,3 +674,91 @@ fn settings_round_trip_and_backup_copies_everything() {
     assert_eq!(copy.list_classes().unwrap().len(), 1);
     assert_eq!(copy.setting("k").unwrap().as_deref(), Some("v2"));
 }
+
+#[test]
+fn a_full_disk_gives_a_clear_error_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("full.db")).unwrap();
+    let c = store.add_class("7B").unwrap();
+    let ada = store.add_student("Ada", None, &[c]).unwrap();
+    store.give_consent(ada, "parent", None).unwrap();
+    // The database may not grow any more: what SQLite reports on a full disk.
+    let pages: i64 = store
+        .conn()
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .unwrap();
+    store
+        .conn()
+        .pragma_update(None, "max_page_count", pages)
+        .unwrap();
+    let photo = vec![7u8; 512 * 1024];
+    let err = store
+        .enroll(
+            ada,
+            &NewEnrollment {
+                photo: &photo,
+                photo_format: "jpeg",
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+    assert!(matches!(err, StoreError::DiskFull(_)), "{err}");
+    assert!(err.to_string().contains("disk is full"), "{err}");
+    assert!(store.enrollment(ada).unwrap().is_none());
+    assert_eq!(store.list_students(None).unwrap().len(), 1);
+    assert_eq!(store.integrity_check().unwrap(), vec!["ok".to_owned()]);
+}
+
+#[test]
+fn a_read_only_database_gives_a_clear_error_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("ro.db")).unwrap();
+    store.add_class("7B").unwrap();
+    // What a read-only file or mount gives (root ignores file modes, so ask SQLite directly).
+    store
+        .conn()
+        .pragma_update(None, "query_only", true)
+        .unwrap();
+    let err = store.add_class("8C").unwrap_err();
+    assert!(matches!(err, StoreError::ReadOnly(_)), "{err}");
+    assert!(err.to_string().contains("read-only"), "{err}");
+    assert_eq!(store.list_classes().unwrap().len(), 1);
+}
+
+#[test]
+fn a_second_connection_waits_for_a_writer_instead_of_failing() {
+    // The window and a command-line command write the same file at the same time.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.db");
+    let window = Store::open(&path).unwrap();
+    window.add_class("7B").unwrap();
+    let held = window.conn().unchecked_transaction().unwrap();
+    held.execute(
+        "INSERT INTO classes (name, created_ms) VALUES ('8C', 0)",
+        [],
+    )
+    .unwrap();
+    let cli = std::thread::Builder::new()
+        .name("cli".into())
+        .spawn(move || {
+            let other = Store::open(&path).unwrap();
+            let started = std::time::Instant::now();
+            other.add_class("9D").unwrap();
+            started.elapsed()
+        })
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    held.commit().unwrap();
+    let waited = cli.join().unwrap();
+    assert!(
+        waited >= std::time::Duration::from_millis(300),
+        "the second writer did not wait: {waited:?}"
+    );
+    let names: Vec<String> = window
+        .list_classes()
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(names, vec!["7B", "8C", "9D"]);
+}
