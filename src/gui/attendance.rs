@@ -127,6 +127,23 @@ struct Live {
     rule: Option<DecisionRule>,
     gallery: (usize, usize),
     last: Option<(LiveUpdate, (u32, u32))>,
+    /// When the last frames were shown, for the displayed frame rate.
+    shown: std::collections::VecDeque<std::time::Instant>,
+}
+
+impl Live {
+    /// Frames shown per second over the last two seconds.
+    fn shown_fps(&self) -> f64 {
+        let (Some(first), Some(last)) = (self.shown.front(), self.shown.back()) else {
+            return 0.0;
+        };
+        let span = last.duration_since(*first).as_secs_f64();
+        if span > 0.0 {
+            (self.shown.len() - 1) as f64 / span
+        } else {
+            0.0
+        }
+    }
 }
 
 /// The Attendance screen's state.
@@ -218,6 +235,7 @@ impl AttendanceScreen {
             rule: None,
             gallery: (0, 0),
             last: None,
+            shown: std::collections::VecDeque::new(),
         });
         Ok(())
     }
@@ -239,6 +257,15 @@ impl AttendanceScreen {
         };
         let mut changed = false;
         if let Some(frame) = live.camera.try_take() {
+            let now = std::time::Instant::now();
+            live.shown.push_back(now);
+            while live
+                .shown
+                .front()
+                .is_some_and(|t| now.duration_since(*t).as_secs_f64() > 2.0)
+            {
+                live.shown.pop_front();
+            }
             let image = egui::ColorImage::from_rgb(
                 [frame.image.width() as usize, frame.image.height() as usize],
                 frame.image.as_raw(),
@@ -395,7 +422,12 @@ impl AttendanceScreen {
             if let Some(live) = &self.live {
                 let stats = live.camera.stats();
                 let ms = live.last.as_ref().map_or(0.0, |(u, _)| u.analyze_ms);
-                ui.weak(format!("{} · recognition {ms:.0} ms/frame · {} frames skipped", stats.summary(), live.worker.skipped));
+                ui.weak(format!(
+                    "{} · shown {:.1} fps · recognition {ms:.0} ms/frame · {} frames skipped",
+                    stats.summary(),
+                    live.shown_fps(),
+                    live.worker.skipped
+                ));
                 if let Some(err) = &stats.last_error {
                     ui.colored_label(style::WARNING, err);
                 }
