@@ -190,6 +190,19 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_cmyk_jpeg_becomes_rgb() {
+        // tests/data/images/cmyk.jpg: `convert -size 16x12 gradient:red-blue -colorspace CMYK cmyk.jpg`.
+        let bytes =
+            std::fs::read(crate::testdata::repo_file("tests/data/images/cmyk.jpg")).unwrap();
+        let rgb = decode_rgb(&bytes).unwrap();
+        assert_eq!(rgb.dimensions(), (16, 12));
+        // The top row is red, the bottom row blue (within JPEG and CMYK round-trip error).
+        let (top, bottom) = (rgb.get_pixel(8, 0), rgb.get_pixel(8, 11));
+        assert!(top[0] > 150 && top[2] < 100, "{top:?}");
+        assert!(bottom[2] > 150 && bottom[0] < 100, "{bottom:?}");
+    }
+
     /// CRC-32 (IEEE) for patching PNG chunks in tests.
     fn crc32(bytes: &[u8]) -> u32 {
         let mut crc = 0xFFFF_FFFFu32;
