@@ -29,11 +29,36 @@ pub struct PairsList {
     pub pairs: Vec<(String, String, bool)>,
 }
 
+/// Subsets the anchor reports as extra rows: (name, the set it is cut from, which images it
+/// keeps). Pairs with an image outside the subset are left out.
+type Keep = fn(&str) -> bool;
+const VARIANTS: &[(&str, &str, Keep)] = &[(
+    "extended_yaleb_cropped[light<=35deg]",
+    "extended_yaleb_cropped",
+    yaleb_moderate_light,
+)];
+
+/// Extended Yale B's light direction within 35° of frontal in azimuth and elevation (file
+/// names such as `P00A+035E-20.png`), as the anchor defines the subset.
+fn yaleb_moderate_light(path: &str) -> bool {
+    let stem = path.rsplit('/').next().unwrap_or(path);
+    let stem = stem.split('.').next().unwrap_or(stem);
+    let Some((a, e)) = stem.get(4..).and_then(|s| s.split_once('E')) else {
+        return false;
+    };
+    match (a.parse::<i32>(), e.parse::<i32>()) {
+        (Ok(a), Ok(e)) => a.abs() <= 35 && e.abs() <= 35,
+        _ => false,
+    }
+}
+
 /// A face set: its images and its pairs lists.
 #[derive(Clone, Debug)]
 pub struct Dataset {
-    /// The sub-folder name.
+    /// The set's name (a sub-folder, or a subset such as `extended_yaleb_cropped[light<=35deg]`).
     pub name: String,
+    /// The sub-folder the images come from (shares the embedding cache).
+    pub folder: String,
     /// The data folder the paths are relative to.
     pub root: PathBuf,
     /// Every image of the manifest.
@@ -43,8 +68,22 @@ pub struct Dataset {
 }
 
 impl Dataset {
-    /// Reads `root/name/manifest.csv` and every `pairs*.csv` there.
+    /// Reads `root/name/manifest.csv` and every `pairs*.csv` there; a subset name (see
+    /// `VARIANTS`) reads its set and keeps the subset's images and pairs.
     pub fn load(root: &Path, name: &str) -> anyhow::Result<Self> {
+        if let Some((_, base, keep)) = VARIANTS.iter().find(|(n, _, _)| *n == name) {
+            let mut set = Self::load_folder(root, base)?;
+            name.clone_into(&mut set.name);
+            set.items.retain(|i| keep(&i.path));
+            for list in &mut set.pairs {
+                list.pairs.retain(|(a, b, _)| keep(a) && keep(b));
+            }
+            return Ok(set);
+        }
+        Self::load_folder(root, name)
+    }
+
+    fn load_folder(root: &Path, name: &str) -> anyhow::Result<Self> {
         let dir = root.join(name);
         let manifest = dir.join("manifest.csv");
         let mut rdr = csv::Reader::from_path(&manifest)
@@ -82,6 +121,7 @@ impl Dataset {
         }
         Ok(Self {
             name: name.to_owned(),
+            folder: name.to_owned(),
             root: root.to_owned(),
             items,
             pairs,
@@ -159,7 +199,7 @@ pub fn embed(
             "{}-{:?}-{}.json",
             pipeline.encoder().model_id(),
             alignment,
-            set.name
+            set.folder
         )
         .to_lowercase(),
     );
@@ -252,4 +292,47 @@ pub fn identities(items: &[Item]) -> HashMap<&str, &str> {
         .iter()
         .map(|i| (i.path.as_str(), i.identity.as_str()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_moderate_light_subset_follows_the_anchor() {
+        let keep = yaleb_moderate_light;
+        assert!(keep("extended_yaleb_cropped/yaleB01/P00A+000E+00.png"));
+        assert!(keep("extended_yaleb_cropped/yaleB01/P00A+035E-20.png"));
+        assert!(keep("extended_yaleb_cropped/yaleB01/P00A-035E+35.png"));
+        assert!(!keep("extended_yaleb_cropped/yaleB01/P00A+050E-40.png"));
+        assert!(!keep("extended_yaleb_cropped/yaleB01/P00A+000E+45.png"));
+        assert!(!keep("extended_yaleb_cropped/yaleB01/P00A-110E+15.png"));
+        assert!(!keep("extended_yaleb_cropped/yaleB01/ambient.png"));
+        assert!(!keep(""));
+    }
+
+    #[test]
+    fn a_subset_keeps_only_its_images_and_pairs() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let set = dir.path().join("extended_yaleb_cropped");
+        std::fs::create_dir_all(&set).expect("mkdir");
+        std::fs::write(
+            set.join("manifest.csv"),
+            "path,identity\nx/a/P00A+000E+00.png,a\nx/a/P00A+110E+00.png,a\nx/b/P00A+010E+10.png,b\n",
+        )
+        .expect("manifest");
+        std::fs::write(
+            set.join("pairs.csv"),
+            "path_a,path_b,same\nx/a/P00A+000E+00.png,x/a/P00A+110E+00.png,1\nx/a/P00A+000E+00.png,x/b/P00A+010E+10.png,0\n",
+        )
+        .expect("pairs");
+        let sub = Dataset::load(dir.path(), "extended_yaleb_cropped[light<=35deg]").expect("load");
+        assert_eq!(sub.name, "extended_yaleb_cropped[light<=35deg]");
+        assert_eq!(sub.folder, "extended_yaleb_cropped");
+        assert_eq!(sub.items.len(), 2);
+        assert_eq!(sub.pairs[0].pairs.len(), 1);
+        assert!(!sub.pairs[0].pairs[0].2);
+        let all = Dataset::load(dir.path(), "extended_yaleb_cropped").expect("load");
+        assert_eq!((all.items.len(), all.pairs[0].pairs.len()), (3, 2));
+    }
 }

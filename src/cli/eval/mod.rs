@@ -39,8 +39,8 @@ pub struct EvalFacesArgs {
     /// The folder of face sets (each with manifest.csv and pairs*.csv), e.g. ../shared/data/faces.
     #[arg(long)]
     pub data: PathBuf,
-    /// Which sets (sub-folders) to evaluate.
-    #[arg(long, value_delimiter = ',', default_values_t = ["att_faces".to_owned(), "yale_faces".to_owned(), "extended_yaleb_cropped".to_owned(), "lfw".to_owned()])]
+    /// Which sets (sub-folders, or the anchor's subset `extended_yaleb_cropped[light<=35deg]`).
+    #[arg(long, value_delimiter = ',', default_values_t = ["att_faces".to_owned(), "yale_faces".to_owned(), "extended_yaleb_cropped".to_owned(), "extended_yaleb_cropped[light<=35deg]".to_owned(), "lfw".to_owned()])]
     pub sets: Vec<String>,
     /// Alignment method(s) to compare.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [AlignmentArg::Shape])]
