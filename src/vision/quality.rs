@@ -23,22 +23,25 @@ pub fn measure(detection: &FaceDetection, chip: &RgbImage, faces_found: usize) -
         .to_degrees();
     let grey = grey(chip);
     let (w, h) = (chip.width() as usize, chip.height() as usize);
-    let brightness = if grey.is_empty() {
+    // Exposure is judged on the face itself: the chip's padding holds background, and the
+    // black fill outside the photo when a face comes close to the camera.
+    let face = central_half(&grey, w, h);
+    let brightness = if face.is_empty() {
         0.0
     } else {
-        grey.iter().map(|&v| f64::from(v)).sum::<f64>() / grey.len() as f64
+        face.iter().map(|&v| f64::from(v)).sum::<f64>() / face.len() as f64
     };
-    let clipped = grey.iter().filter(|&&v| v <= 5.0 || v >= 250.0).count();
+    let clipped = face.iter().filter(|&&v| v <= 5.0 || v >= 250.0).count();
     QualityFigures {
         faces_found,
         detection_score: detection.score,
         interocular_px,
         sharpness: laplacian_variance(&grey, w, h),
         brightness: brightness as f32,
-        clipped_fraction: if grey.is_empty() {
+        clipped_fraction: if face.is_empty() {
             0.0
         } else {
-            clipped as f32 / grey.len() as f32
+            clipped as f32 / face.len() as f32
         },
         yaw,
         roll_deg,
@@ -50,6 +53,18 @@ fn grey(image: &RgbImage) -> Vec<f32> {
     image
         .pixels()
         .map(|p| 0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2]))
+        .collect()
+}
+
+/// The grey levels of the chip's central half (a quarter of the side in from every edge; the
+/// whole chip when it is smaller than 4 pixels).
+fn central_half(grey: &[f32], width: usize, height: usize) -> Vec<f32> {
+    if width < 4 || height < 4 || grey.len() < width * height {
+        return grey.to_vec();
+    }
+    (height / 4..3 * height / 4)
+        .flat_map(|y| (width / 4..3 * width / 4).map(move |x| y * width + x))
+        .map(|i| grey[i])
         .collect()
 }
 
@@ -128,5 +143,25 @@ mod tests {
         assert_eq!(q.faces_found, 2);
         assert!((q.brightness - 255.0).abs() < 1e-3);
         assert!((q.clipped_fraction - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn exposure_ignores_the_black_fill_around_a_close_face() {
+        let detection = FaceDetection {
+            bbox: BBox::new(0.0, 0.0, 100.0, 100.0),
+            score: 0.99,
+            landmarks: [Point::new(30.0, 40.0); 5],
+        };
+        // A well-lit face in the middle of the chip, black all around it (outside the photo).
+        let chip = RgbImage::from_fn(40, 40, |x, y| {
+            if (10..30).contains(&x) && (10..30).contains(&y) {
+                image::Rgb([120, 120, 120])
+            } else {
+                image::Rgb([0, 0, 0])
+            }
+        });
+        let q = measure(&detection, &chip, 1);
+        assert!(q.clipped_fraction.abs() < 1e-6, "{}", q.clipped_fraction);
+        assert!((q.brightness - 120.0).abs() < 1.0, "{}", q.brightness);
     }
 }
