@@ -81,7 +81,7 @@ pub fn reembed(
     for (i, item) in pending.into_iter().enumerate() {
         let image = image_io::decode_rgb(&item.photo)
             .with_context(|| format!("reading the photo of student #{}", item.student))?;
-        let detections = pipeline.detect(&image)?;
+        let detections = pipeline.detect_photo(&image)?;
         match main_face(&detections, image.width(), image.height()) {
             Some(face) => {
                 let faces = pipeline.analyze_detections(&image, std::slice::from_ref(face))?;

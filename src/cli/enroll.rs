@@ -60,7 +60,7 @@ impl PreparedPhoto {
 pub fn prepare_photo(pipeline: &FacePipeline, bytes: Vec<u8>) -> anyhow::Result<PreparedPhoto> {
     let image = image_io::decode_rgb(&bytes)?;
     let format = image_io::format_name(&bytes).unwrap_or("image");
-    let found = pipeline.analyze_largest(&image)?;
+    let found = pipeline.analyze_main(&image)?;
     let figures = found.as_ref().map(|(f, _)| f.quality).unwrap_or_default();
     let issues = assess(&figures, &QualityLimits::default());
     let blocking: Vec<String> = issues

@@ -37,7 +37,7 @@ pub struct IdentifyArgs {
 pub fn run_faces(args: &FacesArgs) -> anyhow::Result<()> {
     let image = image_io::load_rgb(&args.photo)?;
     let pipeline = FacePipeline::bundled()?;
-    let detections = pipeline.detect(&image)?;
+    let detections = pipeline.detect_photo(&image)?;
     let main = main_face(&detections, image.width(), image.height()).cloned();
     let faces = pipeline.analyze_detections(&image, &detections)?;
     if args.json {

@@ -78,6 +78,12 @@ impl BBox {
         self.y + self.height
     }
 
+    /// Whether `p` lies inside the box (edges included).
+    #[must_use]
+    pub fn contains(&self, p: Point) -> bool {
+        p.x >= self.x && p.x <= self.right() && p.y >= self.y && p.y <= self.bottom()
+    }
+
     /// Intersection over union with `other`, in `[0, 1]`.
     #[must_use]
     pub fn iou(&self, other: &Self) -> f32 {
@@ -92,6 +98,15 @@ impl BBox {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_box_contains_its_inside_and_edges_only() {
+        let b = BBox::new(10.0, 20.0, 30.0, 40.0);
+        assert!(b.contains(b.center()));
+        assert!(b.contains(Point::new(10.0, 60.0)));
+        assert!(!b.contains(Point::new(9.9, 30.0)));
+        assert!(!b.contains(Point::new(20.0, 60.1)));
+    }
 
     #[test]
     fn iou_of_hand_made_boxes() {

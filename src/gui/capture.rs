@@ -62,7 +62,7 @@ impl Checker {
                                 .0;
                         }
                     };
-                    let found = pipeline.analyze_largest(&image).ok().flatten();
+                    let found = pipeline.analyze_main(&image).ok().flatten();
                     let figures = found.as_ref().map(|(f, _)| f.quality).unwrap_or_default();
                     let issues = assess(&figures, &limits);
                     let check = FrameCheck {

@@ -140,12 +140,46 @@ impl FacePipeline {
     /// (a face that fills a tightly cropped photo, like an ID photo, is found that way).
     pub fn detect(&self, image: &RgbImage) -> Result<Vec<FaceDetection>, VisionError> {
         let found = self.detect_scaled(image)?;
-        if !found.is_empty()
-            || !self.config.retry_with_border
-            || image.width() < 24
-            || image.height() < 24
-        {
+        if !found.is_empty() || !self.config.retry_with_border {
             return Ok(found);
+        }
+        self.detect_in_border(image)
+    }
+
+    /// Finds the faces of a photo (an enrollment photo, a training or test image), as
+    /// [`Self::detect`] does for a camera frame, plus one more check. A face that fills a tight
+    /// crop is larger than the detector's largest window, and the detector may then report a
+    /// small false "face" inside it (its nose and mouth). So when the largest face found is
+    /// narrower than half the picture, the picture is also searched inside a border, and a
+    /// face found there that is half as large again and covers the first one wins.
+    pub fn detect_photo(&self, image: &RgbImage) -> Result<Vec<FaceDetection>, VisionError> {
+        let found = self.detect(image)?;
+        let short_side = image.width().min(image.height()) as f32;
+        let Some(largest) = found
+            .iter()
+            .max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
+        else {
+            return Ok(found);
+        };
+        if !self.config.retry_with_border || largest.bbox.width >= 0.5 * short_side {
+            return Ok(found);
+        }
+        let framed = self.detect_in_border(image)?;
+        let covers = |d: &FaceDetection| {
+            d.bbox.width >= 1.5 * largest.bbox.width && d.bbox.contains(largest.bbox.center())
+        };
+        Ok(if framed.iter().any(covers) {
+            framed
+        } else {
+            found
+        })
+    }
+
+    /// Searches `image` inside a grey border a quarter of its longest side wide; coordinates
+    /// are those of `image`.
+    fn detect_in_border(&self, image: &RgbImage) -> Result<Vec<FaceDetection>, VisionError> {
+        if image.width() < 24 || image.height() < 24 {
+            return Ok(Vec::new());
         }
         let pad = (image.width().max(image.height()) / 4).max(1);
         let mut framed = RgbImage::from_pixel(
@@ -209,7 +243,8 @@ impl FacePipeline {
         let size = self.encoder.chip_size();
         match self.config.alignment {
             Alignment::ShapePredictor => {
-                let points = self.shape.shape5(image, dlib_rect(detection));
+                let rect = shape_rect(detection, image.width(), image.height());
+                let points = self.shape.shape5(image, rect);
                 dlib_chip(image, &points, size, 0.25)
             }
             Alignment::Landmarks => chip_from_eyes_nose_mouth(image, &detection.landmarks, size),
@@ -277,27 +312,26 @@ impl FacePipeline {
         image: &RgbImage,
         size: u32,
     ) -> Result<Option<RgbImage>, VisionError> {
-        let detections = self.detect(image)?;
+        let detections = self.detect_photo(image)?;
         Ok(
             main_face(&detections, image.width(), image.height()).map(|d| {
-                let points = self.shape.shape5(image, dlib_rect(d));
+                let points = self
+                    .shape
+                    .shape5(image, shape_rect(d, image.width(), image.height()));
                 dlib_chip(image, &points, size, 0.25)
             }),
         )
     }
 
-    /// The main face of a photo (the enrollment case, see [`main_face`]), with how many faces
-    /// there were; `None` when no face was found.
-    pub fn analyze_largest(&self, image: &RgbImage) -> Result<Option<(Face, usize)>, VisionError> {
-        let detections = self.detect(image)?;
+    /// The main face of a photo (the enrollment case, see [`main_face`] and
+    /// [`Self::detect_photo`]), with how many faces there were; `None` when no face was found.
+    pub fn analyze_main(&self, image: &RgbImage) -> Result<Option<(Face, usize)>, VisionError> {
+        let detections = self.detect_photo(image)?;
         let count = detections.len();
-        let Some(largest) = detections
-            .iter()
-            .max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
-        else {
+        let Some(main) = main_face(&detections, image.width(), image.height()) else {
             return Ok(None);
         };
-        let mut faces = self.analyze_detections(image, std::slice::from_ref(largest))?;
+        let mut faces = self.analyze_detections(image, std::slice::from_ref(main))?;
         Ok(faces.pop().map(|mut f| {
             f.quality.faces_found = count;
             (f, count)
@@ -337,6 +371,23 @@ pub fn dlib_rect(d: &FaceDetection) -> BBox {
         + 0.483 * eye.distance(mouth))
     .max(1.0);
     BBox::new(cx - side / 2.0, cy - side / 2.0, side, side)
+}
+
+/// The box the shape predictor starts from: [`dlib_rect`], cut to the picture. For a face
+/// larger than the frame (a close-up), the predictor's features outside the picture would all
+/// read black; inside the picture they see the face (as dlib's own detector, which cannot
+/// return a box larger than the picture, lets them).
+#[must_use]
+pub fn shape_rect(d: &FaceDetection, width: u32, height: u32) -> BBox {
+    let r = dlib_rect(d);
+    let (w, h) = (width as f32, height as f32);
+    let (x0, y0) = (r.x.max(0.0), r.y.max(0.0));
+    let (x1, y1) = (r.right().min(w), r.bottom().min(h));
+    if x1 - x0 < 0.5 * r.width || y1 - y0 < 0.5 * r.height {
+        // Mostly outside: keep the estimate rather than a sliver.
+        return r;
+    }
+    BBox::new(x0, y0, x1 - x0, y1 - y0)
 }
 
 /// The main face of a photo: the face the photo is of. Each face scores its area inside the
@@ -382,7 +433,7 @@ mod tests {
         let mut embeddings = Vec::new();
         for name in ["obama.jpg", "obama2.jpg", "biden.jpg"] {
             let t = std::time::Instant::now();
-            let (face, count) = p.analyze_largest(&demo(name)).unwrap().unwrap();
+            let (face, count) = p.analyze_main(&demo(name)).unwrap().unwrap();
             eprintln!(
                 "{name}: {count} face(s), {:?}, quality {:?}, {:?}",
                 face.bbox,
@@ -426,19 +477,19 @@ mod tests {
         )
         .unwrap();
         let a = p
-            .analyze_largest(&demo("obama.jpg"))
+            .analyze_main(&demo("obama.jpg"))
             .unwrap()
             .unwrap()
             .0
             .embedding;
         let b = p
-            .analyze_largest(&demo("obama2.jpg"))
+            .analyze_main(&demo("obama2.jpg"))
             .unwrap()
             .unwrap()
             .0
             .embedding;
         let c = p
-            .analyze_largest(&demo("biden.jpg"))
+            .analyze_main(&demo("biden.jpg"))
             .unwrap()
             .unwrap()
             .0
@@ -476,7 +527,7 @@ mod tests {
             RgbImage::from_pixel(5000, 10, image::Rgb([200, 10, 10])),
         ] {
             assert!(p.analyze(&img).unwrap().is_empty());
-            assert!(p.analyze_largest(&img).unwrap().is_none());
+            assert!(p.analyze_main(&img).unwrap().is_none());
         }
     }
 }

@@ -225,7 +225,7 @@ pub fn embed(
         let image =
             image_io::load_rgb(&set.root.join(path)).with_context(|| format!("reading {path}"))?;
         let t = Instant::now();
-        let detections = pipeline.detect(&image)?;
+        let detections = pipeline.detect_photo(&image)?;
         detect_times.push(t.elapsed().as_secs_f64() * 1e3);
         let t = Instant::now();
         let vector = if let Some(d) = main_face(&detections, image.width(), image.height()) {
