@@ -1,6 +1,6 @@
 //! Face sets on disk (manifest and pairs lists) and their embeddings, cached between runs.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -169,9 +169,9 @@ pub struct EmbeddedSet {
     /// Path -> embedding.
     pub vectors: BTreeMap<String, Vec<f32>>,
     /// Images where the detector found no face (the whole image was used as the face box).
-    pub no_face: usize,
-    /// Images with more than one face (the largest was used).
-    pub multi_face: usize,
+    pub no_face: BTreeSet<String>,
+    /// Images with more than one face (the main face was used).
+    pub multi_face: BTreeSet<String>,
     /// Median detection time per image, milliseconds.
     pub detect_ms: f64,
     /// Median alignment + embedding time per image, milliseconds.
@@ -229,14 +229,16 @@ pub fn embed(
         detect_times.push(t.elapsed().as_secs_f64() * 1e3);
         let t = Instant::now();
         let vector = if let Some(d) = main_face(&detections, image.width(), image.height()) {
-            out.multi_face += usize::from(detections.len() > 1);
+            if detections.len() > 1 {
+                out.multi_face.insert(path.clone());
+            }
             pipeline
                 .analyze_detections(&image, std::slice::from_ref(d))?
                 .pop()
                 .map(|f| f.embedding.values)
         } else {
             // Like the anchor: no face found, so the whole image is the face box.
-            out.no_face += 1;
+            out.no_face.insert(path.clone());
             let whole =
                 crate::core::BBox::new(0.0, 0.0, image.width() as f32, image.height() as f32);
             Some(pipeline.embed_rect(&image, whole)?.values)
@@ -283,15 +285,6 @@ pub fn by_identity<'a>(
         g.sort_unstable();
     }
     groups
-}
-
-/// Identity of each path.
-#[must_use]
-pub fn identities(items: &[Item]) -> HashMap<&str, &str> {
-    items
-        .iter()
-        .map(|i| (i.path.as_str(), i.identity.as_str()))
-        .collect()
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::Context as _;
 
-use super::data::{Dataset, EmbeddedSet, by_identity, identities};
+use super::data::{Dataset, EmbeddedSet, by_identity};
 use super::{AlignmentArg, EvalFacesArgs};
 use crate::cli::{outln, table};
 use crate::core::Metric;
@@ -137,13 +137,14 @@ pub fn evaluate(
             identification(&groups, &emb.vectors, &all, args.threshold, args.margin),
         )
     });
-    let _ = identities(&set.items);
+    // The set's own images (the cache may hold more, e.g. a subset's whole set).
+    let count = |has: &dyn Fn(&str) -> bool| set.items.iter().filter(|i| has(&i.path)).count();
     SetReport {
         set: set.name.clone(),
         alignment: format!("{alignment:?}").to_lowercase(),
-        images: emb.vectors.len(),
-        no_face: emb.no_face,
-        multi_face: emb.multi_face,
+        images: count(&|p| emb.vectors.contains_key(p)),
+        no_face: count(&|p| emb.no_face.contains(p)),
+        multi_face: count(&|p| emb.multi_face.contains(p)),
         detect_ms: emb.detect_ms,
         embed_ms: emb.embed_ms,
         threshold: args.threshold,
