@@ -101,6 +101,38 @@ impl PyRandom {
     pub fn range(&mut self, start: u32, stop: u32) -> u32 {
         start + self.below(stop - start)
     }
+
+    /// The indices `random.sample(range(n), k)` picks (CPython 3.11's algorithm, so a Python
+    /// script seeded alike picks the same), in the order picked; `k` is capped at `n`.
+    pub fn sample(&mut self, n: usize, k: usize) -> Vec<usize> {
+        let k = k.min(n);
+        let below = |r: &mut Self, m: usize| r.below(u32::try_from(m).unwrap_or(u32::MAX)) as usize;
+        let mut set_size = 21usize;
+        if k > 5 {
+            // 4 ** ceil(log(3k, 4)), the hash table size of a set of k items.
+            let exp = ((k * 3) as f64).ln() / 4f64.ln();
+            set_size += 4usize.saturating_pow(exp.ceil() as u32);
+        }
+        let mut out = Vec::with_capacity(k);
+        if n <= set_size {
+            let mut pool: Vec<usize> = (0..n).collect();
+            for i in 0..k {
+                let j = below(self, n - i);
+                out.push(pool[j]);
+                pool[j] = pool[n - i - 1];
+            }
+        } else {
+            let mut seen = std::collections::HashSet::with_capacity(k);
+            for _ in 0..k {
+                let mut j = below(self, n);
+                while !seen.insert(j) {
+                    j = below(self, n);
+                }
+                out.push(j);
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -123,5 +155,28 @@ mod tests {
         let got: Vec<u32> = (0..5).map(|_| r.range(1, 10)).collect();
         assert_eq!(got, [7, 7, 1, 5, 9]);
         assert_eq!(r.below(700), 497);
+    }
+
+    // `random.Random(seed).sample(list(range(n)), k)` in CPython 3.11.
+    #[test]
+    fn sample_matches_cpython() {
+        assert_eq!(
+            PyRandom::new(7).sample(40, 13)[..12],
+            [20, 9, 25, 3, 4, 34, 6, 23, 36, 29, 16, 33]
+        );
+        assert_eq!(PyRandom::new(8).sample(15, 5), [3, 5, 6, 2, 14]);
+        assert_eq!(
+            PyRandom::new(9).sample(2300, 766)[..12],
+            [
+                1896, 1529, 1094, 567, 762, 26, 1385, 2059, 1899, 331, 1368, 2270
+            ]
+        );
+        assert_eq!(
+            PyRandom::new(11).sample(30, 10),
+            [14, 27, 17, 24, 29, 25, 16, 18, 6, 5]
+        );
+        // The set-based branch (n larger than the small-set size).
+        assert_eq!(PyRandom::new(3).sample(200, 3), [60, 151, 139]);
+        assert_eq!(PyRandom::new(3).sample(2, 5).len(), 2);
     }
 }

@@ -11,6 +11,7 @@ use super::{AlignmentArg, EvalFacesArgs};
 use crate::cli::{outln, table};
 use crate::core::Metric;
 use crate::core::metrics::{ScoredPair, far_frr_at, verification_report};
+use crate::train::pyrandom::PyRandom;
 
 /// Figures of one pairs list.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -81,6 +82,11 @@ pub struct SetReport {
     pub closed_set: Option<IdFigures>,
     /// All identities enrolled, rollcall's rule (threshold and margin).
     pub closed_set_margin: Option<IdFigures>,
+    /// A third of the identities not enrolled (the anchor's five draws, averaged), the anchor's
+    /// rule.
+    pub open_set: Option<IdFigures>,
+    /// The same draws, rollcall's rule.
+    pub open_set_margin: Option<IdFigures>,
     /// The margin of rollcall's rule.
     pub margin: f32,
 }
@@ -129,13 +135,33 @@ pub fn evaluate(
             eer: r.eer,
         });
     }
+    let groups = by_identity(&set.items, &emb.vectors);
     let closed_set = (!args.pairs_only).then(|| {
-        let groups = by_identity(&set.items, &emb.vectors);
         let all: HashSet<&str> = groups.keys().copied().collect();
         (
             identification(&groups, &emb.vectors, &all, args.threshold, 0.0),
             identification(&groups, &emb.vectors, &all, args.threshold, args.margin),
         )
+    });
+    let open_set = (!args.pairs_only && groups.len() >= 3).then(|| {
+        let (mut plain, mut ruled) = (Vec::new(), Vec::new());
+        for enrolled in open_set_draws(&groups) {
+            plain.push(identification(
+                &groups,
+                &emb.vectors,
+                &enrolled,
+                args.threshold,
+                0.0,
+            ));
+            ruled.push(identification(
+                &groups,
+                &emb.vectors,
+                &enrolled,
+                args.threshold,
+                args.margin,
+            ));
+        }
+        (mean(&plain), mean(&ruled))
     });
     // The set's own images (the cache may hold more, e.g. a subset's whole set).
     let count = |has: &dyn Fn(&str) -> bool| set.items.iter().filter(|i| has(&i.path)).count();
@@ -151,6 +177,8 @@ pub fn evaluate(
         verification,
         closed_set: closed_set.as_ref().map(|c| c.0.clone()),
         closed_set_margin: closed_set.map(|c| c.1),
+        open_set: open_set.as_ref().map(|o| o.0.clone()),
+        open_set_margin: open_set.map(|o| o.1),
         margin: args.margin,
     }
 }
@@ -160,6 +188,46 @@ pub fn evaluate(
 /// is marked when its nearest enrolled identity is within `threshold` and beats the runner-up
 /// by at least `margin` (0 = the anchor's rule).
 #[must_use]
+/// The anchor's open-set draws: five times (`random.Random(7 + s)`), a third of the identities
+/// (sorted by name) are left out of the gallery and their photos must be rejected. Returns the
+/// enrolled identities of each draw.
+fn open_set_draws<'a>(groups: &BTreeMap<&'a str, Vec<&str>>) -> Vec<HashSet<&'a str>> {
+    let ids: Vec<&str> = groups.keys().copied().collect();
+    (0..5)
+        .map(|s| {
+            let out: HashSet<usize> = PyRandom::new(7 + s)
+                .sample(ids.len(), ids.len() / 3)
+                .into_iter()
+                .collect();
+            ids.iter()
+                .enumerate()
+                .filter(|(i, _)| !out.contains(i))
+                .map(|(_, k)| *k)
+                .collect()
+        })
+        .collect()
+}
+
+/// The mean of several draws' figures.
+fn mean(figs: &[IdFigures]) -> IdFigures {
+    let n = figs.len().max(1) as f64;
+    let avg = |f: &dyn Fn(&IdFigures) -> f64| figs.iter().map(f).sum::<f64>() / n;
+    let count = |f: &dyn Fn(&IdFigures) -> usize| (avg(&|x| f(x) as f64)).round() as usize;
+    IdFigures {
+        gallery: count(&|f| f.gallery),
+        genuine: count(&|f| f.genuine),
+        impostor: count(&|f| f.impostor),
+        top1: avg(&|f| f.top1),
+        correct: avg(&|f| f.correct),
+        wrong: avg(&|f| f.wrong),
+        missed: avg(&|f| f.missed),
+        false_accept: figs
+            .iter()
+            .all(|f| f.false_accept.is_some())
+            .then(|| avg(&|f| f.false_accept.unwrap_or(0.0))),
+    }
+}
+
 pub fn identification(
     groups: &BTreeMap<&str, Vec<&str>>,
     vectors: &BTreeMap<String, Vec<f32>>,
@@ -371,6 +439,56 @@ pub fn print(r: &SetReport, anchor: Option<&Anchor>) {
                 "correct",
                 "wrong person",
                 "missed",
+            ],
+            &rows,
+        );
+    }
+    if let (Some(o), Some(m)) = (&r.open_set, &r.open_set_margin) {
+        let row = |name: String, f: &IdFigures| {
+            vec![
+                name,
+                f.gallery.to_string(),
+                f.genuine.to_string(),
+                f.impostor.to_string(),
+                pct(f.correct),
+                pct(f.wrong),
+                pct(f.missed),
+                f.false_accept.map(pct).unwrap_or_default(),
+            ]
+        };
+        let mut rows = vec![
+            row("rollcall".to_owned(), o),
+            row(format!("rollcall, margin {:.2}", r.margin), m),
+        ];
+        if let Some(a) = anchor {
+            let g = |k: &str| a.get(&r.set, &["open_set", k]);
+            if let Some(fa) = g("false_accept_at_0_6") {
+                let count = |k: &str| g(k).map(|v| format!("{v:.0}")).unwrap_or_default();
+                rows.push(vec![
+                    "dlib anchor".to_owned(),
+                    count("gallery"),
+                    count("genuine_probes"),
+                    count("impostor_probes"),
+                    g("correct_at_0_6").map(pct).unwrap_or_default(),
+                    g("wrong_at_0_6").map(pct).unwrap_or_default(),
+                    g("missed_at_0_6").map(pct).unwrap_or_default(),
+                    pct(fa),
+                ]);
+            }
+        }
+        outln!(
+            "Open set (a third of the identities never enrolled; the anchor's 5 draws, averaged):"
+        );
+        table::print(
+            &[
+                "system",
+                "gallery",
+                "probes",
+                "strangers' probes",
+                "correct",
+                "wrong person",
+                "missed",
+                "strangers accepted",
             ],
             &rows,
         );
