@@ -373,10 +373,11 @@ pub fn dlib_rect(d: &FaceDetection) -> BBox {
     BBox::new(cx - side / 2.0, cy - side / 2.0, side, side)
 }
 
-/// The box the shape predictor starts from: [`dlib_rect`], cut to the picture. For a face
-/// larger than the frame (a close-up), the predictor's features outside the picture would all
-/// read black; inside the picture they see the face (as dlib's own detector, which cannot
-/// return a box larger than the picture, lets them).
+/// The box the shape predictor starts from: [`dlib_rect`], cut to the picture when it sticks
+/// out (and is still mostly inside). The predictor reads pixels around its current estimate;
+/// outside the picture they are black. Measured with `rollcall eval-faces`: a little better on
+/// the close-ups of Extended Yale B (AUC 0.9703 → 0.9718 on the light ≤ 35° subset), no change
+/// on LFW.
 #[must_use]
 pub fn shape_rect(d: &FaceDetection, width: u32, height: u32) -> BBox {
     let r = dlib_rect(d);
