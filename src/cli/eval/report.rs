@@ -494,3 +494,47 @@ pub fn print(r: &SetReport, anchor: Option<&Anchor>) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_set_draws_leave_out_the_anchors_third() {
+        let names: Vec<String> = (0..40).map(|i| format!("id{i:02}")).collect();
+        let groups: BTreeMap<&str, Vec<&str>> =
+            names.iter().map(|n| (n.as_str(), vec!["a", "b"])).collect();
+        let draws = open_set_draws(&groups);
+        assert_eq!(draws.len(), 5);
+        assert!(draws.iter().all(|d| d.len() == 27));
+        // `random.Random(7).sample(sorted_ids, 13)` in CPython picks these positions first.
+        for i in [20, 9, 25, 3, 4, 34] {
+            assert!(!draws[0].contains(names[i].as_str()));
+        }
+        assert_ne!(draws[0], draws[1]);
+    }
+
+    #[test]
+    fn the_mean_of_draws_averages_rates_and_counts() {
+        let a = IdFigures {
+            gallery: 10,
+            genuine: 20,
+            impostor: 4,
+            correct: 0.5,
+            false_accept: Some(0.25),
+            ..IdFigures::default()
+        };
+        let b = IdFigures {
+            gallery: 12,
+            genuine: 22,
+            impostor: 6,
+            correct: 1.0,
+            false_accept: Some(0.75),
+            ..IdFigures::default()
+        };
+        let m = mean(&[a, b]);
+        assert_eq!((m.gallery, m.genuine, m.impostor), (11, 21, 5));
+        assert!((m.correct - 0.75).abs() < 1e-12);
+        assert_eq!(m.false_accept, Some(0.5));
+    }
+}
