@@ -33,6 +33,10 @@ pub enum BenchCommand {
         /// The anchor's results.json, printed beside ours (stored figures, not measured now).
         #[arg(long)]
         anchor: Option<std::path::PathBuf>,
+        /// A Python with dlib-bin and face-recognition-models (the anchor's venv): times dlib
+        /// on the same frame in this run (`tools/bench_dlib_faces.py`) and prints the ratios.
+        #[arg(long)]
+        anchor_python: Option<std::path::PathBuf>,
     },
 }
 
@@ -48,7 +52,8 @@ pub fn run(command: &BenchCommand) -> anyhow::Result<()> {
             photo,
             runs,
             anchor,
-        } => bench_faces(photo, *runs, anchor.as_deref()),
+            anchor_python,
+        } => bench_faces(photo, *runs, anchor.as_deref(), anchor_python.as_deref()),
     }
 }
 
@@ -133,12 +138,47 @@ fn median_ms(times: &mut [f64]) -> f64 {
     times.get(times.len() / 2).copied().unwrap_or(0.0)
 }
 
+/// Runs `tools/bench_dlib_faces.py` with `python` on the same photo: dlib's median times in
+/// milliseconds, by name.
+fn measure_dlib(
+    python: &std::path::Path,
+    photo: &std::path::Path,
+    runs: usize,
+) -> anyhow::Result<std::collections::BTreeMap<String, f64>> {
+    use anyhow::Context as _;
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/bench_dlib_faces.py");
+    let out = std::process::Command::new(python)
+        .arg(&script)
+        .arg(photo)
+        .arg(runs.to_string())
+        .env("OMP_NUM_THREADS", "1")
+        .output()
+        .with_context(|| format!("running {}", python.display()))?;
+    anyhow::ensure!(
+        out.status.success(),
+        "{} {} failed: {}",
+        python.display(),
+        script.display(),
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .context("reading the dlib timings (one JSON object expected)")?;
+    Ok(v.as_object()
+        .map(|o| {
+            o.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_f64()?)))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
 /// Detection of a 640x480 frame and embedding of one face, with FLOP counts, beside the
 /// `dlib`/`face_recognition` anchor's figures.
 fn bench_faces(
     photo: &std::path::Path,
     runs: usize,
     anchor: Option<&std::path::Path>,
+    anchor_python: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
     use crate::vision::{FacePipeline, image_io, mtcnn};
     let runs = runs.max(1);
@@ -265,6 +305,47 @@ fn bench_faces(
             }
             None => outln!("(could not read the anchor figures at {})", path.display()),
         }
+    }
+    if let Some(python) = anchor_python {
+        let dlib = measure_dlib(python, photo, runs)?;
+        let now = |label: &str, ms: Option<f64>, ours: f64| {
+            ms.map(|ms| {
+                row([
+                    label.to_owned(),
+                    format!("{ms:.1}"),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    format!("measured now; dlib / rollcall = {:.2}", ms / ours),
+                ])
+            })
+        };
+        rows.extend(
+            [
+                now(
+                    "dlib HOG detection, upsample 0",
+                    dlib.get("hog_upsample0_ms").copied(),
+                    det_ms,
+                ),
+                now(
+                    "dlib HOG detection, upsample 1 (face_recognition's default)",
+                    dlib.get("hog_upsample1_ms").copied(),
+                    det_ms,
+                ),
+                now(
+                    "dlib alignment (shape predictor + chip)",
+                    dlib.get("align_ms").copied(),
+                    align_ms,
+                ),
+                now(
+                    "dlib ResNet encoding, one face",
+                    dlib.get("encode_ms").copied(),
+                    embed_ms,
+                ),
+            ]
+            .into_iter()
+            .flatten(),
+        );
     }
     table::print(
         &[
