@@ -16,10 +16,27 @@ export RUSTC_BOOTSTRAP=1
 mkdir -p corpus
 # Seed corpora with real inputs so the fuzzer starts from valid files.
 mkdir -p corpus/image_decode corpus/model_load corpus/dlib_import
-cp -n ../../assets/demo/*.jpg corpus/image_decode/ 2>/dev/null || true
+# Small photos in every format the image crate reads here (a full-size JPEG takes ~50 ms to
+# decode, which would hold the fuzzer to a few runs a second).
+if command -v convert >/dev/null; then
+  for ext in jpg png gif bmp tiff webp ico tga pnm; do
+    [ -e "corpus/image_decode/demo-small.$ext" ] ||
+      convert ../../assets/demo/obama.jpg -resize 24x24 "corpus/image_decode/demo-small.$ext" 2>/dev/null || true
+  done
+  [ -e corpus/image_decode/grey16.png ] ||
+    convert ../../assets/demo/biden.jpg -resize 16x16 -colorspace Gray -depth 16 corpus/image_decode/grey16.png || true
+  [ -e corpus/image_decode/cmyk.jpg ] ||
+    convert ../../assets/demo/biden.jpg -resize 16x16 -colorspace CMYK corpus/image_decode/cmyk.jpg || true
+else
+  cp -n ../../assets/demo/obama.jpg corpus/image_decode/ 2>/dev/null || true
+fi
 cp -n ../../assets/models/mtcnn/pnet.safetensors corpus/model_load/ 2>/dev/null || true
 for t in "${targets[@]}"; do
   echo "== fuzzing $t for ${seconds}s"
-  cargo fuzz run --fuzz-dir . "$t" "corpus/$t" -- -max_total_time="$seconds" -rss_limit_mb=4096 -max_len=4194304
+  # Photos: small inputs run fast, and a decompression bomb is small by nature. Model files
+  # need room for real headers and tensors.
+  max_len=4194304
+  [ "$t" = image_decode ] && max_len=65536
+  cargo fuzz run --fuzz-dir . "$t" "corpus/$t" -- -max_total_time="$seconds" -rss_limit_mb=4096 -max_len="$max_len"
 done
 echo "fuzz: no crash in ${targets[*]} (${seconds}s each)"
