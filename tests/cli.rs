@@ -658,3 +658,74 @@ fn a_trained_face_head_can_take_over_attendance() {
             .contains("Embedded 0 photo(s)")
     );
 }
+
+/// `eval-faces` on a tiny face set made of the bundled demo photos (the shared research sets
+/// are not needed): three photos of one man and one of another.
+#[test]
+fn eval_faces_measures_a_small_face_set() {
+    let env = Env::new();
+    let data = env.path("faces");
+    let set = data.join("demo");
+    std::fs::create_dir_all(&set).unwrap();
+    for (person, photo) in [
+        ("obama", "obama.jpg"),
+        ("obama", "obama2.jpg"),
+        ("obama", "obama3.jpg"),
+        ("biden", "biden.jpg"),
+    ] {
+        std::fs::create_dir_all(set.join(person)).unwrap();
+        std::fs::copy(demo_photo(photo), set.join(person).join(photo)).unwrap();
+    }
+    std::fs::write(
+        set.join("manifest.csv"),
+        "path,identity\ndemo/obama/obama.jpg,obama\ndemo/obama/obama2.jpg,obama\ndemo/obama/obama3.jpg,obama\ndemo/biden/biden.jpg,biden\n",
+    )
+    .unwrap();
+    std::fs::write(
+        set.join("pairs.csv"),
+        "path_a,path_b,same\ndemo/obama/obama.jpg,demo/obama/obama2.jpg,1\ndemo/obama/obama.jpg,demo/obama/obama3.jpg,1\ndemo/obama/obama2.jpg,demo/biden/biden.jpg,0\ndemo/obama/obama3.jpg,demo/biden/biden.jpg,0\n",
+    )
+    .unwrap();
+    let cache = env.path("cache");
+    let out = env.ok(&[
+        "eval-faces",
+        "--data",
+        data.to_str().unwrap(),
+        "--sets",
+        "demo",
+        "--cache",
+        cache.to_str().unwrap(),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let r = &v[0];
+    assert_eq!(r["images"], 4);
+    let close = |v: &serde_json::Value, want: f64| (v.as_f64().unwrap() - want).abs() < 1e-6;
+    assert!(close(&r["threshold"], 0.6), "{}", r["threshold"]);
+    let pairs = &r["verification"][0];
+    assert_eq!(pairs["pairs"], 4);
+    assert!(close(&pairs["auc"], 1.0), "{pairs}");
+    assert!(close(&pairs["accuracy"], 1.0), "{pairs}");
+    // Obama's first photo is enrolled, the other two are probes and are found.
+    let closed = &r["closed_set"];
+    assert_eq!(
+        (closed["gallery"].as_u64(), closed["genuine"].as_u64()),
+        (Some(2), Some(2))
+    );
+    assert!(close(&closed["top1"], 1.0), "{closed}");
+    // Two people are too few for the open-set draws.
+    assert!(r["open_set"].is_null());
+    // The embeddings are cached: a second run reads them back.
+    assert!(std::fs::read_dir(&cache).unwrap().count() == 1);
+    let again = env.ok(&[
+        "eval-faces",
+        "--data",
+        data.to_str().unwrap(),
+        "--sets",
+        "demo",
+        "--cache",
+        cache.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(again, out);
+}

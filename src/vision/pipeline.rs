@@ -90,11 +90,19 @@ impl FacePipeline {
     /// The bundled detector with a trained face model folder as the encoder (a CNN trained on
     /// face folders, or a face head on top of the bundled dlib encoder), on the CPU.
     pub fn with_model_dir(dir: &std::path::Path) -> Result<Self, VisionError> {
+        Self::with_model_dir_and(dir, PipelineConfig::default())
+    }
+
+    /// [`Self::with_model_dir`] with the given settings.
+    pub fn with_model_dir_and(
+        dir: &std::path::Path,
+        config: PipelineConfig,
+    ) -> Result<Self, VisionError> {
         let device = Device::Cpu;
         let base: std::sync::Arc<dyn FaceEncoder> =
             std::sync::Arc::new(DlibEncoder::bundled(&device)?);
         let encoder = super::encoders::load::load_model_dir_with_base(dir, &device, Some(base))?;
-        Self::new(PipelineConfig::default(), encoder, &device)
+        Self::new(config, encoder, &device)
     }
 
     /// The bundled detector and encoder on the CPU, with the given settings.

@@ -15,7 +15,7 @@ use crate::core::decision::DecisionRule;
 use crate::core::rollcall::{FaceInput, RollCall, RollCallConfig};
 use crate::core::tracker::TrackerConfig;
 use crate::core::{BBox, Embedding, Gallery, Metric, ModelId, StudentId};
-use crate::vision::{FacePipeline, PipelineConfig};
+use crate::vision::PipelineConfig;
 
 /// Arguments of `rollcall eval-classroom`.
 #[derive(Debug, Args)]
@@ -63,6 +63,9 @@ pub struct ClassroomArgs {
     /// Print every wrong-student and stranger mark (who it was, who it was taken for).
     #[arg(long)]
     pub explain: bool,
+    /// Evaluate a trained face model folder instead of the bundled encoder.
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<std::path::PathBuf>,
     /// Random seed of the classrooms.
     #[arg(long, default_value_t = 2026)]
     pub seed: u64,
@@ -110,7 +113,7 @@ impl SplitMix {
 
 /// Runs `rollcall eval-classroom`.
 pub fn run(args: &ClassroomArgs) -> anyhow::Result<()> {
-    let pipeline = FacePipeline::bundled_with(PipelineConfig::default())?;
+    let pipeline = super::pipeline(args.model.as_deref(), PipelineConfig::default())?;
     let encoder = pipeline.encoder();
     let threshold = args.threshold.unwrap_or(encoder.default_threshold());
     let margin = args.margin.unwrap_or(crate::cli::encoders::DEFAULT_MARGIN);
@@ -130,8 +133,9 @@ pub fn run(args: &ClassroomArgs) -> anyhow::Result<()> {
         alignment: vec![AlignmentArg::Shape],
         pairs_only: false,
         limit_pairs: None,
-        threshold,
+        threshold: Some(threshold),
         margin,
+        model: args.model.clone(),
         cache: args.cache.clone(),
         anchor: None,
         json: false,
@@ -176,8 +180,10 @@ pub fn run(args: &ClassroomArgs) -> anyhow::Result<()> {
     print_totals(&[(threshold, margin, totals)]);
     if args.sweep {
         let mut rows = Vec::new();
-        for t in [0.5, 0.55, 0.58, 0.6, 0.62] {
-            for m in [0.0, 0.04, 0.08, 0.12, 0.16, 0.2] {
+        // Around the chosen settings (for the bundled encoder: thresholds 0.50–0.62, margins
+        // 0–0.20), so the sweep fits any encoder's distance scale.
+        for t in [0.5 / 0.6, 0.55 / 0.6, 0.58 / 0.6, 1.0, 0.62 / 0.6].map(|f| f * threshold) {
+            for m in [0.0, 0.25, 0.5, 0.75, 1.0, 1.25].map(|f| f * margin) {
                 rows.push((
                     t,
                     m,

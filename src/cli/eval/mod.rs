@@ -51,12 +51,17 @@ pub struct EvalFacesArgs {
     /// Use at most this many pairs per list (first ones), for quick comparisons.
     #[arg(long)]
     pub limit_pairs: Option<usize>,
-    /// Distance threshold for the "at threshold" figures (the anchor uses 0.6).
-    #[arg(long, default_value_t = 0.6)]
-    pub threshold: f32,
+    /// Distance threshold for the "at threshold" figures (default: the encoder's, 0.6 for the
+    /// bundled one, as the anchor uses).
+    #[arg(long)]
+    pub threshold: Option<f32>,
     /// The margin of rollcall's decision rule, for the extra identification row.
     #[arg(long, default_value_t = crate::cli::encoders::DEFAULT_MARGIN)]
     pub margin: f32,
+    /// Evaluate a trained face model folder (`rollcall train --dataset faces:…`) instead of the
+    /// bundled encoder.
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
     /// Where embeddings are cached between runs.
     #[arg(long, default_value = "target/eval-cache")]
     pub cache: PathBuf,
@@ -67,6 +72,19 @@ pub struct EvalFacesArgs {
     /// Print JSON instead of tables.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The bundled pipeline, or one with a trained model folder as its encoder.
+fn pipeline(
+    model: Option<&std::path::Path>,
+    config: PipelineConfig,
+) -> anyhow::Result<FacePipeline> {
+    use anyhow::Context as _;
+    Ok(match model {
+        Some(dir) => FacePipeline::with_model_dir_and(dir, config)
+            .with_context(|| format!("loading the model in {}", dir.display()))?,
+        None => FacePipeline::bundled_with(config)?,
+    })
 }
 
 /// Runs `rollcall eval-faces`.
@@ -90,11 +108,14 @@ pub fn run(args: &EvalFacesArgs) -> anyhow::Result<()> {
             alignment: alignment.into(),
             ..PipelineConfig::default()
         };
-        let pipeline = FacePipeline::bundled_with(config)?;
+        let pipeline = pipeline(args.model.as_deref(), config)?;
+        let threshold = args
+            .threshold
+            .unwrap_or_else(|| pipeline.encoder().default_threshold());
         for set in &args.sets {
             let dataset = Dataset::load(&args.data, set)?;
             let embedded = data::embed(&pipeline, &dataset, args, alignment)?;
-            let r = report::evaluate(&dataset, &embedded, args, alignment);
+            let r = report::evaluate(&dataset, &embedded, args, alignment, threshold);
             if !args.json {
                 report::print(&r, anchor.as_ref());
             }

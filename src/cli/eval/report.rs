@@ -97,6 +97,7 @@ pub fn evaluate(
     emb: &EmbeddedSet,
     args: &EvalFacesArgs,
     alignment: AlignmentArg,
+    threshold: f32,
 ) -> SetReport {
     let metric = Metric::Euclidean;
     let mut verification = Vec::new();
@@ -117,10 +118,10 @@ pub fn evaluate(
             continue;
         }
         let r = verification_report(&scored);
-        let (far, frr) = far_frr_at(&scored, args.threshold);
+        let (far, frr) = far_frr_at(&scored, threshold);
         let accuracy = scored
             .iter()
-            .filter(|p| (p.distance <= args.threshold) == p.same)
+            .filter(|p| (p.distance <= threshold) == p.same)
             .count() as f64
             / scored.len() as f64;
         verification.push(PairsFigures {
@@ -139,8 +140,8 @@ pub fn evaluate(
     let closed_set = (!args.pairs_only).then(|| {
         let all: HashSet<&str> = groups.keys().copied().collect();
         (
-            identification(&groups, &emb.vectors, &all, args.threshold, 0.0),
-            identification(&groups, &emb.vectors, &all, args.threshold, args.margin),
+            identification(&groups, &emb.vectors, &all, threshold, 0.0),
+            identification(&groups, &emb.vectors, &all, threshold, args.margin),
         )
     });
     let open_set = (!args.pairs_only && groups.len() >= 3).then(|| {
@@ -150,14 +151,14 @@ pub fn evaluate(
                 &groups,
                 &emb.vectors,
                 &enrolled,
-                args.threshold,
+                threshold,
                 0.0,
             ));
             ruled.push(identification(
                 &groups,
                 &emb.vectors,
                 &enrolled,
-                args.threshold,
+                threshold,
                 args.margin,
             ));
         }
@@ -173,7 +174,7 @@ pub fn evaluate(
         multi_face: count(&|p| emb.multi_face.contains(p)),
         detect_ms: emb.detect_ms,
         embed_ms: emb.embed_ms,
-        threshold: args.threshold,
+        threshold,
         verification,
         closed_set: closed_set.as_ref().map(|c| c.0.clone()),
         closed_set_margin: closed_set.map(|c| c.1),
