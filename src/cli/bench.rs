@@ -322,29 +322,21 @@ fn bench_faces(
         };
         rows.extend(
             [
-                now(
-                    "dlib HOG detection, upsample 0",
-                    dlib.get("hog_upsample0_ms").copied(),
-                    det_ms,
-                ),
-                now(
+                ("dlib HOG detection, upsample 0", "hog_upsample0_ms", det_ms),
+                (
                     "dlib HOG detection, upsample 1 (face_recognition's default)",
-                    dlib.get("hog_upsample1_ms").copied(),
+                    "hog_upsample1_ms",
                     det_ms,
                 ),
-                now(
+                (
                     "dlib alignment (shape predictor + chip)",
-                    dlib.get("align_ms").copied(),
+                    "align_ms",
                     align_ms,
                 ),
-                now(
-                    "dlib ResNet encoding, one face",
-                    dlib.get("encode_ms").copied(),
-                    embed_ms,
-                ),
+                ("dlib ResNet encoding, one face", "encode_ms", embed_ms),
             ]
             .into_iter()
-            .flatten(),
+            .filter_map(|(label, key, ours)| now(label, dlib.get(key).copied(), ours)),
         );
     }
     table::print(

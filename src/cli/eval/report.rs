@@ -391,15 +391,18 @@ pub fn print(r: &SetReport, anchor: Option<&Anchor>) {
         );
     }
     if let Some(c) = &r.closed_set {
-        let mut rows = vec![vec![
-            "rollcall".to_owned(),
-            c.gallery.to_string(),
-            c.genuine.to_string(),
-            pct(c.top1),
-            pct(c.correct),
-            pct(c.wrong),
-            pct(c.missed),
-        ]];
+        let row = |name: String, f: &IdFigures| {
+            vec![
+                name,
+                f.gallery.to_string(),
+                f.genuine.to_string(),
+                pct(f.top1),
+                pct(f.correct),
+                pct(f.wrong),
+                pct(f.missed),
+            ]
+        };
+        let mut rows = vec![row("rollcall".to_owned(), c)];
         if let Some(a) = anchor {
             let g = |k: &str| a.get(&r.set, &["closed_set", k]);
             if let Some(top1) = g("top1") {
@@ -417,18 +420,7 @@ pub fn print(r: &SetReport, anchor: Option<&Anchor>) {
             }
         }
         if let Some(m) = &r.closed_set_margin {
-            rows.insert(
-                1,
-                vec![
-                    format!("rollcall, margin {:.2}", r.margin),
-                    m.gallery.to_string(),
-                    m.genuine.to_string(),
-                    pct(m.top1),
-                    pct(m.correct),
-                    pct(m.wrong),
-                    pct(m.missed),
-                ],
-            );
+            rows.insert(1, row(format!("rollcall, margin {:.2}", r.margin), m));
         }
         outln!("One-shot identification (first image enrolled, all identities):");
         table::print(
