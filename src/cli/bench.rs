@@ -260,6 +260,17 @@ fn bench_faces(
             String::new(),
         ]),
     ];
+    // A row of the reference system's figures: its time and where it comes from.
+    let reference = |label: &str, ms: f64, note: String| {
+        row([
+            label.to_owned(),
+            format!("{ms:.1}"),
+            String::new(),
+            String::new(),
+            String::new(),
+            note,
+        ])
+    };
     if let Some(path) = anchor {
         match std::fs::read_to_string(path)
             .ok()
@@ -271,16 +282,8 @@ fn bench_faces(
                         .try_fold(&v, |v, k| v.get(*k))
                         .and_then(serde_json::Value::as_f64)
                 };
-                let stored = |label: &str, ms: f64| {
-                    row([
-                        label.to_owned(),
-                        format!("{ms:.1}"),
-                        String::new(),
-                        String::new(),
-                        String::new(),
-                        "anchor's stored figure".to_owned(),
-                    ])
-                };
+                let stored =
+                    |label: &str, ms: f64| reference(label, ms, "anchor's stored figure".into());
                 if let Some(ms) = get(&[
                     "detectors",
                     "scenes_640w",
@@ -310,14 +313,12 @@ fn bench_faces(
         let dlib = measure_dlib(python, photo, runs)?;
         let now = |label: &str, ms: Option<f64>, ours: f64| {
             ms.map(|ms| {
-                row([
-                    label.to_owned(),
-                    format!("{ms:.1}"),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    format!("measured now; dlib / rollcall = {:.2}", ms / ours),
-                ])
+                let ratio = ms / ours;
+                reference(
+                    label,
+                    ms,
+                    format!("measured now; dlib / rollcall = {ratio:.2}"),
+                )
             })
         };
         rows.extend(
