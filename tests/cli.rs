@@ -50,6 +50,23 @@ impl Env {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// Adds a student to `class` with a demo photo (consent by the student).
+    fn enroll(&self, name: &str, class: &str, photo: &str) -> String {
+        let p = demo_photo(photo);
+        self.ok(&[
+            "student",
+            "add",
+            "--name",
+            name,
+            "--class",
+            class,
+            "--photo",
+            p.to_str().unwrap(),
+            "--consent-by",
+            "Self",
+        ])
+    }
+
     /// Runs and expects failure with exit code 1; returns stderr.
     fn fails(&self, args: &[&str]) -> String {
         let out = self.run(args);
@@ -560,19 +577,7 @@ fn calibrate_reports_the_class_figures_and_look_alikes() {
         ("Twin B", "obama2.jpg"),
         ("Joe Biden", "biden.jpg"),
     ] {
-        let p = demo_photo(photo);
-        env.ok(&[
-            "student",
-            "add",
-            "--name",
-            name,
-            "--class",
-            "7B",
-            "--photo",
-            p.to_str().unwrap(),
-            "--consent-by",
-            "Self",
-        ]);
+        env.enroll(name, "7B", photo);
     }
     let out = env.ok(&["calibrate", "--class", "7B"]);
     assert!(
@@ -600,19 +605,7 @@ fn a_trained_face_head_can_take_over_attendance() {
     let env = Env::new();
     env.ok(&["class", "add", "7B"]);
     for (name, photo) in [("Barack Obama", "obama.jpg"), ("Joe Biden", "biden.jpg")] {
-        let p = demo_photo(photo);
-        env.ok(&[
-            "student",
-            "add",
-            "--name",
-            name,
-            "--class",
-            "7B",
-            "--photo",
-            p.to_str().unwrap(),
-            "--consent-by",
-            "Self",
-        ]);
+        env.enroll(name, "7B", photo);
     }
     let att = format!("faces:{}", shared.join("data/faces/att_faces").display());
     let models = env.path("models");
