@@ -292,6 +292,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_cached_set_reads_back_bit_for_bit() {
+        // A timing that serde_json's fast float parser reads back one ulp off.
+        let mut set = EmbeddedSet {
+            detect_ms: 553.005_258,
+            embed_ms: 22.836_268_999_999_998,
+            ..EmbeddedSet::default()
+        };
+        set.vectors.insert("a.png".into(), vec![0.1, -0.3, 1e-7]);
+        let bytes = serde_json::to_vec(&set).expect("serialise");
+        let back: EmbeddedSet = serde_json::from_slice(&bytes).expect("parse");
+        assert_eq!(back.embed_ms.to_bits(), set.embed_ms.to_bits());
+        assert_eq!(back.detect_ms.to_bits(), set.detect_ms.to_bits());
+        assert_eq!(back.vectors, set.vectors);
+    }
+
+    #[test]
     fn the_moderate_light_subset_follows_the_anchor() {
         let keep = yaleb_moderate_light;
         assert!(keep("extended_yaleb_cropped/yaleB01/P00A+000E+00.png"));
