@@ -17,9 +17,7 @@ use crate::core::decision::DecisionRule;
 use crate::core::rollcall::{FaceInput, FaceOutcome, RollCall, RollCallConfig};
 use crate::core::tracker::TrackerConfig;
 use crate::core::{BBox, ClassId, Gallery, MarkSource, SessionId, Status, StudentId};
-use crate::store::{
-    AutoMark, ClassRow, EncoderRow, RecordOutcome, SessionRow, SessionSettings, Store,
-};
+use crate::store::{AutoMark, ClassRow, EncoderRow, RecordOutcome, SessionRow, Store};
 use crate::vision::{FacePipeline, image_io};
 
 /// One face of a processed frame, for display.
@@ -107,19 +105,11 @@ impl LiveEngine {
         }
         reembed(store, pipeline, |_, _| {})?;
         let settings = store.settings()?;
-        let threshold = class
-            .threshold_override
-            .unwrap_or(encoder.default_threshold);
-        let margin = settings.min_margin.unwrap_or(encoder.default_margin);
+        let point = store.operating_point(&class, &encoder)?;
+        let (threshold, margin) = (point.threshold, point.margin);
         let session = match session {
             Some(id) => {
-                let s = store.session(id)?;
-                anyhow::ensure!(
-                    s.class_id == class.id,
-                    "session #{id} belongs to class {}, not {}",
-                    s.class_name,
-                    class.name
-                );
+                let s = store.session_in_class(id, &class)?;
                 anyhow::ensure!(
                     s.ended_ms.is_none(),
                     "session #{id} is stopped; start a new one"
@@ -128,25 +118,11 @@ impl LiveEngine {
             }
             None => match store.open_session(class.id)? {
                 Some(s) => s,
-                None => store.session(store.start_session(
-                    class.id,
-                    Some(&SessionSettings {
-                        model_id: encoder.id.clone(),
-                        threshold,
-                        margin,
-                    }),
-                )?)?,
+                None => store.session(store.start_session(class.id, Some(&point))?)?,
             },
         };
         if session.model_id.is_none() {
-            store.set_session_settings(
-                session.id,
-                &SessionSettings {
-                    model_id: encoder.id.clone(),
-                    threshold,
-                    margin,
-                },
-            )?;
+            store.set_session_settings(session.id, &point)?;
         }
         let (gallery, missing) =
             store.class_gallery(class.id, &encoder.id, encoder.metric, encoder.dim)?;

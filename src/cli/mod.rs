@@ -284,15 +284,14 @@ pub fn parse_local_date(text: &str, next_day: bool) -> anyhow::Result<i64> {
     Ok(local.timestamp_millis())
 }
 
-/// The recognition settings a new session records: the active encoder with the class's
-/// threshold override or the encoder's default. `None` when no encoder is active yet.
+/// The recognition settings a new session records: the active encoder at the class's
+/// operating point ([`Store::operating_point`]). `None` when no encoder is active yet.
 pub fn session_settings(
     store: &Store,
     class: &store::ClassRow,
 ) -> anyhow::Result<Option<store::SessionSettings>> {
-    Ok(store.active_encoder()?.map(|e| store::SessionSettings {
-        threshold: class.threshold_override.unwrap_or(e.default_threshold),
-        margin: e.default_margin,
-        model_id: e.id,
-    }))
+    Ok(store
+        .active_encoder()?
+        .map(|e| store.operating_point(class, &e))
+        .transpose()?)
 }

@@ -120,13 +120,8 @@ pub fn run_calibrate(store: &Store, args: &CalibrateArgs) -> anyhow::Result<()> 
     };
     let (gallery, missing) =
         store.class_gallery(class.id, &encoder.id, encoder.metric, encoder.dim)?;
-    let threshold = class
-        .threshold_override
-        .unwrap_or(encoder.default_threshold);
-    let margin = store
-        .settings()?
-        .min_margin
-        .unwrap_or(encoder.default_margin);
+    let point = store.operating_point(&class, &encoder)?;
+    let (threshold, margin) = (point.threshold, point.margin);
     let genuine = store.genuine_distances(class.id, &encoder.id)?;
     let c = calibrate(
         &gallery.pairwise_distances(),

@@ -76,17 +76,10 @@ pub fn pick_session(
     session: Option<i64>,
 ) -> anyhow::Result<SessionRow> {
     if let Some(id) = session {
-        let s = store.session(SessionId(id))?;
-        if let Some(c) = class {
-            let c = store.find_class(c)?;
-            anyhow::ensure!(
-                c.id == s.class_id,
-                "session #{id} belongs to class {}, not {}",
-                s.class_name,
-                c.name
-            );
-        }
-        return Ok(s);
+        return Ok(match class {
+            Some(c) => store.session_in_class(SessionId(id), &store.find_class(c)?)?,
+            None => store.session(SessionId(id))?,
+        });
     }
     let Some(class) = class else {
         anyhow::bail!("name a class (--class) or a session (--session)");

@@ -60,13 +60,8 @@ fn look_alikes(
         return Ok(Vec::new());
     };
     let (gallery, _) = store.class_gallery(class.id, &encoder.id, encoder.metric, encoder.dim)?;
-    let threshold = class
-        .threshold_override
-        .unwrap_or(encoder.default_threshold);
-    let margin = store
-        .settings()?
-        .min_margin
-        .unwrap_or(encoder.default_margin);
+    let point = store.operating_point(class, &encoder)?;
+    let (threshold, margin) = (point.threshold, point.margin);
     let report = crate::core::calibration::calibrate(
         &gallery.pairwise_distances(),
         &[],

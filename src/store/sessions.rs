@@ -62,6 +62,38 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRow> {
 }
 
 impl Store {
+    /// Session `id`, which must belong to `class`.
+    pub fn session_in_class(&self, id: SessionId, class: &super::ClassRow) -> Result<SessionRow> {
+        let s = self.session(id)?;
+        if s.class_id != class.id {
+            return Err(StoreError::Invalid(format!(
+                "session #{id} belongs to class {}, not {}",
+                s.class_name, class.name
+            )));
+        }
+        Ok(s)
+    }
+
+    /// The recognition settings for `class` with `encoder`: the class's threshold override or the
+    /// encoder's default threshold, and the margin from the settings or the encoder's default.
+    /// The live engine, new sessions, calibration and the look-alike warnings all use these.
+    pub fn operating_point(
+        &self,
+        class: &super::ClassRow,
+        encoder: &super::EncoderRow,
+    ) -> Result<SessionSettings> {
+        Ok(SessionSettings {
+            model_id: encoder.id.clone(),
+            threshold: class
+                .threshold_override
+                .unwrap_or(encoder.default_threshold),
+            margin: self
+                .settings()?
+                .min_margin
+                .unwrap_or(encoder.default_margin),
+        })
+    }
+
     /// Starts a session of `class` now. A class has at most one open session.
     pub fn start_session(
         &self,

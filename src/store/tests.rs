@@ -154,6 +154,28 @@ fn finding_students_by_id_number_and_name() {
 }
 
 #[test]
+fn the_operating_point_takes_the_class_override_and_the_margin_setting() {
+    let store = Store::open_in_memory().unwrap();
+    let c = store.add_class("7B").unwrap();
+    let e = encoder("m1");
+    // The encoder's defaults first.
+    let p = store.operating_point(&store.class(c).unwrap(), &e).unwrap();
+    assert_eq!(
+        (p.model_id, p.threshold, p.margin),
+        (e.id.clone(), 0.6, 0.05)
+    );
+    // The class's threshold and the teacher's margin win over them.
+    store.set_class_threshold(c, Some(0.5)).unwrap();
+    let settings = Settings {
+        min_margin: Some(0.2),
+        ..Settings::default()
+    };
+    store.save_settings(&settings).unwrap();
+    let p = store.operating_point(&store.class(c).unwrap(), &e).unwrap();
+    assert_eq!((p.threshold, p.margin), (0.5, 0.2));
+}
+
+#[test]
 fn one_open_session_per_class() {
     let store = Store::open_in_memory().unwrap();
     let c = store.add_class("7B").unwrap();
@@ -166,6 +188,20 @@ fn one_open_session_per_class() {
     assert!(store.stop_session(s).is_err());
     store.start_session(c, None).unwrap();
     assert_eq!(store.list_sessions(Some(c), None, None).unwrap().len(), 2);
+    // A session is looked up within its class only.
+    let other = store.add_class("8A").unwrap();
+    assert_eq!(
+        store
+            .session_in_class(s, &store.class(c).unwrap())
+            .unwrap()
+            .id,
+        s
+    );
+    let Err(StoreError::Invalid(msg)) = store.session_in_class(s, &store.class(other).unwrap())
+    else {
+        panic!("a session of 7B was found in 8A");
+    };
+    assert!(msg.contains("belongs to class 7B, not 8A"), "{msg}");
 }
 
 fn evidence(d: f32) -> MarkEvidence {
