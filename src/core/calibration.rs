@@ -125,19 +125,20 @@ mod tests {
     const C: StudentId = StudentId(3);
     const D: StudentId = StudentId(4);
 
+    /// The six pairs of four students.
+    const PAIRS: [(StudentId, StudentId, f32); 6] = [
+        (A, B, 0.45),
+        (A, C, 0.9),
+        (A, D, 0.8),
+        (B, C, 0.7),
+        (B, D, 0.62),
+        (C, D, 1.0),
+    ];
+
     #[test]
     fn figures_on_a_tiny_hand_computed_gallery() {
-        // Six pairs of four students.
-        let pairs = [
-            (A, B, 0.45),
-            (A, C, 0.9),
-            (A, D, 0.8),
-            (B, C, 0.7),
-            (B, D, 0.62),
-            (C, D, 1.0),
-        ];
         let genuine = [0.2, 0.3, 0.35, 0.5, 0.55];
-        let c = calibrate(&pairs, &genuine, 0.6, 0.05, 0.0);
+        let c = calibrate(&PAIRS, &genuine, 0.6, 0.05, 0.0);
         assert_eq!(c.impostor_pairs, 6);
         // Impostors at or under 0.6: only A-B (0.45) -> 1/6.
         assert!((c.false_accept_rate.unwrap() - 1.0 / 6.0).abs() < 1e-12);
@@ -158,16 +159,8 @@ mod tests {
 
     #[test]
     fn a_looser_target_allows_some_impostors() {
-        let pairs = [
-            (A, B, 0.45),
-            (A, C, 0.9),
-            (A, D, 0.8),
-            (B, C, 0.7),
-            (B, D, 0.62),
-            (C, D, 1.0),
-        ];
         // 20 % of 6 = 1.2 -> one impostor (0.45) may pass; suggestion between 0.45 and 0.62.
-        let c = calibrate(&pairs, &[], 0.6, 0.0, 0.2);
+        let c = calibrate(&PAIRS, &[], 0.6, 0.0, 0.2);
         let s = c.suggested_threshold.unwrap();
         assert!((s - 0.535).abs() < 1e-6);
         assert_eq!(c.false_reject_rate, None);

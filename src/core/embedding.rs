@@ -86,40 +86,31 @@ impl FromStr for Metric {
     }
 }
 
-/// Dot product, written so the compiler vectorises it (eight independent accumulators).
+/// Dot product, written so the compiler vectorises it (see [`sum_of_terms`]).
 #[must_use]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let chunks_a = a.chunks_exact(8);
-    let chunks_b = b.chunks_exact(8);
-    let (rest_a, rest_b) = (chunks_a.remainder(), chunks_b.remainder());
-    for (ca, cb) in chunks_a.zip(chunks_b) {
-        for i in 0..8 {
-            acc[i] += ca[i] * cb[i];
-        }
-    }
-    let tail: f32 = rest_a.iter().zip(rest_b).map(|(x, y)| x * y).sum();
-    acc.iter().sum::<f32>() + tail
+    sum_of_terms(a, b, |x, y| x * y)
 }
 
 /// Squared Euclidean distance, vectorised like [`dot`].
 #[must_use]
 pub fn squared_l2(a: &[f32], b: &[f32]) -> f32 {
+    sum_of_terms(a, b, |x, y| (x - y) * (x - y))
+}
+
+/// Σ term(aᵢ, bᵢ) with eight independent accumulators, so the compiler vectorises the loop.
+#[inline]
+fn sum_of_terms(a: &[f32], b: &[f32], term: impl Fn(f32, f32) -> f32) -> f32 {
     let mut acc = [0.0f32; 8];
     let chunks_a = a.chunks_exact(8);
     let chunks_b = b.chunks_exact(8);
     let (rest_a, rest_b) = (chunks_a.remainder(), chunks_b.remainder());
     for (ca, cb) in chunks_a.zip(chunks_b) {
         for i in 0..8 {
-            let d = ca[i] - cb[i];
-            acc[i] += d * d;
+            acc[i] += term(ca[i], cb[i]);
         }
     }
-    let tail: f32 = rest_a
-        .iter()
-        .zip(rest_b)
-        .map(|(x, y)| (x - y) * (x - y))
-        .sum();
+    let tail: f32 = rest_a.iter().zip(rest_b).map(|(&x, &y)| term(x, y)).sum();
     acc.iter().sum::<f32>() + tail
 }
 

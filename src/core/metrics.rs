@@ -83,34 +83,21 @@ pub fn far_frr_at(pairs: &[ScoredPair], threshold: f32) -> (Option<f64>, Option<
 /// The ROC curve: one point per distinct distance, strictest first, starting at (0, 0).
 #[must_use]
 pub fn roc(pairs: &[ScoredPair]) -> Vec<RocPoint> {
-    let mut sorted: Vec<ScoredPair> = pairs
-        .iter()
-        .copied()
-        .filter(|p| !p.distance.is_nan())
-        .collect();
-    sorted.sort_by(|a, b| a.distance.total_cmp(&b.distance));
-    let pos = sorted.iter().filter(|p| p.same).count().max(1) as f64;
-    let neg = sorted.iter().filter(|p| !p.same).count().max(1) as f64;
-    let first = sorted.first().map_or(0.0, |p| p.distance);
+    let groups = tie_groups(pairs);
+    let pos = groups.iter().map(|g| g.same).sum::<usize>().max(1) as f64;
+    let neg = groups.iter().map(|g| g.different).sum::<usize>().max(1) as f64;
+    let first = groups.first().map_or(0.0, |g| g.distance);
     let mut points = vec![RocPoint {
         threshold: first - f32::EPSILON.max(first.abs() * 1e-6),
         far: 0.0,
         tar: 0.0,
     }];
     let (mut tp, mut fp) = (0usize, 0usize);
-    let mut i = 0;
-    while i < sorted.len() {
-        let d = sorted[i].distance;
-        while i < sorted.len() && sorted[i].distance.total_cmp(&d).is_eq() {
-            if sorted[i].same {
-                tp += 1;
-            } else {
-                fp += 1;
-            }
-            i += 1;
-        }
+    for g in &groups {
+        tp += g.same;
+        fp += g.different;
         points.push(RocPoint {
-            threshold: d,
+            threshold: g.distance,
             far: fp as f64 / neg,
             tar: tp as f64 / pos,
         });
@@ -118,37 +105,57 @@ pub fn roc(pairs: &[ScoredPair]) -> Vec<RocPoint> {
     points
 }
 
-/// Area under the curve: the chance that a random different pair is farther apart than a
-/// random same pair (ties count half), computed exactly by ranks.
-#[must_use]
-pub fn auc(pairs: &[ScoredPair]) -> f64 {
+/// Pairs with one distance: how many are same and how many different.
+struct TieGroup {
+    distance: f32,
+    same: usize,
+    different: usize,
+}
+
+/// The pairs grouped by equal distance, nearest first; NaN distances are left out.
+fn tie_groups(pairs: &[ScoredPair]) -> Vec<TieGroup> {
     let mut sorted: Vec<ScoredPair> = pairs
         .iter()
         .copied()
         .filter(|p| !p.distance.is_nan())
         .collect();
     sorted.sort_by(|a, b| a.distance.total_cmp(&b.distance));
-    let pos = sorted.iter().filter(|p| p.same).count();
-    let neg = sorted.len() - pos;
+    let mut groups: Vec<TieGroup> = Vec::new();
+    for p in sorted {
+        match groups.last_mut() {
+            Some(g) if g.distance.total_cmp(&p.distance).is_eq() => {}
+            _ => groups.push(TieGroup {
+                distance: p.distance,
+                same: 0,
+                different: 0,
+            }),
+        }
+        if let Some(g) = groups.last_mut() {
+            if p.same {
+                g.same += 1;
+            } else {
+                g.different += 1;
+            }
+        }
+    }
+    groups
+}
+
+/// Area under the curve: the chance that a random different pair is farther apart than a
+/// random same pair (ties count half), computed exactly by ranks.
+#[must_use]
+pub fn auc(pairs: &[ScoredPair]) -> f64 {
+    let groups = tie_groups(pairs);
+    let pos: usize = groups.iter().map(|g| g.same).sum();
+    let neg: usize = groups.iter().map(|g| g.different).sum();
     if pos == 0 || neg == 0 {
         return 0.5;
     }
     // For each group of equal distances: negatives farther than every positive seen so far.
     let (mut pos_before, mut wins) = (0usize, 0.0f64);
-    let mut i = 0;
-    while i < sorted.len() {
-        let d = sorted[i].distance;
-        let (mut gp, mut gn) = (0usize, 0usize);
-        while i < sorted.len() && sorted[i].distance.total_cmp(&d).is_eq() {
-            if sorted[i].same {
-                gp += 1;
-            } else {
-                gn += 1;
-            }
-            i += 1;
-        }
-        wins += gn as f64 * pos_before as f64 + 0.5 * gn as f64 * gp as f64;
-        pos_before += gp;
+    for g in &groups {
+        wins += g.different as f64 * pos_before as f64 + 0.5 * g.different as f64 * g.same as f64;
+        pos_before += g.same;
     }
     wins / (pos as f64 * neg as f64)
 }

@@ -94,10 +94,7 @@ impl Store {
         self.conn()
             .query_row(&format!("{SELECT} WHERE c.id = ?1"), [id.0], row)
             .optional()?
-            .ok_or_else(|| StoreError::NotFound {
-                what: "class",
-                key: id.to_string(),
-            })
+            .ok_or_else(|| class_not_found(id))
     }
 
     /// Sets or clears the per-class threshold override.
@@ -113,13 +110,7 @@ impl Store {
             "UPDATE classes SET threshold_override = ?2 WHERE id = ?1",
             params![id.0, threshold.map(f64::from)],
         )?;
-        if n == 0 {
-            return Err(StoreError::NotFound {
-                what: "class",
-                key: id.to_string(),
-            });
-        }
-        Ok(())
+        class_updated(n, id)
     }
 
     /// Sets after how many minutes an automatic mark counts as late.
@@ -128,13 +119,7 @@ impl Store {
             "UPDATE classes SET late_after_minutes = ?2 WHERE id = ?1",
             params![id.0, minutes],
         )?;
-        if n == 0 {
-            return Err(StoreError::NotFound {
-                what: "class",
-                key: id.to_string(),
-            });
-        }
-        Ok(())
+        class_updated(n, id)
     }
 
     /// Removes a class. A class with sessions keeps its attendance history and is refused
@@ -178,4 +163,20 @@ pub(crate) fn clean_name(name: &str, what: &str) -> Result<String> {
         )));
     }
     Ok(trimmed.to_owned())
+}
+
+fn class_not_found(id: ClassId) -> StoreError {
+    StoreError::NotFound {
+        what: "class",
+        key: id.to_string(),
+    }
+}
+
+/// `Ok` when an `UPDATE … WHERE id = ?` changed a row, else "class not found".
+fn class_updated(rows: usize, id: ClassId) -> Result<()> {
+    if rows == 0 {
+        Err(class_not_found(id))
+    } else {
+        Ok(())
+    }
 }

@@ -8,6 +8,8 @@ pub mod image_io;
 pub mod mtcnn;
 pub mod pipeline;
 pub mod quality;
+#[cfg(test)]
+pub(crate) mod test_util;
 
 pub use encoder::{FaceEncoder, VisionError};
 pub use pipeline::{Alignment, Face, FacePipeline, PipelineConfig};

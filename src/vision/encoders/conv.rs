@@ -371,28 +371,8 @@ fn conv_fused(
 mod tests {
     use super::super::ops::{avg_pool2_nhwc, tanh};
     use super::*;
+    use crate::vision::test_util::{max_abs_diff, seq};
     use candle_core::Var;
-
-    fn seq(shape: &[usize], scale: f32) -> Tensor {
-        let n: usize = shape.iter().product();
-        let v: Vec<f32> = (0..n)
-            .map(|i| ((i * 37 % 101) as f32 - 50.0) * scale)
-            .collect();
-        Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
-    }
-
-    fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
-    }
 
     #[test]
     fn conv_matches_candle_conv2d_forward_and_backward() {

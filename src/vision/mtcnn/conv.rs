@@ -253,6 +253,7 @@ mod tests {
     use candle_core::{DType, Device};
 
     use super::*;
+    use crate::vision::test_util::max_abs_diff;
 
     /// The same layers from candle's own ops: conv2d, `PReLU`, and ceil-mode pooling by padding
     /// with the edge (a window past the edge always contains the edge it repeats).
@@ -273,19 +274,6 @@ mod tests {
             .pad_with_same(3, 0, pad(w))
             .unwrap()
             .max_pool2d_with_stride(k, s)
-            .unwrap()
-    }
-
-    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar()
             .unwrap()
     }
 
@@ -317,7 +305,7 @@ mod tests {
                 let got = block.forward(x).unwrap();
                 let want = reference(x, &vars, pool);
                 assert_eq!(got.dims(), want.dims(), "pool {pool:?}");
-                assert!(max_diff(&got, &want) < 1e-5, "pool {pool:?}");
+                assert!(max_abs_diff(&got, &want) < 1e-5, "pool {pool:?}");
             }
         }
         let x = &small;
@@ -328,13 +316,13 @@ mod tests {
             .unwrap()
             .broadcast_add(&vars["c.bias"].reshape((1, (), 1, 1)).unwrap())
             .unwrap();
-        assert!(max_diff(&plain.forward(x).unwrap(), &want) < 1e-5);
+        assert!(max_abs_diff(&plain.forward(x).unwrap(), &want) < 1e-5);
         let want_tall = tall
             .conv2d(&vars["c.weight"], 0, 1, 1, 1)
             .unwrap()
             .broadcast_add(&vars["c.bias"].reshape((1, (), 1, 1)).unwrap())
             .unwrap();
-        assert!(max_diff(&plain.forward(&tall).unwrap(), &want_tall) < 1e-5);
+        assert!(max_abs_diff(&plain.forward(&tall).unwrap(), &want_tall) < 1e-5);
         // Two stacked heads give both outputs in one map.
         let both = ConvBlock::new(&vb, (3, 5, 3), "c", None, None)
             .unwrap()
@@ -342,7 +330,7 @@ mod tests {
             .unwrap();
         let out = both.forward(x).unwrap();
         assert_eq!(out.dims(), &[2, 10, 10, 13]);
-        assert!(max_diff(&out.narrow(1, 5, 5).unwrap(), &want) < 1e-5);
+        assert!(max_abs_diff(&out.narrow(1, 5, 5).unwrap(), &want) < 1e-5);
     }
 
     #[test]
