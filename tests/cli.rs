@@ -566,6 +566,41 @@ fn live_marks_enrolled_students_from_a_replay_and_never_a_stranger() {
     let (_, rows) = read_csv(&csv_out);
     let score: f32 = rows[0][9].parse().unwrap();
     assert!(score > 0.0 && score < 0.6, "{rows:?}");
+    // What if the threshold were stricter than Obama's distance? He would not be recognised.
+    let what_if = |t: f32| -> serde_json::Value {
+        let t = t.to_string();
+        let out = env.ok(&["calibrate", "--class", "7B", "--what-if", &t, "--json"]);
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()["what_if"].clone()
+    };
+    let same = what_if(0.6);
+    assert_eq!(
+        (same["auto_marks"].as_u64(), same["kept"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let strict = what_if(score - 0.01);
+    assert_eq!(strict["unrecognised"].as_u64(), Some(1), "{strict}");
+    // Obama is the only student, so there is no runner-up and no margin to miss.
+    assert!(rows[0][10].is_empty(), "{rows:?}");
+    let text = env.ok(&[
+        "calibrate",
+        "--class",
+        "7B",
+        "--what-if",
+        "0.6",
+        "--what-if-margin",
+        "0.9",
+        "--session",
+        "1",
+    ]);
+    let count = |row: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(row))
+            .and_then(|l| l.split_whitespace().last())
+    };
+    assert_eq!(count("still marked"), Some("1"), "{text}");
+    assert_eq!(count("sent to review instead"), Some("0"), "{text}");
+    let err = env.fails(&["calibrate", "--class", "7B", "--what-if", "0"]);
+    assert!(err.contains("what-if threshold"), "{err}");
 }
 
 #[test]

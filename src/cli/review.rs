@@ -3,8 +3,8 @@
 use clap::{Args, Subcommand};
 
 use super::{local_time, outln, table};
-use crate::core::ReviewId;
-use crate::core::calibration::calibrate;
+use crate::core::calibration::{WhatIf, calibrate, what_if};
+use crate::core::{ReviewId, SessionId};
 use crate::store::Store;
 
 /// Review-queue subcommands.
@@ -40,6 +40,16 @@ pub struct CalibrateArgs {
     /// The false-accept rate the suggested threshold aims for.
     #[arg(long, default_value_t = 0.0)]
     target_far: f64,
+    /// Preview how the recorded sessions would have gone with this threshold: which automatic
+    /// marks would have gone to review, and which reviewed faces would have been marked.
+    #[arg(long, value_name = "THRESHOLD")]
+    what_if: Option<f32>,
+    /// The margin for the preview (default: the margin in force).
+    #[arg(long, value_name = "MARGIN", requires = "what_if")]
+    what_if_margin: Option<f32>,
+    /// Preview only this session (default: every session of the class).
+    #[arg(long, requires = "what_if")]
+    session: Option<i64>,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -130,8 +140,36 @@ pub fn run_calibrate(store: &Store, args: &CalibrateArgs) -> anyhow::Result<()> 
         margin,
         args.target_far,
     );
+    let preview = match args.what_if {
+        Some(t) => {
+            let m = args.what_if_margin.unwrap_or(margin);
+            anyhow::ensure!(
+                t.is_finite() && t > 0.0 && m.is_finite() && m >= 0.0,
+                "the what-if threshold must be above zero and the margin zero or more"
+            );
+            let session = args
+                .session
+                .map(|id| store.session_in_class(SessionId(id), &class))
+                .transpose()?;
+            let records =
+                store.recorded_matches(class.id, &encoder.id, session.as_ref().map(|s| s.id))?;
+            Some(what_if(&records, t, m))
+        }
+        None => None,
+    };
     if args.json {
-        outln!("{}", serde_json::to_string_pretty(&c)?);
+        #[derive(serde::Serialize)]
+        struct Report<'a> {
+            #[serde(flatten)]
+            calibration: &'a crate::core::calibration::Calibration,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            what_if: Option<&'a WhatIf>,
+        }
+        let report = Report {
+            calibration: &c,
+            what_if: preview.as_ref(),
+        };
+        outln!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }
     let pct = |v: Option<f64>| v.map_or_else(|| "n/a".to_owned(), |v| format!("{:.2}%", 100.0 * v));
@@ -204,5 +242,52 @@ pub fn run_calibrate(store: &Store, args: &CalibrateArgs) -> anyhow::Result<()> 
             .collect();
         table::print(&["student", "student", "distance", "risk"], &rows);
     }
+    if let Some(w) = &preview {
+        print_what_if(w, threshold, margin);
+    }
     Ok(())
+}
+
+fn print_what_if(w: &WhatIf, threshold: f32, margin: f32) {
+    outln!(
+        "\nWhat if the threshold were {:.3} and the margin {:.3} (now {threshold:.3} and {margin:.3})?",
+        w.threshold,
+        w.margin
+    );
+    if w.sessions == 0 {
+        outln!("No session of this class has recorded matches with this encoder yet.");
+        return;
+    }
+    outln!(
+        "In {} session(s) with recorded matches (students per session):",
+        w.sessions
+    );
+    let rows = [
+        ["marked by the camera".to_owned(), w.auto_marks.to_string()],
+        ["  still marked".to_owned(), w.kept.to_string()],
+        [
+            "  sent to review instead (margin)".to_owned(),
+            w.to_review.to_string(),
+        ],
+        [
+            "  not recognised (over the threshold)".to_owned(),
+            w.unrecognised.to_string(),
+        ],
+        [
+            "sent to review, would be marked: you confirmed them".to_owned(),
+            w.gained_confirmed.to_string(),
+        ],
+        [
+            "sent to review, would be marked: you decided against (wrong marks)".to_owned(),
+            w.gained_wrong.to_string(),
+        ],
+        [
+            "sent to review, would be marked: not reviewed yet".to_owned(),
+            w.gained_unreviewed.to_string(),
+        ],
+    ];
+    table::print(&["", "students"], &rows.map(Vec::from));
+    outln!(
+        "An estimate: the frame-vote rule is not replayed, and faces farther than the threshold in force at the time were not recorded, so a higher threshold may mark more than this shows."
+    );
 }

@@ -4,6 +4,7 @@
 use rusqlite::{OptionalExtension as _, params};
 
 use super::{Result, Store, StoreError};
+use crate::core::calibration::{RecordedKind, RecordedMatch};
 use crate::core::rollcall::MarkEvidence;
 use crate::core::{MarkSource, ModelId, SessionId, Status, StudentId};
 
@@ -254,5 +255,53 @@ impl Store {
         Ok(rows
             .map(|r| r.map(|v| v as f32))
             .collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// The matches the engine recorded in a class's sessions with `model` (automatic marks
+    /// and reviewed faces with a candidate), for the what-if preview of other settings. Only
+    /// `session` when given.
+    pub fn recorded_matches(
+        &self,
+        class: crate::core::ClassId,
+        model: &ModelId,
+        session: Option<SessionId>,
+    ) -> Result<Vec<RecordedMatch>> {
+        // Whether the student ended the session present or late, by any source.
+        const PRESENT: &str = "EXISTS (SELECT 1 FROM marks p WHERE p.session_id = x.id
+             AND p.student_id = {student} AND p.status IN ('present', 'late'))";
+        let sql = format!(
+            "SELECT k.session_id, k.student_id, k.score, k.margin, NULL, {}
+               FROM marks k JOIN sessions x ON x.id = k.session_id
+              WHERE x.class_id = ?1 AND k.model_id = ?2 AND k.source = 'auto'
+                AND k.score IS NOT NULL AND (?3 IS NULL OR x.id = ?3)
+             UNION ALL
+             SELECT q.session_id, q.candidate_student_id, q.score, q.margin, q.state, {}
+               FROM review_queue q JOIN sessions x ON x.id = q.session_id
+              WHERE x.class_id = ?1 AND q.model_id = ?2 AND q.candidate_student_id IS NOT NULL
+                AND q.score IS NOT NULL AND (?3 IS NULL OR x.id = ?3)",
+            PRESENT.replace("{student}", "k.student_id"),
+            PRESENT.replace("{student}", "q.candidate_student_id"),
+        );
+        let mut stmt = self.conn().prepare(&sql)?;
+        let rows = stmt.query_map(
+            params![class.0, model.as_str(), session.map(|s| s.0)],
+            |r| {
+                let state: Option<String> = r.get(4)?;
+                Ok(RecordedMatch {
+                    session: SessionId(r.get(0)?),
+                    student: StudentId(r.get(1)?),
+                    distance: r.get::<_, f64>(2)? as f32,
+                    margin: r.get::<_, Option<f64>>(3)?.map(|v| v as f32),
+                    kind: match state {
+                        None => RecordedKind::AutoMark,
+                        Some(s) => RecordedKind::Review {
+                            decided: s != "pending",
+                        },
+                    },
+                    present_in_the_end: r.get(5)?,
+                })
+            },
+        )?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 }

@@ -452,6 +452,81 @@ fn reviews_accept_and_reject() {
 }
 
 #[test]
+fn recorded_matches_feed_the_what_if_preview() {
+    use crate::core::calibration::{RecordedKind, what_if};
+    let store = Store::open_in_memory().unwrap();
+    store.register_encoder(&encoder("m")).unwrap();
+    let model = ModelId::new("m");
+    let c = store.add_class("7B").unwrap();
+    let [a, b, d] = ["A", "B", "D"].map(|n| store.add_student(n, None, &[c]).unwrap());
+    let s = store.start_session(c, None).unwrap();
+    // A marked by the engine at 0.31 (margin 0.2).
+    store
+        .record_auto_mark(&AutoMark {
+            session: s,
+            student: a,
+            status: Status::Present,
+            source: MarkSource::Auto,
+            frame_ms: store.now_ms(),
+            evidence: Some(evidence(0.31)),
+            model_id: Some(&model),
+            evidence_crop: None,
+        })
+        .unwrap();
+    // Faces sent to review: B at 0.40 (accepted), D at 0.45 (rejected), one from another model.
+    let review = |student, distance, model: &ModelId| {
+        let event = crate::core::rollcall::ReviewEvent {
+            track: crate::core::tracker::TrackId(1),
+            candidate: Candidate { student, distance },
+            runner_up: Some(Candidate {
+                student: a,
+                distance: distance + 0.03,
+            }),
+            margin: 0.03,
+            reason: crate::core::rollcall::UncertainReason::SmallMargin,
+            frame_ms: store.now_ms(),
+            face_index: 0,
+        };
+        store.add_review(s, &event, Some(model), None).unwrap()
+    };
+    let rb = review(b, 0.40, &model);
+    let rd = review(d, 0.45, &model);
+    review(d, 0.2, &ModelId::new("other"));
+    store.accept_review(rb, None).unwrap();
+    store.reject_review(rd).unwrap();
+
+    let mut got = store.recorded_matches(c, &model, None).unwrap();
+    got.sort_by_key(|r| r.student);
+    let summary: Vec<_> = got
+        .iter()
+        .map(|r| (r.student, r.kind, r.present_in_the_end))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (a, RecordedKind::AutoMark, true),
+            (b, RecordedKind::Review { decided: true }, true),
+            (d, RecordedKind::Review { decided: true }, false),
+        ]
+    );
+    assert!((got[1].distance - 0.40).abs() < 1e-6);
+    assert!((got[1].margin.unwrap() - 0.03).abs() < 1e-6);
+    // Without the margin rule B would have been marked (confirmed) and D wrongly.
+    let w = what_if(&got, 0.6, 0.0);
+    assert_eq!((w.kept, w.gained_confirmed, w.gained_wrong), (1, 1, 1));
+    // Another session only: nothing recorded there.
+    store.stop_session(s).unwrap();
+    let s2 = store.start_session(c, None).unwrap();
+    assert!(
+        store
+            .recorded_matches(c, &model, Some(s2))
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.recorded_matches(c, &model, Some(s)).unwrap().len(), 3);
+}
+
+#[test]
 fn removing_keeps_history() {
     let store = Store::open_in_memory().unwrap();
     let c = store.add_class("7B").unwrap();
