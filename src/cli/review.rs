@@ -139,6 +139,7 @@ pub fn run_calibrate(store: &Store, args: &CalibrateArgs) -> anyhow::Result<()> 
         threshold,
         margin,
         args.target_far,
+        encoder.default_threshold,
     );
     let preview = match args.what_if {
         Some(t) => {
@@ -203,14 +204,20 @@ pub fn run_calibrate(store: &Store, args: &CalibrateArgs) -> anyhow::Result<()> 
     );
     if let Some(t) = c.suggested_threshold {
         outln!(
-            "Suggested threshold for a false-accept rate of at most {:.2}%: {t:.3} (false-reject rate there: {})",
+            "Suggested threshold for a false-accept rate of at most {:.2}% among the enrolled students: {t:.3} (false-reject rate there: {})",
             100.0 * args.target_far,
             pct(c.false_reject_rate_at_suggestion)
         );
-        outln!(
-            "Apply it with: rollcall class set {} --threshold {t:.3}",
-            class.name
-        );
+        if t >= encoder.default_threshold {
+            outln!(
+                "That is the encoder's default: never suggested higher, as strangers are not in the class's own data"
+            );
+        } else {
+            outln!(
+                "Apply it with: rollcall class set {} --threshold {t:.3}",
+                class.name
+            );
+        }
     }
     if c.look_alikes.is_empty() {
         outln!(

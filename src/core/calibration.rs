@@ -34,7 +34,8 @@ pub struct Calibration {
     pub false_reject_rate: Option<f64>,
     /// The target false-accept rate the suggestion aims for.
     pub target_far: f64,
-    /// The largest threshold whose impostor false-accept rate stays within the target.
+    /// The largest threshold, at most the ceiling (the encoder's default), whose impostor
+    /// false-accept rate stays within the target.
     pub suggested_threshold: Option<f32>,
     /// False-reject rate of the genuine distances at the suggested threshold.
     pub false_reject_rate_at_suggestion: Option<f64>,
@@ -45,7 +46,9 @@ pub struct Calibration {
 }
 
 /// Calibrates `threshold` (and the look-alike report with `margin`) from the enrolled
-/// students' pairwise distances and the genuine distances of confirmed marks.
+/// students' pairwise distances and the genuine distances of confirmed marks. The suggested
+/// threshold is never above `ceiling` (the encoder's default): strangers are not in a class's
+/// own data, so that data can only make the threshold stricter.
 #[must_use]
 pub fn calibrate(
     impostor_pairs: &[(StudentId, StudentId, f32)],
@@ -53,6 +56,7 @@ pub fn calibrate(
     threshold: f32,
     margin: f32,
     target_far: f64,
+    ceiling: f32,
 ) -> Calibration {
     let mut impostor: Vec<f32> = impostor_pairs
         .iter()
@@ -76,20 +80,12 @@ pub fn calibrate(
     let suggested_threshold = (!impostor.is_empty()).then(|| {
         let allowed = ((target_far.clamp(0.0, 1.0) * impostor.len() as f64).floor() as usize)
             .min(impostor.len());
-        match impostor.get(allowed) {
-            Some(&next) => {
-                let below = if allowed == 0 {
-                    0.0
-                } else {
-                    impostor[allowed - 1]
-                };
-                // Halfway between the last allowed impostor and the next, but never at it.
-                (below + (next - below) * 0.5)
-                    .max(0.0)
-                    .min(next - next.abs() * 1e-4)
-            }
-            None => impostor[impostor.len() - 1],
-        }
+        let largest = match impostor.get(allowed) {
+            // Just under the next impostor, never at it.
+            Some(&next) => next - next.abs() * 1e-4,
+            None => f32::INFINITY,
+        };
+        largest.min(ceiling).max(0.0)
     });
 
     let mut look_alikes: Vec<LookAlike> = impostor_pairs
@@ -253,17 +249,17 @@ mod tests {
     #[test]
     fn figures_on_a_tiny_hand_computed_gallery() {
         let genuine = [0.2, 0.3, 0.35, 0.5, 0.55];
-        let c = calibrate(&PAIRS, &genuine, 0.6, 0.05, 0.0);
+        let c = calibrate(&PAIRS, &genuine, 0.6, 0.05, 0.0, 0.6);
         assert_eq!(c.impostor_pairs, 6);
         // Impostors at or under 0.6: only A-B (0.45) -> 1/6.
         assert!((c.false_accept_rate.unwrap() - 1.0 / 6.0).abs() < 1e-12);
         // Genuine over 0.6: none.
         assert_eq!(c.false_reject_rate, Some(0.0));
-        // Target FAR 0: halfway between 0 and the closest impostor (0.45).
+        // Target FAR 0: just under the closest impostor (0.45).
         let s = c.suggested_threshold.unwrap();
-        assert!((s - 0.225).abs() < 1e-6);
-        // At 0.225, genuine 0.3, 0.35, 0.5, 0.55 are rejected: 4/5.
-        assert!((c.false_reject_rate_at_suggestion.unwrap() - 0.8).abs() < 1e-12);
+        assert!(s < 0.45 && s > 0.449, "{s}");
+        // There, genuine 0.5 and 0.55 are rejected: 2/5.
+        assert!((c.false_reject_rate_at_suggestion.unwrap() - 0.4).abs() < 1e-12);
         // Look-alikes under 0.65: A-B (under the threshold) and B-D (within the margin).
         assert_eq!(c.look_alikes.len(), 2);
         assert_eq!((c.look_alikes[0].a, c.look_alikes[0].b), (A, B));
@@ -274,16 +270,22 @@ mod tests {
 
     #[test]
     fn a_looser_target_allows_some_impostors() {
-        // 20 % of 6 = 1.2 -> one impostor (0.45) may pass; suggestion between 0.45 and 0.62.
-        let c = calibrate(&PAIRS, &[], 0.6, 0.0, 0.2);
+        // 20 % of 6 = 1.2 -> one impostor (0.45) may pass; the suggestion is just under the
+        // next (0.62), but never above the ceiling.
+        let c = calibrate(&PAIRS, &[], 0.6, 0.0, 0.2, 1.0);
         let s = c.suggested_threshold.unwrap();
-        assert!((s - 0.535).abs() < 1e-6);
+        assert!(s < 0.62 && s > 0.619, "{s}");
         assert_eq!(c.false_reject_rate, None);
+        let capped = calibrate(&PAIRS, &[], 0.6, 0.0, 0.2, 0.6);
+        assert_eq!(capped.suggested_threshold, Some(0.6));
+        // Every impostor allowed: the ceiling.
+        let all = calibrate(&PAIRS, &[], 0.6, 0.0, 1.0, 0.7);
+        assert_eq!(all.suggested_threshold, Some(0.7));
     }
 
     #[test]
     fn empty_gallery_gives_no_figures() {
-        let c = calibrate(&[], &[], 0.6, 0.1, 0.01);
+        let c = calibrate(&[], &[], 0.6, 0.1, 0.01, 0.6);
         assert_eq!(c.false_accept_rate, None);
         assert_eq!(c.suggested_threshold, None);
         assert!(c.look_alikes.is_empty());

@@ -9,6 +9,7 @@ use super::command::{Command, PhotoInput};
 use super::style;
 use super::widgets::file_picker::{Dialog, FilePicker};
 use super::widgets::thumbnails::Thumbnails;
+use crate::core::calibration::{Calibration, RecordedMatch, calibrate, what_if};
 use crate::core::{ClassId, StudentId};
 use crate::store::{ClassRow, Store, StudentRow};
 
@@ -24,6 +25,53 @@ pub struct RosterView {
     /// Pairs of its students whose photos are closer than threshold + margin, closest first:
     /// (name, name, distance, under the threshold itself).
     pub look_alikes: Vec<(String, String, f32, bool)>,
+    /// What the class's threshold is calibrated from (`None` without an active encoder).
+    pub evidence: Option<ClassEvidence>,
+}
+
+/// The class's own data under the active encoder, for calibrating its rules on screen.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ClassEvidence {
+    /// The encoder's default threshold.
+    pub default_threshold: f32,
+    /// The margin in force.
+    pub margin: f32,
+    /// Distances between the class's enrolled students (the impostor distribution).
+    pub pairs: Vec<(StudentId, StudentId, f32)>,
+    /// Distances of confirmed matches (the genuine distribution).
+    pub genuine: Vec<f32>,
+    /// The marks and reviews the engine recorded in the class's sessions.
+    pub recorded: Vec<RecordedMatch>,
+}
+
+impl ClassEvidence {
+    fn load(store: &Store, class: &ClassRow) -> crate::store::Result<Option<Self>> {
+        let Some(encoder) = store.active_encoder()? else {
+            return Ok(None);
+        };
+        let (gallery, _) =
+            store.class_gallery(class.id, &encoder.id, encoder.metric, encoder.dim)?;
+        Ok(Some(Self {
+            default_threshold: encoder.default_threshold,
+            margin: store.operating_point(class, &encoder)?.margin,
+            pairs: gallery.pairwise_distances(),
+            genuine: store.genuine_distances(class.id, &encoder.id)?,
+            recorded: store.recorded_matches(class.id, &encoder.id, None)?,
+        }))
+    }
+
+    /// The calibration figures at `threshold`.
+    #[must_use]
+    pub fn calibrate(&self, threshold: f32) -> Calibration {
+        calibrate(
+            &self.pairs,
+            &self.genuine,
+            threshold,
+            self.margin,
+            0.0,
+            self.default_threshold,
+        )
+    }
 }
 
 impl RosterView {
@@ -38,48 +86,36 @@ impl RosterView {
             Some(c) => store.list_students(Some(c.id))?,
             None => Vec::new(),
         };
-        let look_alikes = match &class {
-            Some(c) => look_alikes(store, c)?,
-            None => Vec::new(),
+        let evidence = match &class {
+            Some(c) => ClassEvidence::load(store, c)?,
+            None => None,
+        };
+        // The look-alike pairs at the class's saved threshold (the calibration report's list).
+        let look_alikes = match (&class, &evidence) {
+            (Some(c), Some(e)) => {
+                let name = |id| {
+                    students
+                        .iter()
+                        .find(|s| s.id == id)
+                        .map(|s| s.display_name.clone())
+                        .unwrap_or_default()
+                };
+                e.calibrate(c.threshold_override.unwrap_or(e.default_threshold))
+                    .look_alikes
+                    .iter()
+                    .map(|l| (name(l.a), name(l.b), l.distance, l.under_threshold))
+                    .collect()
+            }
+            _ => Vec::new(),
         };
         Ok(Self {
             classes,
             class,
             students,
             look_alikes,
+            evidence,
         })
     }
-}
-
-/// The class's look-alike pairs under the active encoder (the calibration report's list).
-fn look_alikes(
-    store: &Store,
-    class: &ClassRow,
-) -> crate::store::Result<Vec<(String, String, f32, bool)>> {
-    let Some(encoder) = store.active_encoder()? else {
-        return Ok(Vec::new());
-    };
-    let (gallery, _) = store.class_gallery(class.id, &encoder.id, encoder.metric, encoder.dim)?;
-    let point = store.operating_point(class, &encoder)?;
-    let (threshold, margin) = (point.threshold, point.margin);
-    let report = crate::core::calibration::calibrate(
-        &gallery.pairwise_distances(),
-        &[],
-        threshold,
-        margin,
-        0.0,
-    );
-    let name = |id| {
-        store
-            .student(id)
-            .map(|s| s.display_name)
-            .unwrap_or_default()
-    };
-    Ok(report
-        .look_alikes
-        .iter()
-        .map(|l| (name(l.a), name(l.b), l.distance, l.under_threshold))
-        .collect())
 }
 
 /// The add-student form.
@@ -122,6 +158,14 @@ enum Dialogs {
     },
 }
 
+/// The class-rules form: an editable copy of the class's threshold override and late limit.
+#[derive(Debug, Clone, PartialEq)]
+struct RulesEdit {
+    class: ClassId,
+    threshold: Option<f32>,
+    late_after_minutes: u32,
+}
+
 /// Where a picked file goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum PickTarget {
@@ -140,6 +184,7 @@ pub struct RosterScreen {
     new_student: NewStudent,
     import: FolderImport,
     dialog: Option<Dialogs>,
+    rules: Option<RulesEdit>,
     picker: FilePicker,
     pick_target: PickTarget,
     capture: Option<CaptureDialog>,
@@ -157,6 +202,7 @@ impl Default for RosterScreen {
             new_student: NewStudent::default(),
             import: FolderImport::default(),
             dialog: None,
+            rules: None,
             picker: FilePicker::default(),
             pick_target: PickTarget::NewStudent,
             capture: None,
@@ -186,6 +232,7 @@ impl RosterScreen {
                 Ok(view) => self.view = view,
                 Err(err) => cx.error(format!("Could not read the roster: {err}")),
             }
+            self.rules = None;
             self.loaded_version = Some(cx.data_version);
         }
         let ctx = ui.ctx().clone();
@@ -249,6 +296,120 @@ impl RosterScreen {
         }
     }
 
+    /// The class's threshold and late limit, with what the threshold would do: figures from the
+    /// enrolled photos and confirmed matches, and a replay of the recorded sessions.
+    fn rules_ui(&mut self, ui: &mut egui::Ui, cx: &mut ScreenCtx<'_>, class: &ClassRow) {
+        let edit = match &mut self.rules {
+            Some(e) if e.class == class.id => e,
+            slot => slot.insert(RulesEdit {
+                class: class.id,
+                threshold: class.threshold_override,
+                late_after_minutes: class.late_after_minutes,
+            }),
+        };
+        let evidence = self.view.evidence.as_ref();
+        let default = evidence.map(|e| e.default_threshold);
+        egui::Grid::new("class-rules")
+            .num_columns(2)
+            .show(ui, |ui| {
+                let mut own = edit.threshold.is_some();
+                ui.checkbox(&mut own, "Own threshold for this class");
+                match (own, default) {
+                    (true, _) => {
+                        let d = default.unwrap_or(0.6);
+                        let t = edit.threshold.get_or_insert(d);
+                        ui.add(
+                            egui::Slider::new(t, 0.05..=(2.0 * d).max(0.1))
+                                .fixed_decimals(3)
+                                .text("threshold"),
+                        );
+                    }
+                    (false, Some(d)) => {
+                        edit.threshold = None;
+                        ui.weak(format!("the encoder's default ({d:.3})"));
+                    }
+                    (false, None) => {
+                        edit.threshold = None;
+                        ui.weak("the encoder's default");
+                    }
+                }
+                ui.end_row();
+                let l = ui.label("Late after");
+                ui.add(
+                    egui::DragValue::new(&mut edit.late_after_minutes)
+                        .range(0..=600)
+                        .suffix(" min"),
+                )
+                .labelled_by(l.id);
+                ui.end_row();
+            });
+        match evidence {
+            Some(e) => {
+                let t = edit.threshold.unwrap_or(e.default_threshold);
+                let c = e.calibrate(t);
+                let under = c.look_alikes.iter().filter(|l| l.under_threshold).count();
+                ui.label(format!(
+                    "At {t:.3}: {under} of {} pairs of enrolled students are closer than the threshold (they could be taken for each other).",
+                    c.impostor_pairs
+                ));
+                if c.genuine_count > 0 {
+                    let missed = c
+                        .false_reject_rate
+                        .map_or(0, |r| (r * c.genuine_count as f64).round() as usize);
+                    ui.label(format!(
+                        "{missed} of {} confirmed matches are farther than it (they would be missed).",
+                        c.genuine_count
+                    ));
+                } else {
+                    ui.weak("No confirmed matches yet: how many would be missed shows after the first session.");
+                }
+                match c.suggested_threshold {
+                    Some(s) if s < e.default_threshold => {
+                        ui.horizontal(|ui| {
+                            ui.label(format!(
+                                "Suggested: {s:.3} (just under the closest pair of enrolled students)"
+                            ));
+                            if ui.button("Use the suggestion").clicked() {
+                                edit.threshold = Some(s);
+                            }
+                        });
+                    }
+                    Some(_) => {
+                        ui.label(format!(
+                            "The encoder's default ({:.3}) keeps every pair of enrolled students apart.",
+                            e.default_threshold
+                        ));
+                    }
+                    None => {}
+                }
+                let w = what_if(&e.recorded, t, e.margin);
+                if w.sessions > 0 {
+                    ui.label(format!(
+                        "In the {} recorded session(s): {} of {} camera marks would stay, {} would go to review, {} would not be recognised.",
+                        w.sessions, w.kept, w.auto_marks, w.to_review, w.unrecognised
+                    ));
+                    ui.label(format!(
+                        "Faces sent to review that would be marked: {} you confirmed, {} you decided against, {} not reviewed yet.",
+                        w.gained_confirmed, w.gained_wrong, w.gained_unreviewed
+                    ));
+                    ui.weak("An estimate: faces farther than the threshold at the time were not recorded.");
+                }
+            }
+            None => {
+                ui.weak(
+                    "Enroll students with photos to see what the threshold does for this class.",
+                );
+            }
+        }
+        if ui.button("Save class rules").clicked() {
+            cx.commands.push(Command::SetClassSettings {
+                class: class.id,
+                threshold: edit.threshold,
+                late_after_minutes: edit.late_after_minutes,
+            });
+        }
+    }
+
     fn students_ui(&mut self, ui: &mut egui::Ui, cx: &mut ScreenCtx<'_>) {
         let Some(class) = self.view.class.clone() else {
             ui.heading("Welcome to rollcall");
@@ -263,6 +424,9 @@ impl RosterScreen {
             });
         egui::CollapsingHeader::new("Import a folder of photos").show(ui, |ui| {
             self.import_ui(ui, cx, class.id);
+        });
+        egui::CollapsingHeader::new("Recognition rules for this class").show(ui, |ui| {
+            self.rules_ui(ui, cx, &class);
         });
         if !self.view.look_alikes.is_empty() {
             ui.add_space(style::SECTION_GAP);

@@ -364,6 +364,76 @@ fn look_alike_students_are_pointed_out_on_the_roster() {
 }
 
 #[test]
+fn class_rules_show_what_a_threshold_would_do_and_are_saved() {
+    let (_dir, store) = temp_store();
+    let class = store.add_class("7B").unwrap();
+    let pipeline = crate::cli::enroll::pipeline_for(&store).unwrap();
+    let mut ids = Vec::new();
+    for (name, photo) in [
+        ("Twin A", "obama.jpg"),
+        ("Twin B", "obama2.jpg"),
+        ("Other", "biden.jpg"),
+    ] {
+        let p = crate::cli::enroll::prepare_file(
+            &pipeline,
+            &repo_file(&format!("assets/demo/{photo}")),
+        )
+        .unwrap();
+        ids.push(
+            store
+                .add_enrolled_student(name, None, &[class], "Self", &p.enrollment())
+                .unwrap(),
+        );
+    }
+    // One session in which the camera marked Other at distance 0.5.
+    let model = store.active_encoder().unwrap().unwrap().id;
+    let session = store.start_session(class, None).unwrap();
+    store
+        .record_auto_mark(&crate::store::AutoMark {
+            session,
+            student: ids[2],
+            status: Status::Present,
+            source: crate::core::MarkSource::Auto,
+            frame_ms: store.now_ms(),
+            evidence: Some(crate::core::rollcall::MarkEvidence {
+                distance: 0.5,
+                margin: 0.3,
+                runner_up: None,
+            }),
+            model_id: Some(&model),
+            evidence_crop: None,
+        })
+        .unwrap();
+    let mut h = harness(store);
+    settle(&mut h);
+    h.get_by_label("Recognition rules for this class").click();
+    h.run();
+    // At the encoder's default (0.6) the twins are closer than the threshold; the mark stays.
+    h.get_by_label_contains("1 of 3 pairs of enrolled students are closer");
+    h.get_by_label_contains("1 of 1 camera marks would stay");
+    // The suggestion sits just under the twins' distance: Other's 0.5 would not be recognised.
+    h.get_by_label("Use the suggestion").click();
+    h.run();
+    h.get_by_label_contains("0 of 3 pairs of enrolled students are closer");
+    h.get_by_label_contains(
+        "0 of 1 camera marks would stay, 0 would go to review, 1 would not be recognised",
+    );
+    h.get_by_label("Late after").focus();
+    h.run();
+    h.get_by_label("Late after").type_text("5");
+    h.run();
+    h.get_by_label("Save class rules").click();
+    settle(&mut h);
+    let saved = h.state().store().class(class).unwrap();
+    let twins = h.state().roster().view().look_alikes[0].2;
+    let t = saved
+        .threshold_override
+        .expect("the class threshold was saved");
+    assert!(t < twins && t > twins - 0.001, "{t} vs the twins' {twins}");
+    assert_eq!(saved.late_after_minutes, 5, "{saved:?}");
+}
+
+#[test]
 fn a_one_epoch_training_shows_progress_curves_roc_and_the_pair_gallery() {
     let (_dir, store) = temp_store();
     let mut h = harness(store);
