@@ -332,17 +332,17 @@ fn the_camera_choice_is_remembered() {
     );
 }
 
-#[test]
-fn look_alike_students_are_pointed_out_on_the_roster() {
-    let (_dir, store) = temp_store();
+/// Class 7B with "Twin A" and "Twin B" (two photos of one man: the closest possible
+/// look-alikes) and "Other", enrolled from the demo photos.
+fn twins_and_other(store: &Store) -> (crate::core::ClassId, Vec<crate::core::StudentId>) {
     let class = store.add_class("7B").unwrap();
-    let pipeline = crate::cli::enroll::pipeline_for(&store).unwrap();
-    // Two "students" who are the same person: the closest possible look-alikes.
-    for (name, photo) in [
+    let pipeline = crate::cli::enroll::pipeline_for(store).unwrap();
+    let ids = [
         ("Twin A", "obama.jpg"),
         ("Twin B", "obama2.jpg"),
         ("Other", "biden.jpg"),
-    ] {
+    ]
+    .map(|(name, photo)| {
         let p = crate::cli::enroll::prepare_file(
             &pipeline,
             &repo_file(&format!("assets/demo/{photo}")),
@@ -350,8 +350,15 @@ fn look_alike_students_are_pointed_out_on_the_roster() {
         .unwrap();
         store
             .add_enrolled_student(name, None, &[class], "Self", &p.enrollment())
-            .unwrap();
-    }
+            .unwrap()
+    });
+    (class, ids.to_vec())
+}
+
+#[test]
+fn look_alike_students_are_pointed_out_on_the_roster() {
+    let (_dir, store) = temp_store();
+    twins_and_other(&store);
     let mut h = harness(store);
     settle(&mut h);
     let pairs = &h.state().roster().view().look_alikes;
@@ -366,25 +373,7 @@ fn look_alike_students_are_pointed_out_on_the_roster() {
 #[test]
 fn class_rules_show_what_a_threshold_would_do_and_are_saved() {
     let (_dir, store) = temp_store();
-    let class = store.add_class("7B").unwrap();
-    let pipeline = crate::cli::enroll::pipeline_for(&store).unwrap();
-    let mut ids = Vec::new();
-    for (name, photo) in [
-        ("Twin A", "obama.jpg"),
-        ("Twin B", "obama2.jpg"),
-        ("Other", "biden.jpg"),
-    ] {
-        let p = crate::cli::enroll::prepare_file(
-            &pipeline,
-            &repo_file(&format!("assets/demo/{photo}")),
-        )
-        .unwrap();
-        ids.push(
-            store
-                .add_enrolled_student(name, None, &[class], "Self", &p.enrollment())
-                .unwrap(),
-        );
-    }
+    let (class, ids) = twins_and_other(&store);
     // One session in which the camera marked Other at distance 0.5.
     let model = store.active_encoder().unwrap().unwrap().id;
     let session = store.start_session(class, None).unwrap();
