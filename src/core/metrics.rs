@@ -293,6 +293,60 @@ pub fn retrieval_report(rows: &[Vec<f32>], labels: &[u32], metric: Metric) -> Re
     }
 }
 
+/// z for a two-sided 95 % interval.
+const Z95: f64 = 1.959_964;
+
+/// The Wilson score interval (95 %) of a proportion `p` measured on `n` trials; `(0, 1)`
+/// without trials.
+#[must_use]
+pub fn wilson_interval(p: f64, n: usize) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, 1.0);
+    }
+    let n = n as f64;
+    let z2 = Z95 * Z95;
+    let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
+    let half = Z95 / (1.0 + z2 / n) * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    ((centre - half).max(0.0), (centre + half).min(1.0))
+}
+
+/// Newcombe's hybrid score interval (95 %) of the difference `p1 − p2` of two independent
+/// proportions (Newcombe 1998, method 10), built from the two Wilson intervals.
+#[must_use]
+pub fn difference_interval(p1: f64, n1: usize, p2: f64, n2: usize) -> (f64, f64) {
+    let (l1, u1) = wilson_interval(p1, n1);
+    let (l2, u2) = wilson_interval(p2, n2);
+    let d = p1 - p2;
+    (
+        d - ((p1 - l1).powi(2) + (u2 - p2).powi(2)).sqrt(),
+        d + ((u1 - p1).powi(2) + (p2 - l2).powi(2)).sqrt(),
+    )
+}
+
+/// The standard error of an AUC measured on `positives` same and `negatives` different pairs
+/// (Hanley and McNeil 1982).
+#[allow(clippy::doc_markdown)] // "McNeil" is a name, not code.
+#[must_use]
+pub fn auc_standard_error(auc: f64, positives: usize, negatives: usize) -> f64 {
+    if positives == 0 || negatives == 0 {
+        return f64::INFINITY;
+    }
+    let (np, nn) = (positives as f64, negatives as f64);
+    let q1 = auc / (2.0 - auc);
+    let q2 = 2.0 * auc * auc / (1.0 + auc);
+    let var = (auc * (1.0 - auc) + (np - 1.0) * (q1 - auc * auc) + (nn - 1.0) * (q2 - auc * auc))
+        / (np * nn);
+    var.max(0.0).sqrt()
+}
+
+/// The 95 % interval of the difference of two independently measured AUCs.
+#[must_use]
+pub fn auc_difference_interval(a: (f64, usize, usize), b: (f64, usize, usize)) -> (f64, f64) {
+    let se = auc_standard_error(a.0, a.1, a.2).hypot(auc_standard_error(b.0, b.1, b.2));
+    let d = a.0 - b.0;
+    (d - Z95 * se, d + Z95 * se)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -362,5 +416,33 @@ mod tests {
         assert!((r.precision_at_1 - 0.75).abs() < 1e-12);
         // R = 1 for every query, so MAP@R = P@1 here.
         assert!((r.map_at_r - 0.75).abs() < 1e-12);
+    }
+
+    #[test]
+    fn intervals_match_the_textbook_examples() {
+        // Wilson: 50 of 100.
+        let (l, u) = wilson_interval(0.5, 100);
+        assert!(
+            (l - 0.4038).abs() < 1e-4 && (u - 0.5962).abs() < 1e-4,
+            "{l} {u}"
+        );
+        // All right still leaves room for error: 10 of 10 -> (0.7225, 1).
+        let (l, u) = wilson_interval(1.0, 10);
+        assert!(
+            (l - 0.7225).abs() < 1e-4 && (u - 1.0).abs() < 1e-12,
+            "{l} {u}"
+        );
+        assert_eq!(wilson_interval(0.3, 0), (0.0, 1.0));
+        // Newcombe (1998), example (a): 56/70 - 48/80 = 0.2, interval 0.0524 to 0.3339.
+        let (l, u) = difference_interval(56.0 / 70.0, 70, 48.0 / 80.0, 80);
+        assert!(
+            (l - 0.0524).abs() < 1e-4 && (u - 0.3339).abs() < 1e-4,
+            "{l} {u}"
+        );
+        // Hanley and McNeil: AUC 0.9 on 50 + 50 samples has a standard error of 0.0321.
+        let se = auc_standard_error(0.9, 50, 50);
+        assert!((se - 0.032_12).abs() < 1e-4, "{se}");
+        let (l, u) = auc_difference_interval((0.9, 50, 50), (0.9, 50, 50));
+        assert!((l + 1.96 * se * 2f64.sqrt()).abs() < 1e-3 && (u + l).abs() < 1e-12);
     }
 }

@@ -115,7 +115,10 @@ pub fn run(args: &EvalFacesArgs) -> anyhow::Result<()> {
         for set in &args.sets {
             let dataset = Dataset::load(&args.data, set)?;
             let embedded = data::embed(&pipeline, &dataset, args, alignment)?;
-            let r = report::evaluate(&dataset, &embedded, args, alignment, threshold);
+            let mut r = report::evaluate(&dataset, &embedded, args, alignment, threshold);
+            if let Some(a) = &anchor {
+                r.against_anchor = report::against_anchor(&r, a);
+            }
             if !args.json {
                 report::print(&r, anchor.as_ref());
             }

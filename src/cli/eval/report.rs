@@ -10,7 +10,9 @@ use super::data::{Dataset, EmbeddedSet, by_identity};
 use super::{AlignmentArg, EvalFacesArgs};
 use crate::cli::{outln, table};
 use crate::core::Metric;
-use crate::core::metrics::{ScoredPair, far_frr_at, verification_report};
+use crate::core::metrics::{
+    ScoredPair, auc_difference_interval, difference_interval, far_frr_at, verification_report,
+};
 use crate::train::pyrandom::PyRandom;
 
 /// Figures of one pairs list.
@@ -20,6 +22,8 @@ pub struct PairsFigures {
     pub list: String,
     /// Pairs scored (both images embedded).
     pub pairs: usize,
+    /// Of those, pairs of the same person.
+    pub same_pairs: usize,
     /// Area under the ROC curve.
     pub auc: f64,
     /// Accuracy at the threshold.
@@ -89,6 +93,132 @@ pub struct SetReport {
     pub open_set_margin: Option<IdFigures>,
     /// The margin of rollcall's rule.
     pub margin: f32,
+    /// The figures beside the anchor's, with the uncertainty of the difference (empty without
+    /// the anchor's results).
+    pub against_anchor: Vec<Comparison>,
+}
+
+/// One figure of rollcall beside the anchor's.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Comparison {
+    /// What is compared.
+    pub figure: String,
+    /// rollcall's value.
+    pub rollcall: f64,
+    /// The anchor's value.
+    pub anchor: f64,
+    /// Whether higher is better.
+    pub higher_is_better: bool,
+    /// The 95 % interval of the gain (rollcall − anchor when higher is better, anchor −
+    /// rollcall when lower is).
+    pub gain_interval: (f64, f64),
+}
+
+impl Comparison {
+    /// "better", "worse", or "same within noise" when the interval contains zero.
+    #[must_use]
+    pub fn verdict(&self) -> &'static str {
+        match self.gain_interval {
+            (lo, _) if lo > 0.0 => "better",
+            (_, hi) if hi < 0.0 => "worse",
+            _ => "same within noise",
+        }
+    }
+}
+
+/// rollcall's figures beside the anchor's. Intervals treat the two measurements as
+/// independent (the anchor's per-pair results are not stored), which makes them a little
+/// wide for figures measured on the same pairs; open-set figures use one draw's probe counts
+/// though they average five overlapping draws.
+#[must_use]
+pub fn against_anchor(r: &SetReport, anchor: &Anchor) -> Vec<Comparison> {
+    let mut out = Vec::new();
+    let mut rate = |figure: String, ours: f64, theirs: Option<f64>, n: usize, higher: bool| {
+        if let Some(theirs) = theirs {
+            let (lo, hi) = difference_interval(ours, n, theirs, n);
+            out.push(Comparison {
+                figure,
+                rollcall: ours,
+                anchor: theirs,
+                higher_is_better: higher,
+                gain_interval: if higher { (lo, hi) } else { (-hi, -lo) },
+            });
+        }
+    };
+    let mut aucs = Vec::new();
+    for v in &r.verification {
+        let g = |k: &str| anchor.get(&r.set, &["verification", &v.list, k]);
+        let different = v.pairs - v.same_pairs;
+        if let Some(auc) = g("auc") {
+            aucs.push((v.list.clone(), v.auc, auc, v.same_pairs, different));
+        }
+        rate(
+            format!("{}: accuracy @{}", v.list, r.threshold),
+            v.accuracy,
+            g("acc_at_0_6"),
+            v.pairs,
+            true,
+        );
+        rate(
+            format!("{}: TAR @FAR 1%", v.list),
+            v.tar_at_far_1.0,
+            g("tar_at_far_1pct"),
+            v.same_pairs,
+            true,
+        );
+    }
+    if let Some(c) = &r.closed_set {
+        let g = |k: &str| anchor.get(&r.set, &["closed_set", k]);
+        rate("one-shot: top-1".into(), c.top1, g("top1"), c.genuine, true);
+        rate(
+            "one-shot: wrong person".into(),
+            c.wrong,
+            g("wrong_at_0_6"),
+            c.genuine,
+            false,
+        );
+    }
+    if let Some(o) = &r.open_set {
+        let g = |k: &str| anchor.get(&r.set, &["open_set", k]);
+        rate(
+            "open set: correct".into(),
+            o.correct,
+            g("correct_at_0_6"),
+            o.genuine,
+            true,
+        );
+        rate(
+            "open set: wrong person".into(),
+            o.wrong,
+            g("wrong_at_0_6"),
+            o.genuine,
+            false,
+        );
+        if let Some(fa) = o.false_accept {
+            rate(
+                "open set: strangers accepted".into(),
+                fa,
+                g("false_accept_at_0_6"),
+                o.impostor,
+                false,
+            );
+        }
+    }
+    // The AUCs first, in the lists' order.
+    let aucs = aucs
+        .into_iter()
+        .map(|(list, ours, theirs, same, different)| Comparison {
+            figure: format!("{list}: AUC"),
+            rollcall: ours,
+            anchor: theirs,
+            higher_is_better: true,
+            gain_interval: auc_difference_interval(
+                (ours, same, different),
+                (theirs, same, different),
+            ),
+        });
+    out.splice(0..0, aucs);
+    out
 }
 
 /// Computes the figures.
@@ -127,6 +257,7 @@ pub fn evaluate(
         verification.push(PairsFigures {
             list: list.name.clone(),
             pairs: scored.len(),
+            same_pairs: r.positives,
             auc: r.auc,
             accuracy,
             far: far.unwrap_or(0.0),
@@ -181,14 +312,10 @@ pub fn evaluate(
         open_set: open_set.as_ref().map(|o| o.0.clone()),
         open_set_margin: open_set.map(|o| o.1),
         margin: args.margin,
+        against_anchor: Vec::new(),
     }
 }
 
-/// One-shot identification: each identity's first image is enrolled; probes are the others of
-/// enrolled identities (genuine) and all images of identities not enrolled (impostors). A probe
-/// is marked when its nearest enrolled identity is within `threshold` and beats the runner-up
-/// by at least `margin` (0 = the anchor's rule).
-#[must_use]
 /// The anchor's open-set draws: five times (`random.Random(7 + s)`), a third of the identities
 /// (sorted by name) are left out of the gallery and their photos must be rejected. Returns the
 /// enrolled identities of each draw.
@@ -229,6 +356,11 @@ fn mean(figs: &[IdFigures]) -> IdFigures {
     }
 }
 
+/// One-shot identification: each identity's first image is enrolled; probes are the others of
+/// enrolled identities (genuine) and all images of identities not enrolled (impostors). A probe
+/// is marked when its nearest enrolled identity is within `threshold` and beats the runner-up
+/// by at least `margin` (0 = the anchor's rule).
+#[must_use]
 pub fn identification(
     groups: &BTreeMap<&str, Vec<&str>>,
     vectors: &BTreeMap<String, Vec<f32>>,
@@ -486,6 +618,48 @@ pub fn print(r: &SetReport, anchor: Option<&Anchor>) {
             &rows,
         );
     }
+    if !r.against_anchor.is_empty() {
+        outln!(
+            "Against the anchor (95% interval of rollcall's gain; a worse figure gives a negative gain):"
+        );
+        let rows: Vec<Vec<String>> = r
+            .against_anchor
+            .iter()
+            .map(|c| {
+                let f = |v: f64| {
+                    if c.figure.ends_with("AUC") {
+                        format!("{v:.4}")
+                    } else {
+                        pct(v)
+                    }
+                };
+                let g = |v: f64| {
+                    if c.figure.ends_with("AUC") {
+                        format!("{v:+.4}")
+                    } else {
+                        format!("{:+.1}", 100.0 * v)
+                    }
+                };
+                vec![
+                    c.figure.clone(),
+                    f(c.rollcall),
+                    f(c.anchor),
+                    format!("{} to {}", g(c.gain_interval.0), g(c.gain_interval.1)),
+                    c.verdict().to_owned(),
+                ]
+            })
+            .collect();
+        table::print(
+            &[
+                "figure",
+                "rollcall",
+                "anchor",
+                "gain, 95% interval",
+                "verdict",
+            ],
+            &rows,
+        );
+    }
 }
 
 #[cfg(test)]
@@ -529,5 +703,63 @@ mod tests {
         assert_eq!((m.gallery, m.genuine, m.impostor), (11, 21, 5));
         assert!((m.correct - 0.75).abs() < 1e-12);
         assert_eq!(m.false_accept, Some(0.5));
+    }
+
+    #[test]
+    fn figures_beside_the_anchor_carry_the_uncertainty_of_the_difference() {
+        let figures = |auc, accuracy, tar| PairsFigures {
+            list: "pairs.csv".into(),
+            pairs: 1000,
+            same_pairs: 500,
+            auc,
+            accuracy,
+            far: 0.0,
+            frr: 0.0,
+            best: (0.0, 0.0),
+            tar_at_far_1: (tar, 0.5),
+            eer: 0.0,
+        };
+        let report = SetReport {
+            set: "s".into(),
+            alignment: "shape".into(),
+            images: 0,
+            no_face: 0,
+            multi_face: 0,
+            detect_ms: 0.0,
+            embed_ms: 0.0,
+            threshold: 0.6,
+            verification: vec![figures(0.999, 0.99, 0.90)],
+            closed_set: Some(IdFigures {
+                genuine: 360,
+                top1: 1.0,
+                wrong: 0.0,
+                ..IdFigures::default()
+            }),
+            closed_set_margin: None,
+            open_set: None,
+            open_set_margin: None,
+            margin: 0.16,
+            against_anchor: Vec::new(),
+        };
+        let anchor = Anchor(serde_json::json!({"datasets": {"s": {
+            "verification": {"pairs.csv": {"auc": 0.999, "acc_at_0_6": 0.991, "tar_at_far_1pct": 0.97}},
+            "closed_set": {"top1": 0.95, "wrong_at_0_6": 0.04}
+        }}}));
+        let c = against_anchor(&report, &anchor);
+        let find = |name: &str| c.iter().find(|x| x.figure.contains(name)).unwrap();
+        // 99.0 % against 99.1 % on 1000 pairs: no difference to speak of.
+        assert_eq!(find("accuracy").verdict(), "same within noise");
+        assert_eq!(find("AUC").verdict(), "same within noise");
+        // 90 % against 97 % of 500 same pairs: worse.
+        assert_eq!(find("TAR").verdict(), "worse");
+        // 100 % against 95 % top-1 on 360 probes: better.
+        assert_eq!(find("top-1").verdict(), "better");
+        // Fewer wrong-person marks (0 % against 4 %) is a gain: lower is better.
+        let wrong = find("wrong person");
+        assert!(!wrong.higher_is_better);
+        assert!(wrong.gain_interval.0 > 0.0, "{wrong:?}");
+        assert_eq!(wrong.verdict(), "better");
+        // No open set in the report: no open-set rows.
+        assert!(c.iter().all(|x| !x.figure.starts_with("open set")));
     }
 }
