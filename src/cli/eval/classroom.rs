@@ -14,7 +14,7 @@ use crate::cli::{outln, table};
 use crate::core::decision::DecisionRule;
 use crate::core::rollcall::{FaceInput, RollCall, RollCallConfig};
 use crate::core::tracker::TrackerConfig;
-use crate::core::{BBox, Embedding, Gallery, Metric, ModelId, StudentId};
+use crate::core::{BBox, Embedding, Gallery, Metric, ModelId, Ranking, StudentId};
 use crate::vision::PipelineConfig;
 
 /// Arguments of `rollcall eval-classroom`.
@@ -89,6 +89,22 @@ pub struct ClassroomTotals {
     pub reviews: usize,
     /// Strangers who appeared.
     pub strangers: usize,
+    /// Present students not marked whose best face was under the threshold but not clear of
+    /// the runner-up by the margin (sent to review).
+    pub missed_margin: usize,
+    /// Present students not marked whose best face was nearest to them but farther than the
+    /// threshold.
+    pub missed_threshold: usize,
+    /// Present students not marked whose every face was nearer to another student.
+    pub missed_nearer_other: usize,
+}
+
+/// Why a present student's face was not enough to mark them, closest to a mark first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Shortfall {
+    SmallMargin,
+    OverThreshold,
+    NearerToAnother,
 }
 
 /// A tiny deterministic generator (`SplitMix64`) for choosing classrooms.
@@ -178,6 +194,19 @@ pub fn run(args: &ClassroomArgs) -> anyhow::Result<()> {
         rule(threshold, margin),
     );
     print_totals(&[(threshold, margin, totals)]);
+    let missed = totals.present - totals.marked;
+    outln!(
+        "Present students not marked: {missed}. Their closest face was: under the threshold but within the margin of the runner-up (sent to review) for {}, theirs but farther than the threshold for {}, nearer to another student for {}{}.",
+        totals.missed_margin,
+        totals.missed_threshold,
+        totals.missed_nearer_other,
+        match missed - totals.missed_margin - totals.missed_threshold - totals.missed_nearer_other {
+            0 => String::new(),
+            n => format!(
+                ", clear of both for {n} (held back by the frame votes or another face in the frame)"
+            ),
+        }
+    );
     if args.sweep {
         let mut rows = Vec::new();
         // Around the chosen settings (for the bundled encoder: thresholds 0.50–0.62, margins
@@ -295,6 +324,9 @@ fn simulate(
         };
         let mut engine = RollCall::new(config, 0, []);
         let mut marked: HashSet<StudentId> = HashSet::new();
+        let mut marked_right: HashSet<&str> = HashSet::new();
+        // The best (smallest) shortfall of each present student's faces.
+        let mut shortfall: BTreeMap<&str, Shortfall> = BTreeMap::new();
         let mut t = 0i64;
         for scene in probes.chunks(args.faces_per_frame.max(1)) {
             let faces: Vec<FaceInput> = scene
@@ -307,6 +339,30 @@ fn simulate(
                         .and_then(|e| gallery.rank(&e).ok().flatten()),
                 })
                 .collect();
+            for ((truth, _), face) in scene.iter().zip(&faces) {
+                if !enrolled_set.contains(truth) {
+                    continue;
+                }
+                let Some(best) = face.ranking.as_ref().and_then(Ranking::best) else {
+                    continue;
+                };
+                let margin_here = face
+                    .ranking
+                    .as_ref()
+                    .and_then(Ranking::runner_up)
+                    .map_or(f32::INFINITY, |r| r.distance - best.distance);
+                let s = if who.get(&best.student) != Some(truth) {
+                    Shortfall::NearerToAnother
+                } else if best.distance > rule.max_distance {
+                    Shortfall::OverThreshold
+                } else if margin_here < rule.min_margin {
+                    Shortfall::SmallMargin
+                } else {
+                    continue;
+                };
+                let e = shortfall.entry(*truth).or_insert(s);
+                *e = (*e).min(s);
+            }
             for _ in 0..args.frames_per_scene {
                 let report = engine.observe(t, &faces);
                 for m in &report.new_marks {
@@ -331,7 +387,12 @@ fn simulate(
                     match truth {
                         Some(k) if !enrolled_set.contains(k) => totals.strangers_marked += 1,
                         Some(k) if Some(k) != claimed => totals.wrong += 1,
-                        _ => totals.marked += 1,
+                        _ => {
+                            totals.marked += 1;
+                            if let Some(k) = truth {
+                                marked_right.insert(k);
+                            }
+                        }
                     }
                 }
                 totals.reviews += report.reviews.len();
@@ -342,6 +403,14 @@ fn simulate(
         }
         totals.present += who.len();
         totals.strangers += strangers.len();
+        for k in who.values().filter(|k| !marked_right.contains(*k)) {
+            match shortfall.get(k) {
+                Some(Shortfall::SmallMargin) => totals.missed_margin += 1,
+                Some(Shortfall::OverThreshold) => totals.missed_threshold += 1,
+                Some(Shortfall::NearerToAnother) => totals.missed_nearer_other += 1,
+                None => {}
+            }
+        }
     }
     totals
 }
@@ -368,4 +437,99 @@ fn csv_split(
         );
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: ClassroomArgs,
+    }
+
+    /// A 128-D vector: 1 along `axis`, plus `(axis, value)` offsets.
+    fn v(axis: usize, extra: &[(usize, f32)]) -> Vec<f32> {
+        let mut out = vec![0.0; 128];
+        out[axis] = 1.0;
+        for &(i, x) in extra {
+            out[i] += x;
+        }
+        out
+    }
+
+    #[test]
+    fn a_classroom_counts_marks_and_says_why_the_others_were_missed() {
+        let photos: [(&str, &str, Vec<f32>); 11] = [
+            // A: a second photo close to the first: marked.
+            ("a", "a/0", v(0, &[])),
+            ("a", "a/1", v(0, &[(10, 0.1)])),
+            // B: the second photo is B's nearest but 0.8 away: over the threshold.
+            ("b", "b/0", v(1, &[])),
+            ("b", "b/1", v(1, &[(11, 0.8)])),
+            // C and D look alike (0.3 apart). C's second photo is nearly as close to D: too
+            // small a margin. D's second photo is clearly D's: marked.
+            ("c", "c/0", v(2, &[])),
+            ("c", "c/1", v(2, &[(12, 0.14), (13, 0.05)])),
+            ("d", "d/0", v(2, &[(12, 0.3)])),
+            ("d", "d/1", v(2, &[(12, 0.3), (14, 0.05)])),
+            // E's second photo is nearer to A than to E (0.7, over the threshold).
+            ("e", "e/0", v(4, &[])),
+            ("e", "e/1", v(0, &[(16, 0.7)])),
+            // A stranger with one photo, far from everybody.
+            ("s", "s/0", v(5, &[])),
+        ];
+        let mut emb = EmbeddedSet::default();
+        let mut groups: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (who, path, vector) in &photos {
+            emb.vectors.insert((*path).to_owned(), vector.clone());
+            groups.entry(who).or_default().push(path);
+        }
+        let students = ["a", "b", "c", "d", "e"];
+        let everyone = ["a", "b", "c", "d", "e", "s"];
+        let cli = Cli::parse_from([
+            "eval-classroom",
+            "--data",
+            "unused",
+            "--students",
+            "5",
+            "--strangers",
+            "1",
+            "--trials",
+            "3",
+        ]);
+        let rule = DecisionRule {
+            max_distance: 0.6,
+            min_margin: 0.16,
+            frames_to_confirm: 3,
+            window_frames: 5,
+        };
+        let t = simulate(&cli.args, &groups, &emb, &students, &everyone, rule);
+        // Three classrooms of the same five students and the one stranger.
+        assert_eq!((t.present, t.strangers), (15, 3));
+        assert_eq!((t.marked, t.wrong, t.strangers_marked), (6, 0, 0), "{t:?}");
+        assert_eq!(
+            (t.missed_margin, t.missed_threshold, t.missed_nearer_other),
+            (3, 3, 3),
+            "{t:?}"
+        );
+        // C's doubtful face goes to review once per classroom.
+        assert_eq!(t.reviews, 3, "{t:?}");
+        // Without the margin rule C is marked too, and nobody else changes.
+        let loose = simulate(
+            &cli.args,
+            &groups,
+            &emb,
+            &students,
+            &everyone,
+            DecisionRule {
+                min_margin: 0.0,
+                ..rule
+            },
+        );
+        assert_eq!((loose.marked, loose.missed_margin), (9, 0), "{loose:?}");
+    }
 }
