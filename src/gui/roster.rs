@@ -453,15 +453,21 @@ impl RosterScreen {
             return;
         };
         let mut actions: Vec<Dialogs> = Vec::new();
+        // In a narrow window the action buttons wrap to a second line: make room for it.
+        let row_height = if ui.available_width() < 800.0 {
+            style::ROW_HEIGHT + 16.0
+        } else {
+            style::ROW_HEIGHT
+        };
         egui_extras::TableBuilder::new(ui)
             .striped(true)
             .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
             .column(egui_extras::Column::exact(style::THUMBNAIL_PX + 8.0))
-            .column(egui_extras::Column::auto().at_least(160.0))
+            .column(egui_extras::Column::auto().at_least(140.0))
             .column(egui_extras::Column::auto().at_least(70.0))
             .column(egui_extras::Column::auto().at_least(70.0))
-            .column(egui_extras::Column::auto().at_least(120.0))
-            .column(egui_extras::Column::remainder().at_least(200.0))
+            .column(egui_extras::Column::auto().at_least(100.0))
+            .column(egui_extras::Column::remainder().at_least(150.0))
             .header(22.0, |mut h| {
                 for title in ["Photo", "Name", "School id", "Consent", "Face", "Actions"] {
                     h.col(|ui| {
@@ -471,7 +477,7 @@ impl RosterScreen {
             })
             .body(|mut body| {
                 for s in &self.view.students {
-                    body.row(style::ROW_HEIGHT, |mut row| {
+                    body.row(row_height, |mut row| {
                         row.col(|ui| {
                             let tex = thumbnails.get(s.id, version, || {
                                 store
@@ -512,7 +518,9 @@ impl RosterScreen {
                             face_status_ui(ui, s);
                         });
                         row.col(|ui| {
-                            ui.horizontal(|ui| {
+                            // Wraps to a second line in a narrow window instead of cutting
+                            // buttons off.
+                            ui.horizontal_wrapped(|ui| {
                                 let name = s.display_name.clone();
                                 if ui
                                     .small_button("Photo…")
