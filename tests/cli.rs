@@ -715,16 +715,19 @@ fn eval_faces_measures_a_small_face_set() {
     )
     .unwrap();
     let cache = env.path("cache");
-    let out = env.ok(&[
-        "eval-faces",
-        "--data",
-        data.to_str().unwrap(),
-        "--sets",
-        "demo",
-        "--cache",
-        cache.to_str().unwrap(),
-        "--json",
-    ]);
+    let eval = || {
+        env.ok(&[
+            "eval-faces",
+            "--data",
+            data.to_str().unwrap(),
+            "--sets",
+            "demo",
+            "--cache",
+            cache.to_str().unwrap(),
+            "--json",
+        ])
+    };
+    let out = eval();
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let r = &v[0];
     assert_eq!(r["images"], 4);
@@ -745,15 +748,5 @@ fn eval_faces_measures_a_small_face_set() {
     assert!(r["open_set"].is_null());
     // The embeddings are cached: a second run reads them back.
     assert!(std::fs::read_dir(&cache).unwrap().count() == 1);
-    let again = env.ok(&[
-        "eval-faces",
-        "--data",
-        data.to_str().unwrap(),
-        "--sets",
-        "demo",
-        "--cache",
-        cache.to_str().unwrap(),
-        "--json",
-    ]);
-    assert_eq!(again, out);
+    assert_eq!(eval(), out);
 }
