@@ -16,3 +16,10 @@ pub mod vision;
 
 #[cfg(test)]
 pub(crate) mod testdata;
+
+/// mimalloc keeps freed memory for reuse. With glibc's allocator every tensor buffer larger
+/// than its mmap threshold went back to the kernel when dropped and was faulted in again,
+/// page by page, on the next frame: a MobileFaceNet embedding spent more time in page faults
+/// than in arithmetic (measured with `rollcall bench faces`; see the README's speed section).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -506,8 +506,9 @@ fn faces_and_identify_describe_a_photo() {
         "--consent-by",
         "Self",
     ]);
+    // A new database enrolls with the default encoder, MobileFaceNet.
     let list = env.ok(&["student", "list"]);
-    assert!(list.contains("dlib-resnet-v1"), "{list}");
+    assert!(list.contains("mobilefacenet-"), "{list}");
     let other = demo_photo("obama2.jpg");
     let out = env.ok(&["identify", other.to_str().unwrap()]);
     let first_match = out.lines().nth(1).unwrap_or_default();
@@ -565,14 +566,15 @@ fn live_marks_enrolled_students_from_a_replay_and_never_a_stranger() {
     env.ok(&["export", "--out", csv_out.to_str().unwrap()]);
     let (_, rows) = read_csv(&csv_out);
     let score: f32 = rows[0][9].parse().unwrap();
-    assert!(score > 0.0 && score < 0.6, "{rows:?}");
+    let threshold = rollcall::vision::mobilefacenet::DEFAULT_THRESHOLD;
+    assert!(score > 0.0 && score < threshold, "{rows:?}");
     // What if the threshold were stricter than Obama's distance? He would not be recognised.
     let what_if = |t: f32| -> serde_json::Value {
         let t = t.to_string();
         let out = env.ok(&["calibrate", "--class", "7B", "--what-if", &t, "--json"]);
         serde_json::from_str::<serde_json::Value>(&out).unwrap()["what_if"].clone()
     };
-    let same = what_if(0.6);
+    let same = what_if(threshold);
     assert_eq!(
         (same["auto_marks"].as_u64(), same["kept"].as_u64()),
         (Some(1), Some(1))
@@ -586,7 +588,7 @@ fn live_marks_enrolled_students_from_a_replay_and_never_a_stranger() {
         "--class",
         "7B",
         "--what-if",
-        "0.6",
+        &threshold.to_string(),
         "--what-if-margin",
         "0.9",
         "--session",
@@ -673,11 +675,11 @@ fn a_trained_face_head_can_take_over_attendance() {
             .contains("Barack Obama"),
         "{out}"
     );
-    // Back to the bundled encoder: its embeddings are still there.
+    // Back to the default encoder: its embeddings are still there.
     let id = env
         .ok(&["encoders", "list"])
         .lines()
-        .find(|l| l.contains("dlib-resnet"))
+        .find(|l| l.contains("mobilefacenet-"))
         .and_then(|l| l.split_whitespace().next())
         .unwrap()
         .to_owned();
@@ -732,7 +734,9 @@ fn eval_faces_measures_a_small_face_set() {
     let r = &v[0];
     assert_eq!(r["images"], 4);
     let close = |v: &serde_json::Value, want: f64| (v.as_f64().unwrap() - want).abs() < 1e-6;
-    assert!(close(&r["threshold"], 0.6), "{}", r["threshold"]);
+    let threshold = f64::from(rollcall::vision::mobilefacenet::DEFAULT_THRESHOLD);
+    assert_eq!(r["encoder"], "mobilefacenet");
+    assert!(close(&r["threshold"], threshold), "{}", r["threshold"]);
     let pairs = &r["verification"][0];
     assert_eq!(pairs["pairs"], 4);
     assert!(close(&pairs["auc"], 1.0), "{pairs}");
@@ -749,4 +753,43 @@ fn eval_faces_measures_a_small_face_set() {
     // The embeddings are cached: a second run reads them back.
     assert!(std::fs::read_dir(&cache).unwrap().count() == 1);
     assert_eq!(eval(), out);
+    // Both encoders side by side: dlib at its own threshold, and MobileFaceNet set beside it.
+    let both = env.ok(&[
+        "eval-faces",
+        "--data",
+        data.to_str().unwrap(),
+        "--sets",
+        "demo",
+        "--cache",
+        cache.to_str().unwrap(),
+        "--encoder",
+        "mobilefacenet,dlib",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&both).unwrap();
+    assert_eq!(
+        (v[0]["encoder"].as_str(), v[1]["encoder"].as_str()),
+        (Some("mobilefacenet"), Some("dlib"))
+    );
+    assert!(close(&v[1]["threshold"], 0.6), "{}", v[1]["threshold"]);
+    let reference = &v[1]["against_reference"];
+    assert_eq!(
+        (reference["ours"].as_str(), reference["theirs"].as_str()),
+        (Some("mobilefacenet"), Some("dlib"))
+    );
+    let figures = reference["figures"].as_array().unwrap();
+    assert!(
+        figures
+            .iter()
+            .any(|f| f["figure"] == "pairs.csv: TAR @FAR 0.1%"),
+        "{reference}"
+    );
+    let err = env.fails(&[
+        "eval-faces",
+        "--data",
+        data.to_str().unwrap(),
+        "--encoder",
+        "vgg",
+    ]);
+    assert!(err.contains("unknown encoder \"vgg\""), "{err}");
 }

@@ -86,9 +86,11 @@ fn check_invariants(db: &Path) {
         ),
         0
     );
-    // Every embedding is a whole 128-value vector of an existing enrollment.
+    // Every embedding is a whole vector of its encoder's size, of an existing enrollment.
     assert_eq!(
-        count("SELECT count(*) FROM embeddings WHERE length(vector) != 512"),
+        count(
+            "SELECT count(*) FROM embeddings b JOIN encoders e ON e.id = b.model_id WHERE length(b.vector) != 4 * e.dim"
+        ),
         0
     );
     assert_eq!(

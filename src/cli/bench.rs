@@ -37,6 +37,9 @@ pub enum BenchCommand {
         /// on the same frame in this run (`tools/bench_dlib_faces.py`) and prints the ratios.
         #[arg(long)]
         anchor_python: Option<std::path::PathBuf>,
+        /// The built-in encoders to time side by side.
+        #[arg(long, value_delimiter = ',', default_values_t = ["mobilefacenet".to_owned(), "dlib".to_owned()])]
+        encoder: Vec<String>,
     },
 }
 
@@ -53,7 +56,17 @@ pub fn run(command: &BenchCommand) -> anyhow::Result<()> {
             runs,
             anchor,
             anchor_python,
-        } => bench_faces(photo, *runs, anchor.as_deref(), anchor_python.as_deref()),
+            encoder,
+        } => {
+            let encoders = super::eval::parse_encoders(encoder)?;
+            bench_faces(
+                photo,
+                *runs,
+                &encoders,
+                anchor.as_deref(),
+                anchor_python.as_deref(),
+            )
+        }
     }
 }
 
@@ -172,17 +185,114 @@ fn measure_dlib(
         .unwrap_or_default())
 }
 
-/// Detection of a 640x480 frame and embedding of one face, with FLOP counts, beside the
-/// `dlib`/`face_recognition` anchor's figures.
+/// What one encoder measured in `bench faces`.
+struct EncoderTimes {
+    align_ms: f64,
+    embed_ms: f64,
+}
+
+/// Times one encoder on the benchmark frame's main face: alignment, one embedding, a batch of 4
+/// (per face), and the whole frame. Returns its rows and figures.
+fn bench_encoder(
+    which: crate::vision::pipeline::BuiltinEncoder,
+    frame: &image::RgbImage,
+    main: &crate::vision::mtcnn::FaceDetection,
+    runs: usize,
+) -> anyhow::Result<(Vec<Vec<String>>, EncoderTimes)> {
+    use crate::vision::pipeline::BuiltinEncoder;
+    let pipeline = crate::vision::FacePipeline::builtin(which)?;
+    let chip = pipeline.chip(frame, main);
+    let batch = vec![chip.clone(); 4];
+    pipeline.encoder().embed(&batch)?;
+    let (mut embed, mut batched, mut align, mut whole) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let t = Instant::now();
+        let c = pipeline.chip(frame, main);
+        align.push(t.elapsed().as_secs_f64() * 1e3);
+        let t = Instant::now();
+        pipeline.encoder().embed(std::slice::from_ref(&c))?;
+        embed.push(t.elapsed().as_secs_f64() * 1e3);
+        let t = Instant::now();
+        pipeline.encoder().embed(&batch)?;
+        batched.push(t.elapsed().as_secs_f64() * 1e3 / 4.0);
+        let t = Instant::now();
+        pipeline.analyze(frame)?;
+        whole.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let (gflop, target, target_batch, name, chip_name) = match which {
+        BuiltinEncoder::Dlib => (
+            crate::vision::dlib::resnet_flops() as f64 / 1e9,
+            "<= 30",
+            "",
+            "dlib ResNet",
+            "shape predictor + dlib chip",
+        ),
+        BuiltinEncoder::MobileFaceNet => (
+            2.0 * crate::vision::mobilefacenet::macs() as f64 / 1e9,
+            "<= 5",
+            "<= 3",
+            "MobileFaceNet",
+            "shape predictor + ArcFace chip",
+        ),
+    };
+    let times = EncoderTimes {
+        align_ms: median_ms(&mut align),
+        embed_ms: median_ms(&mut embed),
+    };
+    let batched_ms = median_ms(&mut batched);
+    let whole_ms = median_ms(&mut whole);
+    let gflops = |ms: f64| format!("{:.1}", gflop / (ms / 1e3));
+    let rows = vec![
+        vec![
+            format!("rollcall alignment ({chip_name})"),
+            format!("{:.1}", times.align_ms),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ],
+        vec![
+            format!("rollcall {name} embedding, one face"),
+            format!("{:.1}", times.embed_ms),
+            target.to_owned(),
+            format!("{gflop:.2}"),
+            gflops(times.embed_ms),
+            String::new(),
+        ],
+        vec![
+            format!("rollcall {name} embedding, batch of 4 (per face)"),
+            format!("{batched_ms:.1}"),
+            target_batch.to_owned(),
+            format!("{gflop:.2}"),
+            gflops(batched_ms),
+            String::new(),
+        ],
+        vec![
+            format!("rollcall whole frame with {name} (detect + align + embed)"),
+            format!("{whole_ms:.1}"),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ],
+    ];
+    Ok((rows, times))
+}
+
+/// Detection of a 640x480 frame and embedding of one face by each encoder, with FLOP counts,
+/// beside the `dlib`/`face_recognition` anchor's figures.
 fn bench_faces(
     photo: &std::path::Path,
     runs: usize,
+    encoders: &[crate::vision::pipeline::BuiltinEncoder],
     anchor: Option<&std::path::Path>,
     anchor_python: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
+    use crate::vision::pipeline::BuiltinEncoder;
     use crate::vision::{FacePipeline, image_io, mtcnn};
     let runs = runs.max(1);
-    let pipeline = FacePipeline::bundled()?;
+    let pipeline = FacePipeline::builtin(BuiltinEncoder::MobileFaceNet)?;
     let frame = mtcnn::webcam_frame(&image_io::load_rgb(photo)?);
     let det = mtcnn::bench_detect(pipeline.detector(), &frame, runs)?;
     let s = &det.mean;
@@ -191,26 +301,6 @@ fn bench_faces(
     let detections = pipeline.detect(&frame)?;
     let main = crate::vision::pipeline::main_face(&detections, frame.width(), frame.height())
         .ok_or_else(|| anyhow::anyhow!("no face in the benchmark frame"))?;
-    let chip = pipeline.chip(&frame, main);
-    pipeline.encoder().embed(std::slice::from_ref(&chip))?;
-    let (mut embed, mut align, mut whole) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..runs {
-        let t = Instant::now();
-        let c = pipeline.chip(&frame, main);
-        align.push(t.elapsed().as_secs_f64() * 1e3);
-        let t = Instant::now();
-        pipeline.encoder().embed(std::slice::from_ref(&c))?;
-        embed.push(t.elapsed().as_secs_f64() * 1e3);
-        let t = Instant::now();
-        pipeline.analyze(&frame)?;
-        whole.push(t.elapsed().as_secs_f64() * 1e3);
-    }
-    let enc_gflop = crate::vision::dlib::resnet_flops() as f64 / 1e9;
-    let (embed_ms, align_ms, whole_ms) = (
-        median_ms(&mut embed),
-        median_ms(&mut align),
-        median_ms(&mut whole),
-    );
     outln!(
         "Face pipeline on a {}x{} frame made from {} ({runs} runs, {} face(s) found; {} hardware threads)",
         frame.width(),
@@ -221,45 +311,30 @@ fn bench_faces(
     );
     let row = |cells: [String; 6]| cells.to_vec();
     let stage = |d: std::time::Duration| d.as_secs_f64() * 1e3;
-    let mut rows = vec![
-        row([
-            "rollcall MTCNN detection".to_owned(),
-            format!("{det_ms:.1}"),
-            "<= 40".to_owned(),
-            format!("{det_gflop:.2}"),
-            format!("{:.1}", det_gflop / (det_ms / 1e3)),
-            format!(
-                "P {:.1} / R {:.1} / O {:.1} ms",
-                stage(s.pnet_time),
-                stage(s.rnet_time),
-                stage(s.onet_time)
-            ),
-        ]),
-        row([
-            "rollcall alignment (shape predictor + chip)".to_owned(),
-            format!("{align_ms:.1}"),
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-        ]),
-        row([
-            "rollcall dlib ResNet embedding, one face".to_owned(),
-            format!("{embed_ms:.1}"),
-            "<= 30".to_owned(),
-            format!("{enc_gflop:.2}"),
-            format!("{:.1}", enc_gflop / (embed_ms / 1e3)),
-            String::new(),
-        ]),
-        row([
-            "rollcall whole frame (detect + align + embed)".to_owned(),
-            format!("{whole_ms:.1}"),
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-        ]),
-    ];
+    let mut rows = vec![row([
+        "rollcall MTCNN detection".to_owned(),
+        format!("{det_ms:.1}"),
+        "<= 40".to_owned(),
+        format!("{det_gflop:.2}"),
+        format!("{:.1}", det_gflop / (det_ms / 1e3)),
+        format!(
+            "P {:.1} / R {:.1} / O {:.1} ms",
+            stage(s.pnet_time),
+            stage(s.rnet_time),
+            stage(s.onet_time)
+        ),
+    ])];
+    // dlib's own figures are set beside rollcall's dlib port when it was timed, else beside
+    // the first encoder.
+    let mut compared: Option<EncoderTimes> = None;
+    for &which in encoders {
+        let (encoder_rows, times) = bench_encoder(which, &frame, main, runs)?;
+        rows.extend(encoder_rows);
+        if compared.is_none() || which == BuiltinEncoder::Dlib {
+            compared = Some(times);
+        }
+    }
+    let (align_ms, embed_ms) = compared.map_or((f64::NAN, f64::NAN), |t| (t.align_ms, t.embed_ms));
     // A row of the reference system's figures: its time and where it comes from.
     let reference = |label: &str, ms: f64, note: String| {
         row([

@@ -8,17 +8,19 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::{outln, table};
 use crate::core::{Embedding, ModelId};
 use crate::store::{EncoderRow, Store};
-use crate::vision::pipeline::main_face;
+use crate::vision::pipeline::{BuiltinEncoder, main_face};
 use crate::vision::{FaceEncoder, FacePipeline, image_io};
 
 /// Encoder subcommands.
 #[derive(Debug, Subcommand)]
 pub enum EncoderCommand {
-    /// List the registered encoders (the active one first).
+    /// List the encoders (the built-in ones and any trained model registered; the active one
+    /// is starred).
     List,
     /// Make an encoder the one attendance uses, and re-embed every enrollment photo with it.
     Use {
-        /// The encoder's id (see `rollcall encoders list`), or a trained face model's folder.
+        /// A built-in encoder (`mobilefacenet`, `dlib`), an encoder id (see `rollcall encoders
+        /// list`), or a trained face model's folder.
         id: String,
     },
     /// Embed the enrollment photos that have no embedding from the active encoder yet (resumes
@@ -26,36 +28,83 @@ pub enum EncoderCommand {
     Reembed,
 }
 
-/// The path recorded for the bundled encoder.
+/// The path recorded for a bundled encoder.
 fn builtin_path(id: &ModelId) -> String {
     format!("builtin:{id}")
 }
 
-/// Registers the pipeline's (bundled) encoder in the store, makes it active when no encoder is
-/// active yet, and returns its registry row.
-pub fn ensure_builtin(store: &Store, encoder: &dyn FaceEncoder) -> anyhow::Result<EncoderRow> {
+/// The built-in encoder a registry row stands for, if it is one.
+#[must_use]
+pub fn builtin_of(row: &EncoderRow) -> Option<BuiltinEncoder> {
+    row.path
+        .strip_prefix("builtin:")
+        .and_then(BuiltinEncoder::from_model_id)
+}
+
+/// The margin between best and second-best match recommended for a built-in encoder. Each was
+/// chosen on the LFW *training* identities with `rollcall eval-classroom --split train --sweep
+/// --encoder NAME` (see the README and the model cards).
+#[must_use]
+pub fn default_margin(encoder: BuiltinEncoder) -> f32 {
+    match encoder {
+        BuiltinEncoder::Dlib => DLIB_MARGIN,
+        BuiltinEncoder::MobileFaceNet => crate::vision::mobilefacenet::DEFAULT_MARGIN,
+    }
+}
+
+/// The margin for the bundled dlib encoder: the smallest margin with no wrong-student and no
+/// stranger marks on the LFW training identities at threshold 0.6.
+pub const DLIB_MARGIN: f32 = 0.16;
+
+/// The recommended margin of the encoder that gives `id`'s embeddings: a built-in one's own,
+/// else the dlib margin scaled by the threshold (a trained model's distances have their own
+/// scale, and its threshold is the one measure of it we have).
+#[must_use]
+pub fn margin_for(id: &ModelId, threshold: f32) -> f32 {
+    BuiltinEncoder::from_model_id(id.as_str()).map_or(threshold * DLIB_MARGIN / 0.6, default_margin)
+}
+
+/// Registers a built-in encoder in the store (always rewritten, so the defaults follow this
+/// build of rollcall) and returns its registry row. Nothing is made active.
+pub fn register_builtin(
+    store: &Store,
+    which: BuiltinEncoder,
+    encoder: &dyn FaceEncoder,
+) -> anyhow::Result<EncoderRow> {
     let id = encoder.model_id().clone();
-    // Always written, so the defaults follow this build of rollcall.
     store.register_encoder(&EncoderRow {
         id: id.clone(),
-        name: "dlib ResNet face encoder (bundled)".to_owned(),
+        name: which.title().to_owned(),
         path: builtin_path(&id),
         metric: encoder.metric(),
         dim: encoder.dim(),
         default_threshold: encoder.default_threshold(),
-        default_margin: DEFAULT_MARGIN,
+        default_margin: default_margin(which),
         is_active: false,
     })?;
-    if store.active_encoder()?.is_none() {
-        store.set_active_encoder(&id)?;
-    }
     Ok(store.encoder(&id)?)
 }
 
-/// The margin between best and second-best match recommended for the bundled encoder. Chosen
-/// on the LFW *training* identities with `rollcall eval-classroom --split train --sweep`: the
-/// smallest margin with no wrong-student and no stranger marks there (see the README).
-pub const DEFAULT_MARGIN: f32 = 0.16;
+/// Registers the pipeline's (built-in) encoder in the store, makes it active when no encoder
+/// is active yet, and returns its registry row.
+pub fn ensure_builtin(store: &Store, encoder: &dyn FaceEncoder) -> anyhow::Result<EncoderRow> {
+    let which = BuiltinEncoder::from_model_id(encoder.model_id().as_str())
+        .ok_or_else(|| anyhow::anyhow!("{} is not a built-in encoder", encoder.model_id()))?;
+    let row = register_builtin(store, which, encoder)?;
+    if store.active_encoder()?.is_none() {
+        store.set_active_encoder(&row.id)?;
+    }
+    Ok(store.encoder(&row.id)?)
+}
+
+/// Registers every built-in encoder (so `rollcall encoders list` and the window offer them
+/// all), loading each once.
+pub fn register_all_builtins(store: &Store) -> anyhow::Result<Vec<EncoderRow>> {
+    BuiltinEncoder::ALL
+        .into_iter()
+        .map(|which| register_builtin(store, which, which.load_cpu()?.as_ref()))
+        .collect()
+}
 
 /// What re-embedding did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -104,6 +153,7 @@ pub fn reembed(
 pub fn run(store: &Store, command: &EncoderCommand) -> anyhow::Result<()> {
     match command {
         EncoderCommand::List => {
+            register_all_builtins(store)?;
             let rows: Vec<Vec<String>> = store
                 .list_encoders()?
                 .iter()
@@ -116,15 +166,16 @@ pub fn run(store: &Store, command: &EncoderCommand) -> anyhow::Result<()> {
                         e.dim.to_string(),
                         format!("{:.3}", e.default_threshold),
                         format!("{:.3}", e.default_margin),
+                        builtin_of(e).map_or_else(String::new, |b| b.measured().to_owned()),
                         e.path.clone(),
                     ]
                 })
                 .collect();
-            if rows.is_empty() {
+            if store.active_encoder()?.is_none() {
                 outln!(
-                    "No encoder registered yet: the bundled dlib encoder is registered when the first photo is enrolled"
+                    "No encoder is active yet: the first enrolled photo makes {} the one attendance uses",
+                    BuiltinEncoder::MobileFaceNet.name()
                 );
-                return Ok(());
             }
             table::print(
                 &[
@@ -135,14 +186,22 @@ pub fn run(store: &Store, command: &EncoderCommand) -> anyhow::Result<()> {
                     "dim",
                     "threshold",
                     "margin",
+                    "measured (rollcall eval-faces)",
                     "path",
                 ],
                 &rows,
             );
         }
         EncoderCommand::Use { id } => {
+            let before = store.active_encoder()?;
             let row = use_encoder(store, id)?;
             outln!("Attendance now uses {} ({})", row.id, row.name);
+            if let Some(before) = before.filter(|b| b.id != row.id) {
+                outln!(
+                    "Embeddings of {} are kept: switching back needs no re-embedding",
+                    before.id
+                );
+            }
             reembed_with_bar(store)?;
         }
         EncoderCommand::Reembed => reembed_with_bar(store)?,
@@ -167,17 +226,20 @@ pub fn use_encoder(store: &Store, id_or_dir: &str) -> anyhow::Result<EncoderRow>
             metric: e.metric(),
             dim: e.dim(),
             default_threshold: threshold,
-            // Scaled from the bundled encoder's margin: a trained model's distances have
-            // their own scale, and its threshold is the one measure of it we have.
-            default_margin: threshold * DEFAULT_MARGIN / 0.6,
+            default_margin: margin_for(e.model_id(), threshold),
             is_active: false,
         })?;
         store.set_active_encoder(e.model_id())?;
         return Ok(store.encoder(e.model_id())?);
     }
+    if let Some(which) = BuiltinEncoder::from_name(id_or_dir) {
+        let row = register_builtin(store, which, which.load_cpu()?.as_ref())?;
+        store.set_active_encoder(&row.id)?;
+        return Ok(store.encoder(&row.id)?);
+    }
     let row = store.encoder(&ModelId::new(id_or_dir))?;
     store.set_active_encoder(&row.id)?;
-    Ok(row)
+    Ok(store.encoder(&row.id)?)
 }
 
 fn reembed_with_bar(store: &Store) -> anyhow::Result<()> {

@@ -102,13 +102,27 @@ pub fn store_photo(store: &Store, student: StudentId, photo: &PreparedPhoto) -> 
     Ok(())
 }
 
-/// The face pipeline with the encoder attendance uses: a trained model when one is active,
-/// else the bundled one (registered in `store`, and made active when none is). Enrollment and
-/// attendance embed with this pipeline.
+/// The face pipeline with the encoder attendance uses: the active one (a built-in encoder or
+/// a trained model), else the default built-in one, MobileFaceNet (registered in `store` and
+/// made active). An existing database keeps the encoder it has. Enrollment and attendance embed
+/// with this pipeline.
 pub fn pipeline_for(store: &Store) -> anyhow::Result<FacePipeline> {
-    if let Some(active) = store.active_encoder()?
-        && !active.path.starts_with("builtin:")
-    {
+    let active = store.active_encoder()?;
+    if let Some(which) = active.as_ref().and_then(super::encoders::builtin_of) {
+        let pipeline = FacePipeline::builtin(which)?;
+        if let Some(active) = &active {
+            anyhow::ensure!(
+                pipeline.encoder().model_id() == &active.id,
+                "attendance is set to use {}, but this build of rollcall bundles {}; switch with `rollcall encoders use {}`",
+                active.id,
+                pipeline.encoder().model_id(),
+                which.name()
+            );
+        }
+        super::encoders::ensure_builtin(store, pipeline.encoder())?;
+        return Ok(pipeline);
+    }
+    if let Some(active) = active {
         let pipeline =
             FacePipeline::with_model_dir(Path::new(&active.path)).with_context(|| {
                 format!("loading the face model {} from {}", active.id, active.path)

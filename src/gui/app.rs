@@ -8,6 +8,7 @@ use super::jobs::{Jobs, PipelineCell};
 use super::reports::ReportsScreen;
 use super::roster::RosterScreen;
 use super::settings::SettingsScreen;
+use super::style;
 use super::training::TrainingScreen;
 use super::widgets::notices::{Level, Notices};
 use crate::store::Store;
@@ -129,12 +130,21 @@ impl RollcallApp {
             .as_ref()
             .map(|j| j.pending().to_vec())
             .unwrap_or_default();
+        let progress = self.jobs.as_ref().and_then(Jobs::progress);
         if !self.notices.items().is_empty() || !busy.is_empty() {
             egui::Panel::bottom("notices").show(ui, |ui| {
-                for label in &busy {
+                for (i, label) in busy.iter().enumerate() {
                     ui.horizontal(|ui| {
                         ui.spinner();
                         ui.label(format!("{label}…"));
+                        // The running job (the oldest) reports how far it is.
+                        if let (0, Some((done, total))) = (i, progress) {
+                            ui.add(
+                                egui::ProgressBar::new(done as f32 / total.max(1) as f32)
+                                    .desired_width(style::PROGRESS_WIDTH)
+                                    .text(format!("{done} of {total}")),
+                            );
+                        }
                     });
                 }
                 self.notices.ui(ui);
@@ -211,7 +221,7 @@ impl RollcallApp {
                 }
                 continue;
             }
-            let result = command::run(&self.store, &mut self.pipeline, &cmd);
+            let result = command::run(&self.store, &mut self.pipeline, &cmd, &|_, _| {});
             self.report(result);
         }
     }

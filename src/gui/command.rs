@@ -166,8 +166,9 @@ pub enum Command {
     StartTraining,
     /// Stop the training run at its next step.
     CancelTraining,
-    /// Make a trained face model (its folder) the encoder attendance uses, and re-embed.
-    UseEncoder(PathBuf),
+    /// Make an encoder (a built-in one's name, a registered id, or a trained model's folder)
+    /// the one attendance uses, and re-embed.
+    UseEncoder(String),
     /// Start a session now.
     StartSession(ClassId),
     /// Stop a session now.
@@ -240,10 +241,9 @@ pub fn label(command: &Command) -> String {
         Command::AddStudent { name, .. } => format!("Adding {}", name.trim()),
         Command::EnrollPhoto { .. } => "Storing a photo".to_owned(),
         Command::ImportFolder { folder, .. } => format!("Importing {}", folder.display()),
-        Command::UseEncoder(dir) => format!(
-            "Switching attendance to the model in {} and re-embedding the roster",
-            dir.display()
-        ),
+        Command::UseEncoder(which) => {
+            format!("Switching attendance to {which} and re-embedding the roster")
+        }
         other => format!("{other:?}"),
     }
 }
@@ -253,6 +253,7 @@ pub fn run(
     store: &Store,
     pipeline: &mut PipelineCell,
     command: &Command,
+    progress: &dyn Fn(usize, usize),
 ) -> anyhow::Result<Outcome> {
     Ok(match command {
         Command::Show(_)
@@ -320,9 +321,9 @@ pub fn run(
                 &prepared.report.warnings,
             ))
         }
-        Command::UseEncoder(dir) => {
-            let row = crate::cli::encoders::use_encoder(store, &dir.display().to_string())?;
-            let report = crate::cli::encoders::reembed(store, &*pipeline.get(store)?, |_, _| {})?;
+        Command::UseEncoder(which) => {
+            let row = crate::cli::encoders::use_encoder(store, which)?;
+            let report = crate::cli::encoders::reembed(store, &*pipeline.get(store)?, progress)?;
             let no_face = if report.no_face > 0 {
                 format!(", no face found in {}", report.no_face)
             } else {

@@ -3,8 +3,8 @@
 //! come back as notices on a later frame.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
 
 use super::command::{self, Command, Outcome};
 use crate::store::Store;
@@ -45,11 +45,15 @@ struct Done {
     result: anyhow::Result<Outcome>,
 }
 
+/// How far the running job is: (done, total), `None` when it reports nothing.
+type Progress = Arc<Mutex<Option<(usize, usize)>>>;
+
 /// The worker thread and its queue.
 pub struct Jobs {
     requests: Option<SyncSender<(String, Command)>>,
     results: Receiver<Done>,
     pending: Vec<String>,
+    progress: Progress,
 }
 
 impl std::fmt::Debug for Jobs {
@@ -67,6 +71,8 @@ impl Jobs {
     pub fn new(db: Option<PathBuf>, wake: impl Fn() + Send + 'static) -> Self {
         let (req_tx, req_rx) = sync_channel::<(String, Command)>(16);
         let (res_tx, res_rx) = sync_channel::<Done>(16);
+        let progress: Progress = Arc::default();
+        let shared = Arc::clone(&progress);
         let spawned = db.map(|db| {
             std::thread::Builder::new()
                 .name("jobs".into())
@@ -81,8 +87,18 @@ impl Jobs {
                             let Some(s) = store.as_ref() else {
                                 anyhow::bail!("no database")
                             };
-                            command::run(s, &mut pipeline, &cmd)
+                            let waker = &wake;
+                            let report = |done: usize, total: usize| {
+                                if let Ok(mut p) = shared.lock() {
+                                    *p = Some((done, total));
+                                }
+                                waker();
+                            };
+                            command::run(s, &mut pipeline, &cmd, &report)
                         })();
+                        if let Ok(mut p) = shared.lock() {
+                            *p = None;
+                        }
                         if res_tx.send(Done { label, result }).is_err() {
                             break;
                         }
@@ -102,7 +118,14 @@ impl Jobs {
             requests,
             results: res_rx,
             pending: Vec::new(),
+            progress,
         }
+    }
+
+    /// How far the running job is, when it reports it: (done, total).
+    #[must_use]
+    pub fn progress(&self) -> Option<(usize, usize)> {
+        self.progress.lock().ok().and_then(|p| *p)
     }
 
     /// Queues a slow command; an error when the worker is not available or too busy.

@@ -363,7 +363,10 @@ impl RosterScreen {
                 } else {
                     ui.weak("No confirmed matches yet: how many would be missed shows after the first session.");
                 }
-                match c.suggested_threshold {
+                // On the slider's grid (it rounds to 3 decimals), rounded down so the suggestion
+                // stays under the pair it keeps apart (rounding 0.59706 up to 0.597 would not, for
+                // a pair at 0.59712).
+                match c.suggested_threshold.map(|s| (s * 1000.0).floor() / 1000.0) {
                     Some(s) if s < e.default_threshold => {
                         ui.horizontal(|ui| {
                             ui.label(format!(

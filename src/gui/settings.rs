@@ -3,13 +3,58 @@
 use super::ScreenCtx;
 use super::command::Command;
 use super::style;
-use crate::store::Settings;
+use crate::store::{EncoderRow, Settings};
+use crate::vision::pipeline::BuiltinEncoder;
 
 /// The Settings screen's state: an editable copy of the saved settings.
 #[derive(Debug, Default)]
 pub struct SettingsScreen {
     edit: Option<Settings>,
+    encoders: Vec<EncoderRow>,
     loaded_version: Option<u64>,
+}
+
+/// One encoder offered on the screen.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EncoderChoice {
+    /// What the switch command is given (a built-in name or a registered id).
+    pub key: String,
+    /// A name for people.
+    pub title: String,
+    /// What was measured of it, for the teacher.
+    pub measured: String,
+    /// Whether attendance uses it now.
+    pub active: bool,
+}
+
+/// The encoders to offer: the built-in ones first (whether registered yet or not), then the
+/// trained models registered in the database.
+#[must_use]
+pub fn encoder_choices(rows: &[EncoderRow]) -> Vec<EncoderChoice> {
+    let builtin_row = |b: BuiltinEncoder| {
+        rows.iter()
+            .find(|r| crate::cli::encoders::builtin_of(r) == Some(b))
+    };
+    let mut out: Vec<EncoderChoice> = BuiltinEncoder::ALL
+        .into_iter()
+        .map(|b| EncoderChoice {
+            key: b.name().to_owned(),
+            title: b.title().to_owned(),
+            measured: b.measured().to_owned(),
+            active: builtin_row(b).is_some_and(|r| r.is_active),
+        })
+        .collect();
+    out.extend(
+        rows.iter()
+            .filter(|r| crate::cli::encoders::builtin_of(r).is_none())
+            .map(|r| EncoderChoice {
+                key: r.id.to_string(),
+                title: r.name.clone(),
+                measured: format!("threshold {:.3}, {}-D", r.default_threshold, r.dim),
+                active: r.is_active,
+            }),
+    );
+    out
 }
 
 impl SettingsScreen {
@@ -19,6 +64,10 @@ impl SettingsScreen {
             match cx.store.settings() {
                 Ok(s) => self.edit = Some(s),
                 Err(err) => cx.error(format!("Could not read the settings: {err}")),
+            }
+            match cx.store.list_encoders() {
+                Ok(rows) => self.encoders = rows,
+                Err(err) => cx.error(format!("Could not read the encoders: {err}")),
             }
             self.loaded_version = Some(cx.data_version);
         }
@@ -57,6 +106,9 @@ impl SettingsScreen {
         ui.weak("A student is marked only when the best match clears the class threshold, beats the runner-up by the margin, and wins that many of the recent frames.");
         ui.add_space(style::SECTION_GAP);
 
+        encoder_ui(&self.encoders, ui, cx);
+        ui.add_space(style::SECTION_GAP);
+
         ui.strong("Privacy");
         ui.checkbox(
             &mut s.keep_evidence_crops,
@@ -86,4 +138,30 @@ impl SettingsScreen {
             }
         });
     }
+}
+
+/// The face encoder section: which encoder attendance uses, what was measured of each, and the
+/// switch (which re-embeds the roster on the worker thread, with progress below).
+fn encoder_ui(encoders: &[EncoderRow], ui: &mut egui::Ui, cx: &mut ScreenCtx<'_>) {
+    ui.strong("Face encoder");
+    egui::Grid::new("encoders")
+        .num_columns(3)
+        .striped(true)
+        .show(ui, |ui| {
+            for choice in encoder_choices(encoders) {
+                ui.label(&choice.title);
+                ui.weak(&choice.measured);
+                if choice.active {
+                    ui.colored_label(style::OK, "in use");
+                } else if ui
+                    .button("Use for attendance")
+                    .on_hover_text("Re-embeds every enrollment photo with this encoder")
+                    .clicked()
+                {
+                    cx.commands.push(Command::UseEncoder(choice.key.clone()));
+                }
+                ui.end_row();
+            }
+        });
+    ui.weak("Embeddings of different encoders are never compared. Switching re-embeds the roster's photos; the old embeddings are kept, so switching back is instant.");
 }

@@ -28,6 +28,8 @@ pub const OK: Color32 = Color32::from_rgb(46, 160, 67);
 
 /// Space between sections of a screen.
 pub const SECTION_GAP: f32 = 12.0;
+/// Width of a progress bar in the notice area, in points.
+pub const PROGRESS_WIDTH: f32 = 220.0;
 /// Side of a student thumbnail in tables.
 pub const THUMBNAIL_PX: f32 = 40.0;
 /// Height of a table row with a thumbnail.

@@ -467,7 +467,7 @@ fn finished_ui(
         });
         if f.is_face_model {
             if ui.button("Use for attendance").on_hover_text("Register this model, make attendance use it, and re-embed every enrollment photo").clicked() {
-                cx.commands.push(Command::UseEncoder(f.dir.clone()));
+                cx.commands.push(Command::UseEncoder(f.dir.display().to_string()));
             }
         } else {
             ui.weak("This model was trained on digits or clothes: it cannot take attendance.");

@@ -52,11 +52,17 @@ fn aligner() -> Option<&'static crate::vision::FacePipeline> {
     static PIPELINE: std::sync::OnceLock<Option<crate::vision::FacePipeline>> =
         std::sync::OnceLock::new();
     PIPELINE
-        .get_or_init(|| match crate::vision::FacePipeline::bundled() {
-            Ok(p) => Some(p),
-            Err(err) => {
-                log::warn!("training photos are not aligned, the face models did not load: {err}");
-                None
+        .get_or_init(|| {
+            match crate::vision::FacePipeline::builtin(
+                crate::vision::pipeline::BuiltinEncoder::Dlib,
+            ) {
+                Ok(p) => Some(p),
+                Err(err) => {
+                    log::warn!(
+                        "training photos are not aligned, the face models did not load: {err}"
+                    );
+                    None
+                }
             }
         })
         .as_ref()

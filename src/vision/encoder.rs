@@ -35,6 +35,17 @@ pub enum VisionError {
     },
 }
 
+/// How an encoder wants its face chips cut.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ChipStyle {
+    /// dlib's face chip (padding 0.25), from dlib's shape predictor or MTCNN's landmarks
+    /// (the pipeline's [`Alignment`](super::Alignment) setting).
+    #[default]
+    Dlib,
+    /// InsightFace's 112×112 template fitted to MTCNN's five landmarks.
+    ArcFace,
+}
+
 /// A network that maps aligned face chips to embeddings.
 pub trait FaceEncoder: Send + Sync {
     /// The id every embedding from this encoder is tagged with.
@@ -48,6 +59,11 @@ pub trait FaceEncoder: Send + Sync {
 
     /// The side of the square face chip it expects, in pixels.
     fn chip_size(&self) -> u32;
+
+    /// How the chips it takes are aligned.
+    fn chip_style(&self) -> ChipStyle {
+        ChipStyle::Dlib
+    }
 
     /// The recommended distance threshold (from its model card).
     fn default_threshold(&self) -> f32;

@@ -1,15 +1,17 @@
-//! Computer vision: safe image decoding, face detection (MTCNN), alignment and the dlib face
-//! encoder, quality figures, and the pipeline that joins them.
+//! Computer vision: safe image decoding, face detection (MTCNN), alignment, the face encoders
+//! (MobileFaceNet, the default, and dlib's ResNet), quality figures, and the pipeline that
+//! joins them.
 
 pub mod dlib;
 pub mod encoder;
 pub mod encoders;
 pub mod image_io;
+pub mod mobilefacenet;
 pub mod mtcnn;
 pub mod pipeline;
 pub mod quality;
 #[cfg(test)]
 pub(crate) mod test_util;
 
-pub use encoder::{FaceEncoder, VisionError};
+pub use encoder::{ChipStyle, FaceEncoder, VisionError};
 pub use pipeline::{Alignment, Face, FacePipeline, PipelineConfig};

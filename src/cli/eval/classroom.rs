@@ -15,7 +15,6 @@ use crate::core::decision::DecisionRule;
 use crate::core::rollcall::{FaceInput, RollCall, RollCallConfig};
 use crate::core::tracker::TrackerConfig;
 use crate::core::{BBox, Embedding, Gallery, Metric, ModelId, Ranking, StudentId};
-use crate::vision::PipelineConfig;
 
 /// Arguments of `rollcall eval-classroom`.
 #[derive(Debug, Args)]
@@ -63,9 +62,19 @@ pub struct ClassroomArgs {
     /// Print every wrong-student and stranger mark (who it was, who it was taken for).
     #[arg(long)]
     pub explain: bool,
-    /// Evaluate a trained face model folder instead of the bundled encoder.
+    /// Evaluate a trained face model folder instead of a built-in encoder.
     #[arg(long, value_name = "DIR")]
     pub model: Option<std::path::PathBuf>,
+    /// The encoder: `mobilefacenet`, `dlib`, or `fusion` (the two together, as in
+    /// `eval-faces`).
+    #[arg(long, default_value = "mobilefacenet")]
+    pub encoder: String,
+    /// The thresholds of the sweep (default: 0.83–1.03 times the threshold in force).
+    #[arg(long, value_delimiter = ',')]
+    pub sweep_thresholds: Vec<f32>,
+    /// The margins of the sweep (default: 0–1.25 times the margin in force).
+    #[arg(long, value_delimiter = ',')]
+    pub sweep_margins: Vec<f32>,
     /// Random seed of the classrooms.
     #[arg(long, default_value_t = 2026)]
     pub seed: u64,
@@ -129,10 +138,9 @@ impl SplitMix {
 
 /// Runs `rollcall eval-classroom`.
 pub fn run(args: &ClassroomArgs) -> anyhow::Result<()> {
-    let pipeline = super::pipeline(args.model.as_deref(), PipelineConfig::default())?;
-    let encoder = pipeline.encoder();
-    let threshold = args.threshold.unwrap_or(encoder.default_threshold());
-    let margin = args.margin.unwrap_or(crate::cli::encoders::DEFAULT_MARGIN);
+    let [encoder] = super::parse_eval_encoders(std::slice::from_ref(&args.encoder))?[..] else {
+        anyhow::bail!("name one encoder");
+    };
     let mut set = Dataset::load(&args.data, &args.set)?;
     let manifest = csv_split(&args.data, &args.set)?;
     set.items
@@ -146,17 +154,30 @@ pub fn run(args: &ClassroomArgs) -> anyhow::Result<()> {
     let eval_args = EvalFacesArgs {
         data: args.data.clone(),
         sets: vec![args.set.clone()],
+        encoder: vec![args.encoder.clone()],
         alignment: vec![AlignmentArg::Shape],
         pairs_only: false,
         limit_pairs: None,
-        threshold: Some(threshold),
-        margin,
+        threshold: args.threshold,
+        margin: args.margin,
         model: args.model.clone(),
         cache: args.cache.clone(),
         anchor: None,
         json: false,
     };
-    let embedded = super::data::embed(&pipeline, &set, &eval_args, AlignmentArg::Shape)?;
+    let measured = match encoder {
+        super::EvalEncoder::Builtin(b) => {
+            super::measure_builtin(&eval_args, b, AlignmentArg::Shape, &set)?
+        }
+        super::EvalEncoder::Fusion => super::measure_fusion(&eval_args, &set)?,
+    };
+    let (threshold, margin, embedded) = (measured.threshold, measured.margin, measured.embedded);
+    outln!(
+        "Encoder {} at threshold {threshold:.3}, margin {margin:.3}",
+        args.model
+            .as_ref()
+            .map_or_else(|| encoder.name().to_owned(), |d| d.display().to_string())
+    );
     let groups = by_identity(&set.items, &embedded.vectors);
     let students: Vec<&str> = groups
         .iter()
@@ -211,8 +232,22 @@ pub fn run(args: &ClassroomArgs) -> anyhow::Result<()> {
         let mut rows = Vec::new();
         // Around the chosen settings (for the bundled encoder: thresholds 0.50–0.62, margins
         // 0–0.20), so the sweep fits any encoder's distance scale.
-        for t in [0.5 / 0.6, 0.55 / 0.6, 0.58 / 0.6, 1.0, 0.62 / 0.6].map(|f| f * threshold) {
-            for m in [0.0, 0.25, 0.5, 0.75, 1.0, 1.25].map(|f| f * margin) {
+        let thresholds = if args.sweep_thresholds.is_empty() {
+            [0.5 / 0.6, 0.55 / 0.6, 0.58 / 0.6, 1.0, 0.62 / 0.6]
+                .map(|f| f * threshold)
+                .to_vec()
+        } else {
+            args.sweep_thresholds.clone()
+        };
+        let margins = if args.sweep_margins.is_empty() {
+            [0.0, 0.25, 0.5, 0.75, 1.0, 1.25]
+                .map(|f| f * margin)
+                .to_vec()
+        } else {
+            args.sweep_margins.clone()
+        };
+        for &t in &thresholds {
+            for &m in &margins {
                 rows.push((
                     t,
                     m,

@@ -178,6 +178,34 @@ pub struct EmbeddedSet {
     pub embed_ms: f64,
 }
 
+/// The fusion of two encoders' embeddings of the same images: each vector divided by its
+/// encoder's threshold and by √2, then the two joined, so the Euclidean distance of two fused
+/// vectors is `sqrt(((d₁/t₁)² + (d₂/t₂)²) / 2)`: 1 when both encoders sit at their threshold.
+/// Only images both embedded are kept; no-face and several-face marks are the first set's.
+#[must_use]
+pub fn fuse(a: &EmbeddedSet, threshold_a: f32, b: &EmbeddedSet, threshold_b: f32) -> EmbeddedSet {
+    let (sa, sb) = (
+        1.0 / (threshold_a * std::f32::consts::SQRT_2),
+        1.0 / (threshold_b * std::f32::consts::SQRT_2),
+    );
+    let vectors = a
+        .vectors
+        .iter()
+        .filter_map(|(path, va)| {
+            let vb = b.vectors.get(path)?;
+            let joined = va.iter().map(|x| x * sa).chain(vb.iter().map(|x| x * sb));
+            Some((path.clone(), joined.collect()))
+        })
+        .collect();
+    EmbeddedSet {
+        vectors,
+        no_face: a.no_face.clone(),
+        multi_face: a.multi_face.clone(),
+        detect_ms: a.detect_ms,
+        embed_ms: a.embed_ms + b.embed_ms,
+    }
+}
+
 /// Embeds the images the evaluation needs, reusing the cache when it is complete.
 pub fn embed(
     pipeline: &FacePipeline,
@@ -290,6 +318,29 @@ pub fn by_identity<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fused_distances_average_the_squared_distances_relative_to_each_threshold() {
+        let set = |pairs: &[(&str, Vec<f32>)]| EmbeddedSet {
+            vectors: pairs
+                .iter()
+                .map(|(p, v)| ((*p).to_owned(), v.clone()))
+                .collect(),
+            ..EmbeddedSet::default()
+        };
+        // Encoder a: distance 0.5 at threshold 1; encoder b: distance 0.9 at threshold 0.6.
+        let a = set(&[
+            ("x", vec![0.0, 0.0]),
+            ("y", vec![0.3, 0.4]),
+            ("only-a", vec![1.0, 1.0]),
+        ]);
+        let b = set(&[("x", vec![0.0]), ("y", vec![0.9])]);
+        let f = fuse(&a, 1.0, &b, 0.6);
+        assert_eq!(f.vectors.len(), 2);
+        let d = crate::core::Metric::Euclidean.distance(&f.vectors["x"], &f.vectors["y"]);
+        let want = ((0.5f32 / 1.0).powi(2) / 2.0 + (0.9f32 / 0.6).powi(2) / 2.0).sqrt();
+        assert!((d - want).abs() < 1e-6, "{d} vs {want}");
+    }
 
     #[test]
     fn a_cached_set_reads_back_bit_for_bit() {

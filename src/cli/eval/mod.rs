@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::outln;
+use crate::vision::pipeline::BuiltinEncoder;
 use crate::vision::{Alignment, FacePipeline, PipelineConfig};
 
 pub use data::Dataset;
@@ -18,9 +19,10 @@ pub use data::Dataset;
 /// Alignment choices on the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum AlignmentArg {
-    /// dlib's 5-point shape predictor inside the detector's box.
+    /// dlib's 5-point shape predictor inside the detector's box, fitted onto the encoder's
+    /// chip template.
     Shape,
-    /// MTCNN's landmarks fitted onto dlib's chip template.
+    /// MTCNN's landmarks fitted onto the encoder's chip template.
     Landmarks,
 }
 
@@ -33,8 +35,121 @@ impl From<AlignmentArg> for Alignment {
     }
 }
 
+/// An encoder the evaluation commands measure: a built-in one, or the fusion of MobileFaceNet
+/// and dlib (each distance relative to its encoder's threshold; see [`data::fuse`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EvalEncoder {
+    /// A built-in encoder.
+    Builtin(BuiltinEncoder),
+    /// MobileFaceNet and dlib together.
+    Fusion,
+}
+
+impl EvalEncoder {
+    /// The name on the command line and in reports.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Builtin(b) => b.name(),
+            Self::Fusion => "fusion",
+        }
+    }
+}
+
+/// The encoders named on the command line (`mobilefacenet,dlib,fusion`).
+pub fn parse_eval_encoders(names: &[String]) -> anyhow::Result<Vec<EvalEncoder>> {
+    names
+        .iter()
+        .map(|n| {
+            if n.trim().eq_ignore_ascii_case("fusion") {
+                Ok(EvalEncoder::Fusion)
+            } else {
+                Ok(EvalEncoder::Builtin(
+                    parse_encoders(std::slice::from_ref(n))?[0],
+                ))
+            }
+        })
+        .collect()
+}
+
+/// An embedded set with the threshold and margin it is measured at.
+struct Measured {
+    embedded: data::EmbeddedSet,
+    alignment: String,
+    threshold: f32,
+    margin: f32,
+}
+
+/// Embeds `dataset` with a built-in encoder (or a trained model when `--model` is given) at
+/// the given alignment: the embeddings and the encoder's threshold and margin (or those given).
+fn measure_builtin(
+    args: &EvalFacesArgs,
+    encoder: BuiltinEncoder,
+    alignment: AlignmentArg,
+    dataset: &Dataset,
+) -> anyhow::Result<Measured> {
+    let config = PipelineConfig {
+        alignment: alignment.into(),
+        ..PipelineConfig::default()
+    };
+    let pipeline = pipeline(args.model.as_deref(), encoder, config)?;
+    let e = pipeline.encoder();
+    let threshold = args.threshold.unwrap_or_else(|| e.default_threshold());
+    let margin = args
+        .margin
+        .unwrap_or_else(|| crate::cli::encoders::margin_for(e.model_id(), e.default_threshold()));
+    Ok(Measured {
+        embedded: data::embed(&pipeline, dataset, args, alignment)?,
+        alignment: format!("{alignment:?}").to_lowercase(),
+        threshold,
+        margin,
+    })
+}
+
+/// MobileFaceNet and dlib (shape-predictor chips) fused, at threshold 1 (both encoders at
+/// their own threshold) and the mean of their margins relative to their thresholds.
+fn measure_fusion(args: &EvalFacesArgs, dataset: &Dataset) -> anyhow::Result<Measured> {
+    let plain = EvalFacesArgs {
+        threshold: None,
+        margin: None,
+        model: None,
+        ..args.clone()
+    };
+    let a = measure_builtin(
+        &plain,
+        BuiltinEncoder::MobileFaceNet,
+        AlignmentArg::Shape,
+        dataset,
+    )?;
+    let b = measure_builtin(&plain, BuiltinEncoder::Dlib, AlignmentArg::Shape, dataset)?;
+    Ok(Measured {
+        embedded: data::fuse(&a.embedded, a.threshold, &b.embedded, b.threshold),
+        alignment: "shape".to_owned(),
+        threshold: args.threshold.unwrap_or(1.0),
+        margin: args.margin.unwrap_or(f32::midpoint(
+            a.margin / a.threshold,
+            b.margin / b.threshold,
+        )),
+    })
+}
+
+/// The built-in encoders named on the command line (`dlib,mobilefacenet`).
+pub fn parse_encoders(names: &[String]) -> anyhow::Result<Vec<BuiltinEncoder>> {
+    names
+        .iter()
+        .map(|n| {
+            BuiltinEncoder::from_name(n).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "unknown encoder {n:?}: the built-in encoders are {}",
+                    BuiltinEncoder::ALL.map(BuiltinEncoder::name).join(", ")
+                )
+            })
+        })
+        .collect()
+}
+
 /// Arguments of `rollcall eval-faces`.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct EvalFacesArgs {
     /// The folder of face sets (each with manifest.csv and pairs*.csv), e.g. ../shared/data/faces.
     #[arg(long)]
@@ -42,7 +157,11 @@ pub struct EvalFacesArgs {
     /// Which sets (sub-folders, or the anchor's subset `extended_yaleb_cropped[light<=35deg]`).
     #[arg(long, value_delimiter = ',', default_values_t = ["att_faces".to_owned(), "yale_faces".to_owned(), "extended_yaleb_cropped".to_owned(), "extended_yaleb_cropped[light<=35deg]".to_owned(), "lfw".to_owned()])]
     pub sets: Vec<String>,
-    /// Alignment method(s) to compare.
+    /// The encoder(s) to measure, side by side: `mobilefacenet`, `dlib`, or `fusion` (the two
+    /// together); the first one named is compared with the others in a table of its own.
+    #[arg(long, value_delimiter = ',', default_values_t = ["mobilefacenet".to_owned()])]
+    pub encoder: Vec<String>,
+    /// Alignment method(s) to compare (each encoder fits the points onto its own template).
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [AlignmentArg::Shape])]
     pub alignment: Vec<AlignmentArg>,
     /// Only the images of the pairs lists (skips identification; much faster on LFW).
@@ -51,13 +170,14 @@ pub struct EvalFacesArgs {
     /// Use at most this many pairs per list (first ones), for quick comparisons.
     #[arg(long)]
     pub limit_pairs: Option<usize>,
-    /// Distance threshold for the "at threshold" figures (default: the encoder's, 0.6 for the
-    /// bundled one, as the anchor uses).
+    /// Distance threshold for the "at threshold" figures (default: each encoder's own; dlib's
+    /// is 0.6, as the anchor uses).
     #[arg(long)]
     pub threshold: Option<f32>,
-    /// The margin of rollcall's decision rule, for the extra identification row.
-    #[arg(long, default_value_t = crate::cli::encoders::DEFAULT_MARGIN)]
-    pub margin: f32,
+    /// The margin of rollcall's decision rule, for the extra identification rows (default: each
+    /// encoder's own).
+    #[arg(long)]
+    pub margin: Option<f32>,
     /// Evaluate a trained face model folder (`rollcall train --dataset faces:…`) instead of the
     /// bundled encoder.
     #[arg(long, value_name = "DIR")]
@@ -74,16 +194,17 @@ pub struct EvalFacesArgs {
     pub json: bool,
 }
 
-/// The bundled pipeline, or one with a trained model folder as its encoder.
+/// A built-in encoder's pipeline, or one with a trained model folder as its encoder.
 fn pipeline(
     model: Option<&std::path::Path>,
+    encoder: BuiltinEncoder,
     config: PipelineConfig,
 ) -> anyhow::Result<FacePipeline> {
     use anyhow::Context as _;
     Ok(match model {
         Some(dir) => FacePipeline::with_model_dir_and(dir, config)
             .with_context(|| format!("loading the model in {}", dir.display()))?,
-        None => FacePipeline::bundled_with(config)?,
+        None => FacePipeline::builtin_with(encoder, config)?,
     })
 }
 
@@ -102,27 +223,51 @@ pub fn run(args: &EvalFacesArgs) -> anyhow::Result<()> {
         .as_deref()
         .map(report::Anchor::load)
         .transpose()?;
-    let mut all = Vec::new();
-    for &alignment in &args.alignment {
-        let config = PipelineConfig {
-            alignment: alignment.into(),
-            ..PipelineConfig::default()
+    let encoders = if args.model.is_some() {
+        vec![EvalEncoder::Builtin(BuiltinEncoder::Dlib)]
+    } else {
+        parse_eval_encoders(&args.encoder)?
+    };
+    anyhow::ensure!(!encoders.is_empty(), "name at least one encoder");
+    let mut all: Vec<report::SetReport> = Vec::new();
+    for &encoder in &encoders {
+        let alignments = match encoder {
+            EvalEncoder::Builtin(_) => args.alignment.clone(),
+            EvalEncoder::Fusion => vec![AlignmentArg::Shape],
         };
-        let pipeline = pipeline(args.model.as_deref(), config)?;
-        let threshold = args
-            .threshold
-            .unwrap_or_else(|| pipeline.encoder().default_threshold());
-        for set in &args.sets {
-            let dataset = Dataset::load(&args.data, set)?;
-            let embedded = data::embed(&pipeline, &dataset, args, alignment)?;
-            let mut r = report::evaluate(&dataset, &embedded, args, alignment, threshold);
-            if let Some(a) = &anchor {
-                r.against_anchor = report::against_anchor(&r, a);
+        for alignment in alignments {
+            for set in &args.sets {
+                let dataset = Dataset::load(&args.data, set)?;
+                let m = match encoder {
+                    EvalEncoder::Builtin(b) => measure_builtin(args, b, alignment, &dataset)?,
+                    EvalEncoder::Fusion => measure_fusion(args, &dataset)?,
+                };
+                let name = match (&args.model, encoder) {
+                    (Some(dir), _) => dir.display().to_string(),
+                    (None, e) => e.name().to_owned(),
+                };
+                let settings = report::Settings {
+                    encoder: name,
+                    alignment: m.alignment,
+                    threshold: m.threshold,
+                    margin: m.margin,
+                };
+                let mut r = report::evaluate(&dataset, &m.embedded, args, &settings);
+                if let Some(a) = &anchor {
+                    r.against_anchor = report::against_anchor(&r, a);
+                }
+                // The first encoder named against the same set measured by the others.
+                if let Some(first) = all
+                    .iter()
+                    .find(|o| o.set == r.set && o.encoder != r.encoder)
+                {
+                    r.against_reference = report::against_reference(first, &r);
+                }
+                if !args.json {
+                    report::print(&r, anchor.as_ref());
+                }
+                all.push(r);
             }
-            if !args.json {
-                report::print(&r, anchor.as_ref());
-            }
-            all.push(r);
         }
     }
     if args.json {

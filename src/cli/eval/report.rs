@@ -6,8 +6,8 @@ use std::path::Path;
 
 use anyhow::Context as _;
 
+use super::EvalFacesArgs;
 use super::data::{Dataset, EmbeddedSet, by_identity};
-use super::{AlignmentArg, EvalFacesArgs};
 use crate::cli::{outln, table};
 use crate::core::Metric;
 use crate::core::metrics::{
@@ -36,6 +36,8 @@ pub struct PairsFigures {
     pub best: (f64, f32),
     /// True-accept rate at a false-accept rate of at most 1 %, and its threshold.
     pub tar_at_far_1: (f64, f32),
+    /// True-accept rate at a false-accept rate of at most 0.1 %, and its threshold.
+    pub tar_at_far_0_1: (f64, f32),
     /// Equal error rate.
     pub eer: f64,
 }
@@ -66,6 +68,8 @@ pub struct IdFigures {
 pub struct SetReport {
     /// The set.
     pub set: String,
+    /// The encoder.
+    pub encoder: String,
     /// The alignment.
     pub alignment: String,
     /// Images embedded.
@@ -96,6 +100,8 @@ pub struct SetReport {
     /// The figures beside the anchor's, with the uncertainty of the difference (empty without
     /// the anchor's results).
     pub against_anchor: Vec<Comparison>,
+    /// The first encoder of the run beside this one (empty for the first).
+    pub against_reference: Reference,
 }
 
 /// One figure of rollcall beside the anchor's.
@@ -126,15 +132,64 @@ impl Comparison {
     }
 }
 
-/// rollcall's figures beside the anchor's. Intervals treat the two measurements as
-/// independent (the anchor's per-pair results are not stored), which makes them a little
-/// wide for figures measured on the same pairs; open-set figures use one draw's probe counts
-/// though they average five overlapping draws.
-#[must_use]
-pub fn against_anchor(r: &SetReport, anchor: &Anchor) -> Vec<Comparison> {
+/// A figure that can be set beside another system's.
+#[derive(Clone, Copy, Debug)]
+enum Figure<'a> {
+    /// A pairs list's AUC.
+    Auc(&'a str),
+    /// A pairs list's accuracy at the system's threshold.
+    Accuracy(&'a str),
+    /// A pairs list's TAR at FAR 1 %.
+    TarAtFar1(&'a str),
+    /// A pairs list's TAR at FAR 0.1 %.
+    TarAtFar01(&'a str),
+    /// Closed-set top-1.
+    Top1,
+    /// Closed-set wrong-person marks at the threshold.
+    ClosedWrong,
+    /// Open set: probes marked as the right person.
+    OpenCorrect,
+    /// Open set: probes marked as the wrong person.
+    OpenWrong,
+    /// Open set: strangers' probes marked as somebody.
+    OpenStrangers,
+    /// Open set with rollcall's margin rule: marked as the right person.
+    OpenCorrectMargin,
+    /// Open set with rollcall's margin rule: strangers marked.
+    OpenStrangersMargin,
+}
+
+impl SetReport {
+    /// This report's value of a figure.
+    fn figure(&self, f: Figure<'_>) -> Option<f64> {
+        let list = |name: &str| self.verification.iter().find(|v| v.list == name);
+        match f {
+            Figure::Auc(l) => list(l).map(|v| v.auc),
+            Figure::Accuracy(l) => list(l).map(|v| v.accuracy),
+            Figure::TarAtFar1(l) => list(l).map(|v| v.tar_at_far_1.0),
+            Figure::TarAtFar01(l) => list(l).map(|v| v.tar_at_far_0_1.0),
+            Figure::Top1 => self.closed_set.as_ref().map(|c| c.top1),
+            Figure::ClosedWrong => self.closed_set.as_ref().map(|c| c.wrong),
+            Figure::OpenCorrect => self.open_set.as_ref().map(|o| o.correct),
+            Figure::OpenWrong => self.open_set.as_ref().map(|o| o.wrong),
+            Figure::OpenStrangers => self.open_set.as_ref().and_then(|o| o.false_accept),
+            Figure::OpenCorrectMargin => self.open_set_margin.as_ref().map(|o| o.correct),
+            Figure::OpenStrangersMargin => {
+                self.open_set_margin.as_ref().and_then(|o| o.false_accept)
+            }
+        }
+    }
+}
+
+/// `r`'s figures beside another system's (`theirs` gives its value of each figure, `None`
+/// where it has none). Intervals treat the two measurements as independent (the other side's
+/// per-pair results are not at hand), which makes them a little wide for figures measured on
+/// the same pairs; open-set figures use one draw's probe counts though they average five
+/// overlapping draws.
+fn compare(r: &SetReport, theirs: &dyn Fn(Figure<'_>) -> Option<f64>) -> Vec<Comparison> {
     let mut out = Vec::new();
-    let mut rate = |figure: String, ours: f64, theirs: Option<f64>, n: usize, higher: bool| {
-        if let Some(theirs) = theirs {
+    let mut rate = |figure: String, which: Figure<'_>, n: usize, higher: bool| {
+        if let (Some(ours), Some(theirs)) = (r.figure(which), theirs(which)) {
             let (lo, hi) = difference_interval(ours, n, theirs, n);
             out.push(Comparison {
                 figure,
@@ -147,62 +202,70 @@ pub fn against_anchor(r: &SetReport, anchor: &Anchor) -> Vec<Comparison> {
     };
     let mut aucs = Vec::new();
     for v in &r.verification {
-        let g = |k: &str| anchor.get(&r.set, &["verification", &v.list, k]);
+        let l = v.list.as_str();
         let different = v.pairs - v.same_pairs;
-        if let Some(auc) = g("auc") {
+        if let Some(auc) = theirs(Figure::Auc(l)) {
             aucs.push((v.list.clone(), v.auc, auc, v.same_pairs, different));
         }
         rate(
-            format!("{}: accuracy @{}", v.list, r.threshold),
-            v.accuracy,
-            g("acc_at_0_6"),
+            format!("{l}: accuracy @threshold"),
+            Figure::Accuracy(l),
             v.pairs,
             true,
         );
         rate(
-            format!("{}: TAR @FAR 1%", v.list),
-            v.tar_at_far_1.0,
-            g("tar_at_far_1pct"),
+            format!("{l}: TAR @FAR 1%"),
+            Figure::TarAtFar1(l),
+            v.same_pairs,
+            true,
+        );
+        rate(
+            format!("{l}: TAR @FAR 0.1%"),
+            Figure::TarAtFar01(l),
             v.same_pairs,
             true,
         );
     }
     if let Some(c) = &r.closed_set {
-        let g = |k: &str| anchor.get(&r.set, &["closed_set", k]);
-        rate("one-shot: top-1".into(), c.top1, g("top1"), c.genuine, true);
-        rate(
-            "one-shot: wrong person".into(),
-            c.wrong,
-            g("wrong_at_0_6"),
-            c.genuine,
-            false,
-        );
+        rate("one-shot: top-1".into(), Figure::Top1, c.genuine, true);
+        let wrong = Figure::ClosedWrong;
+        rate("one-shot: wrong person".into(), wrong, c.genuine, false);
     }
     if let Some(o) = &r.open_set {
-        let g = |k: &str| anchor.get(&r.set, &["open_set", k]);
         rate(
             "open set: correct".into(),
-            o.correct,
-            g("correct_at_0_6"),
+            Figure::OpenCorrect,
             o.genuine,
             true,
         );
         rate(
             "open set: wrong person".into(),
-            o.wrong,
-            g("wrong_at_0_6"),
+            Figure::OpenWrong,
             o.genuine,
             false,
         );
-        if let Some(fa) = o.false_accept {
-            rate(
-                "open set: strangers accepted".into(),
-                fa,
-                g("false_accept_at_0_6"),
-                o.impostor,
-                false,
-            );
-        }
+        let strangers = Figure::OpenStrangers;
+        rate(
+            "open set: strangers accepted".into(),
+            strangers,
+            o.impostor,
+            false,
+        );
+    }
+    if let Some(o) = &r.open_set_margin {
+        let (correct, strangers) = (Figure::OpenCorrectMargin, Figure::OpenStrangersMargin);
+        rate(
+            "open set, margin rule: correct".into(),
+            correct,
+            o.genuine,
+            true,
+        );
+        rate(
+            "open set, margin rule: strangers accepted".into(),
+            strangers,
+            o.impostor,
+            false,
+        );
     }
     // The AUCs first, in the lists' order.
     let aucs = aucs
@@ -221,14 +284,67 @@ pub fn against_anchor(r: &SetReport, anchor: &Anchor) -> Vec<Comparison> {
     out
 }
 
+/// rollcall's figures beside the stored anchor's (dlib through `face_recognition`, at its
+/// threshold 0.6; it stores no TAR at FAR 0.1 % and no margin rule).
+#[must_use]
+pub fn against_anchor(r: &SetReport, anchor: &Anchor) -> Vec<Comparison> {
+    let set = r.set.as_str();
+    compare(r, &|f| match f {
+        Figure::Auc(l) => anchor.get(set, &["verification", l, "auc"]),
+        Figure::Accuracy(l) => anchor.get(set, &["verification", l, "acc_at_0_6"]),
+        Figure::TarAtFar1(l) => anchor.get(set, &["verification", l, "tar_at_far_1pct"]),
+        Figure::Top1 => anchor.get(set, &["closed_set", "top1"]),
+        Figure::ClosedWrong => anchor.get(set, &["closed_set", "wrong_at_0_6"]),
+        Figure::OpenCorrect => anchor.get(set, &["open_set", "correct_at_0_6"]),
+        Figure::OpenWrong => anchor.get(set, &["open_set", "wrong_at_0_6"]),
+        Figure::OpenStrangers => anchor.get(set, &["open_set", "false_accept_at_0_6"]),
+        Figure::TarAtFar01(_) | Figure::OpenCorrectMargin | Figure::OpenStrangersMargin => None,
+    })
+}
+
+/// `ours` beside `theirs`: two encoders measured on the same set in one run (each at its own
+/// threshold and margin), every figure including TAR at FAR 0.1 % and the margin rule.
+#[must_use]
+pub fn against_reference(ours: &SetReport, theirs: &SetReport) -> Reference {
+    Reference {
+        ours: ours.encoder.clone(),
+        theirs: theirs.encoder.clone(),
+        figures: compare(ours, &|f| theirs.figure(f)),
+    }
+}
+
+/// One encoder's figures beside another's from the same run.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Reference {
+    /// The encoder whose gain is shown.
+    pub ours: String,
+    /// The encoder it is set beside.
+    pub theirs: String,
+    /// The figures.
+    pub figures: Vec<Comparison>,
+}
+
+/// What one evaluation run measures with.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The encoder's name.
+    pub encoder: String,
+    /// The alignment, as reported.
+    pub alignment: String,
+    /// Distance threshold.
+    pub threshold: f32,
+    /// Margin of rollcall's rule.
+    pub margin: f32,
+}
+
 /// Computes the figures.
 pub fn evaluate(
     set: &Dataset,
     emb: &EmbeddedSet,
     args: &EvalFacesArgs,
-    alignment: AlignmentArg,
-    threshold: f32,
+    settings: &Settings,
 ) -> SetReport {
+    let (threshold, margin) = (settings.threshold, settings.margin);
     let metric = Metric::Euclidean;
     let mut verification = Vec::new();
     for list in &set.pairs {
@@ -264,6 +380,7 @@ pub fn evaluate(
             frr: frr.unwrap_or(0.0),
             best: (r.best_accuracy, r.best_threshold),
             tar_at_far_1: r.tar_at_far_1,
+            tar_at_far_0_1: r.tar_at_far_0_1,
             eer: r.eer,
         });
     }
@@ -272,7 +389,7 @@ pub fn evaluate(
         let all: HashSet<&str> = groups.keys().copied().collect();
         (
             identification(&groups, &emb.vectors, &all, threshold, 0.0),
-            identification(&groups, &emb.vectors, &all, threshold, args.margin),
+            identification(&groups, &emb.vectors, &all, threshold, margin),
         )
     });
     let open_set = (!args.pairs_only && groups.len() >= 3).then(|| {
@@ -290,7 +407,7 @@ pub fn evaluate(
                 &emb.vectors,
                 &enrolled,
                 threshold,
-                args.margin,
+                margin,
             ));
         }
         (mean(&plain), mean(&ruled))
@@ -299,7 +416,8 @@ pub fn evaluate(
     let count = |has: &dyn Fn(&str) -> bool| set.items.iter().filter(|i| has(&i.path)).count();
     SetReport {
         set: set.name.clone(),
-        alignment: format!("{alignment:?}").to_lowercase(),
+        encoder: settings.encoder.clone(),
+        alignment: settings.alignment.clone(),
         images: count(&|p| emb.vectors.contains_key(p)),
         no_face: count(&|p| emb.no_face.contains(p)),
         multi_face: count(&|p| emb.multi_face.contains(p)),
@@ -311,8 +429,9 @@ pub fn evaluate(
         closed_set_margin: closed_set.map(|c| c.1),
         open_set: open_set.as_ref().map(|o| o.0.clone()),
         open_set_margin: open_set.map(|o| o.1),
-        margin: args.margin,
+        margin,
         against_anchor: Vec::new(),
+        against_reference: Reference::default(),
     }
 }
 
@@ -452,8 +571,9 @@ fn pct(v: f64) -> String {
 /// Prints one set's figures, with the anchor's beside them when known.
 pub fn print(r: &SetReport, anchor: Option<&Anchor>) {
     outln!(
-        "\n== {} ({} alignment): {} images, no face found in {}, several faces in {}; median {:.1} ms detection, {:.1} ms alignment + embedding",
+        "\n== {}, {} ({} alignment): {} images, no face found in {}, several faces in {}; median {:.1} ms detection, {:.1} ms alignment + embedding",
         r.set,
+        r.encoder,
         r.alignment,
         r.images,
         r.no_face,
@@ -462,10 +582,11 @@ pub fn print(r: &SetReport, anchor: Option<&Anchor>) {
         r.embed_ms
     );
     let t = r.threshold;
+    let us = format!("rollcall {}", r.encoder);
     let mut rows = Vec::new();
     for v in &r.verification {
         rows.push(vec![
-            "rollcall".to_owned(),
+            us.clone(),
             v.list.clone(),
             v.pairs.to_string(),
             format!("{:.4}", v.auc),
@@ -474,6 +595,7 @@ pub fn print(r: &SetReport, anchor: Option<&Anchor>) {
             pct(v.frr),
             format!("{} ({:.3})", pct(v.best.0), v.best.1),
             format!("{} ({:.3})", pct(v.tar_at_far_1.0), v.tar_at_far_1.1),
+            format!("{} ({:.3})", pct(v.tar_at_far_0_1.0), v.tar_at_far_0_1.1),
             pct(v.eer),
         ]);
         if let Some(a) = anchor {
@@ -498,6 +620,7 @@ pub fn print(r: &SetReport, anchor: Option<&Anchor>) {
                         g("threshold_far_1pct").unwrap_or(0.0)
                     ),
                     String::new(),
+                    String::new(),
                 ]);
             }
         }
@@ -517,6 +640,7 @@ pub fn print(r: &SetReport, anchor: Option<&Anchor>) {
                 &frr,
                 "best acc (thr)",
                 "TAR @FAR 1% (thr)",
+                "TAR @FAR 0.1% (thr)",
                 "EER",
             ],
             &rows,
@@ -534,7 +658,7 @@ pub fn print(r: &SetReport, anchor: Option<&Anchor>) {
                 pct(f.missed),
             ]
         };
-        let mut rows = vec![row("rollcall".to_owned(), c)];
+        let mut rows = vec![row(us.clone(), c)];
         if let Some(a) = anchor {
             let g = |k: &str| a.get(&r.set, &["closed_set", k]);
             if let Some(top1) = g("top1") {
@@ -552,7 +676,7 @@ pub fn print(r: &SetReport, anchor: Option<&Anchor>) {
             }
         }
         if let Some(m) = &r.closed_set_margin {
-            rows.insert(1, row(format!("rollcall, margin {:.2}", r.margin), m));
+            rows.insert(1, row(format!("{us}, margin {:.2}", r.margin), m));
         }
         outln!("One-shot identification (first image enrolled, all identities):");
         table::print(
@@ -582,8 +706,8 @@ pub fn print(r: &SetReport, anchor: Option<&Anchor>) {
             ]
         };
         let mut rows = vec![
-            row("rollcall".to_owned(), o),
-            row(format!("rollcall, margin {:.2}", r.margin), m),
+            row(us.clone(), o),
+            row(format!("{us}, margin {:.2}", r.margin), m),
         ];
         if let Some(a) = anchor {
             let g = |k: &str| a.get(&r.set, &["open_set", k]);
@@ -618,48 +742,56 @@ pub fn print(r: &SetReport, anchor: Option<&Anchor>) {
             &rows,
         );
     }
-    if !r.against_anchor.is_empty() {
-        outln!(
-            "Against the anchor (95% interval of rollcall's gain; a worse figure gives a negative gain):"
+    print_comparisons(
+        "Against the anchor (95% interval of rollcall's gain; a worse figure gives a negative gain):",
+        ("rollcall", "anchor"),
+        &r.against_anchor,
+    );
+    let reference = &r.against_reference;
+    if !reference.figures.is_empty() {
+        let title = format!(
+            "{} against {} in this run (each at its own threshold and margin; 95% interval of the gain):",
+            reference.ours, reference.theirs
         );
-        let rows: Vec<Vec<String>> = r
-            .against_anchor
-            .iter()
-            .map(|c| {
-                let f = |v: f64| {
-                    if c.figure.ends_with("AUC") {
-                        format!("{v:.4}")
-                    } else {
-                        pct(v)
-                    }
-                };
-                let g = |v: f64| {
-                    if c.figure.ends_with("AUC") {
-                        format!("{v:+.4}")
-                    } else {
-                        format!("{:+.1}", 100.0 * v)
-                    }
-                };
-                vec![
-                    c.figure.clone(),
-                    f(c.rollcall),
-                    f(c.anchor),
-                    format!("{} to {}", g(c.gain_interval.0), g(c.gain_interval.1)),
-                    c.verdict().to_owned(),
-                ]
-            })
-            .collect();
-        table::print(
-            &[
-                "figure",
-                "rollcall",
-                "anchor",
-                "gain, 95% interval",
-                "verdict",
-            ],
-            &rows,
+        print_comparisons(
+            &title,
+            (&reference.ours, &reference.theirs),
+            &reference.figures,
         );
     }
+}
+
+/// A table of figures beside another system's, with the interval of the gain and a verdict.
+fn print_comparisons(title: &str, (ours, theirs): (&str, &str), figures: &[Comparison]) {
+    if figures.is_empty() {
+        return;
+    }
+    outln!("{title}");
+    let rows: Vec<Vec<String>> = figures
+        .iter()
+        .map(|c| {
+            let auc = c.figure.ends_with("AUC");
+            let f = |v: f64| if auc { format!("{v:.4}") } else { pct(v) };
+            let g = |v: f64| {
+                if auc {
+                    format!("{v:+.4}")
+                } else {
+                    format!("{:+.1}", 100.0 * v)
+                }
+            };
+            vec![
+                c.figure.clone(),
+                f(c.rollcall),
+                f(c.anchor),
+                format!("{} to {}", g(c.gain_interval.0), g(c.gain_interval.1)),
+                c.verdict().to_owned(),
+            ]
+        })
+        .collect();
+    table::print(
+        &["figure", ours, theirs, "gain, 95% interval", "verdict"],
+        &rows,
+    );
 }
 
 #[cfg(test)]
@@ -717,10 +849,12 @@ mod tests {
             frr: 0.0,
             best: (0.0, 0.0),
             tar_at_far_1: (tar, 0.5),
+            tar_at_far_0_1: (tar, 0.4),
             eer: 0.0,
         };
         let report = SetReport {
             set: "s".into(),
+            encoder: "dlib".into(),
             alignment: "shape".into(),
             images: 0,
             no_face: 0,
@@ -740,6 +874,7 @@ mod tests {
             open_set_margin: None,
             margin: 0.16,
             against_anchor: Vec::new(),
+            against_reference: Reference::default(),
         };
         let anchor = Anchor(serde_json::json!({"datasets": {"s": {
             "verification": {"pairs.csv": {"auc": 0.999, "acc_at_0_6": 0.991, "tar_at_far_1pct": 0.97}},

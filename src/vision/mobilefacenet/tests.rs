@@ -1,0 +1,169 @@
+//! MobileFaceNet's fast NHWC path against a plain candle version of the same network (NCHW
+//! `conv2d` with groups, explicit TensorFlow padding, PReLU from `maximum`/`minimum`), on the
+//! bundled weights; the TFLite parity pins are in `tests/mobilefacenet_parity.rs`.
+
+use std::collections::HashMap;
+
+use candle_core::{Device, Module, Tensor};
+
+use super::ops::Padding;
+use super::*;
+use crate::vision::test_util::{max_abs_diff, seq};
+
+/// A layer of the reference network, read from the same weights.
+fn reference_conv(
+    weights: &HashMap<String, Tensor>,
+    name: &str,
+    x: &Tensor,
+    groups: usize,
+    stride: usize,
+    padding: Padding,
+    act: bool,
+) -> Tensor {
+    let get = |what: &str| weights[&format!("{name}.{what}")].clone();
+    let w = get("weight");
+    let (c_out, _, k, _) = w.dims4().unwrap();
+    assert_eq!(w.dim(1).unwrap(), x.dim(1).unwrap() / groups, "{name}");
+    let (h, wd) = (x.dim(2).unwrap(), x.dim(3).unwrap());
+    let (ho, py) = padding.plan(h, k, stride);
+    let (wo, px) = padding.plan(wd, k, stride);
+    let after_y = ((ho - 1) * stride + k).saturating_sub(h + py);
+    let after_x = ((wo - 1) * stride + k).saturating_sub(wd + px);
+    let x = x
+        .pad_with_zeros(2, py, after_y)
+        .unwrap()
+        .pad_with_zeros(3, px, after_x)
+        .unwrap();
+    let b = get("bias").reshape((1, c_out, 1, 1)).unwrap();
+    let y = x
+        .conv2d(&w, 0, stride, 1, groups)
+        .unwrap()
+        .broadcast_add(&b)
+        .unwrap();
+    if !act {
+        return y;
+    }
+    let a = get("prelu").reshape((1, c_out, 1, 1)).unwrap();
+    let neg = y.minimum(0f32).unwrap().broadcast_mul(&a).unwrap();
+    (y.maximum(0f32).unwrap() + neg).unwrap()
+}
+
+/// The whole network, NCHW, from candle's own ops.
+fn reference_forward(vb: &HashMap<String, Tensor>, cfg: &Config, x_nchw: &Tensor) -> Tensor {
+    let mut x = reference_conv(vb, "conv1", x_nchw, 1, 2, Padding::Same, true);
+    x = reference_conv(vb, "dw_conv1", &x, 64, 1, Padding::Same, true);
+    x = reference_conv(vb, "pw_conv1", &x, 1, 1, Padding::Same, false);
+    let mut n = 0;
+    let mut c_in = cfg.stem_channels;
+    for s in &cfg.stages {
+        for r in 0..s.repeats {
+            let stride = if r == 0 { s.stride } else { 1 };
+            let mid = c_in * s.expansion;
+            let y = reference_conv(
+                vb,
+                &format!("blocks.{n}.expand"),
+                &x,
+                1,
+                1,
+                Padding::Same,
+                true,
+            );
+            let y = reference_conv(
+                vb,
+                &format!("blocks.{n}.dw"),
+                &y,
+                mid,
+                stride,
+                Padding::Same,
+                true,
+            );
+            let y = reference_conv(
+                vb,
+                &format!("blocks.{n}.project"),
+                &y,
+                1,
+                1,
+                Padding::Same,
+                false,
+            );
+            x = if stride == 1 && c_in == s.channels {
+                (y + &x).unwrap()
+            } else {
+                y
+            };
+            c_in = s.channels;
+            n += 1;
+        }
+    }
+    x = reference_conv(vb, "conv2", &x, 1, 1, Padding::Same, true);
+    x = reference_conv(vb, "gdc", &x, cfg.last_channels, 1, Padding::Valid, false);
+    x = reference_conv(vb, "linear", &x, 1, 1, Padding::Same, false);
+    x = reference_conv(vb, "embedding", &x, 1, 1, Padding::Same, false);
+    x.flatten_from(1).unwrap()
+}
+
+#[test]
+fn the_fast_network_matches_candle_conv2d_on_the_bundled_weights() {
+    let device = Device::Cpu;
+    let encoder = MobileFaceNetEncoder::bundled(&device).unwrap();
+    let cfg = encoder.net().config().clone();
+    assert_eq!(cfg, Config::mobilefacenet());
+    let vb = candle_core::safetensors::load_buffer(BUNDLED_WEIGHTS, &device).unwrap();
+    // Two different "chips" in [-1, 1].
+    let x = (seq(&[2, 112, 112, 3], 0.02).tanh().unwrap() * 0.99).unwrap();
+    let fast = encoder.net().forward(&x).unwrap();
+    let reference = reference_forward(
+        &vb,
+        &cfg,
+        &x.permute((0, 3, 1, 2)).unwrap().contiguous().unwrap(),
+    );
+    assert_eq!(fast.dims(), &[2, 192]);
+    let scale = reference
+        .abs()
+        .unwrap()
+        .max_keepdim(1)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    let diff = max_abs_diff(&fast, &reference);
+    assert!(
+        diff <= 1e-4 * scale.max(1.0),
+        "max difference {diff} (output scale {scale})"
+    );
+}
+
+#[test]
+fn the_bundled_encoder_describes_itself() {
+    let encoder = MobileFaceNetEncoder::bundled(&Device::Cpu).unwrap();
+    assert!(encoder.model_id().as_str().starts_with(MODEL_ID_PREFIX));
+    assert_eq!((encoder.dim(), encoder.chip_size()), (192, 112));
+    assert_eq!(encoder.chip_style(), ChipStyle::ArcFace);
+    // 1.29 M parameters and about 0.23 G multiply-adds, as published.
+    let params: usize = safetensors::SafeTensors::deserialize(BUNDLED_WEIGHTS)
+        .unwrap()
+        .tensors()
+        .iter()
+        .map(|(_, t)| t.shape().iter().product::<usize>())
+        .sum();
+    assert_eq!(params, 1_292_992);
+    assert!((220_000_000..240_000_000).contains(&macs()), "{}", macs());
+}
+
+#[test]
+fn embeddings_have_unit_length_and_bad_chips_are_refused() {
+    let encoder = MobileFaceNetEncoder::bundled(&Device::Cpu).unwrap();
+    let chip = image::RgbImage::from_fn(112, 112, |x, y| image::Rgb([x as u8, y as u8, 128]));
+    let v = encoder.embed(std::slice::from_ref(&chip)).unwrap();
+    let norm: f32 = v[0].iter().map(|x| x * x).sum::<f32>().sqrt();
+    assert!((norm - 1.0).abs() < 1e-5);
+    assert!(encoder.embed(&[]).unwrap().is_empty());
+    assert!(matches!(
+        encoder.embed(&[image::RgbImage::new(150, 150)]),
+        Err(VisionError::BadInput(_))
+    ));
+    assert!(MobileFaceNetEncoder::from_safetensors(b"nonsense", "x", &Device::Cpu).is_err());
+}
