@@ -309,6 +309,9 @@ fn simulate(
     rule: DecisionRule,
 ) -> ClassroomTotals {
     let model = ModelId::new("eval");
+    // The gallery takes the embeddings' own size (dlib's 128, MobileFaceNet's 192, a fusion's
+    // 320, a trained model's).
+    let dim = emb.vectors.values().next().map_or(0, Vec::len);
     let mut rng = SplitMix(args.seed);
     let mut totals = ClassroomTotals::default();
     for _ in 0..args.trials {
@@ -323,7 +326,7 @@ fn simulate(
             .collect();
         rng.shuffle(&mut others);
         let strangers: Vec<&str> = others.into_iter().take(args.strangers).collect();
-        let mut gallery = Gallery::new(model.clone(), Metric::Euclidean, 128);
+        let mut gallery = Gallery::new(model.clone(), Metric::Euclidean, dim);
         let mut who: BTreeMap<StudentId, &str> = BTreeMap::new();
         for (i, k) in enrolled.iter().enumerate() {
             let Some(v) = groups
@@ -486,9 +489,10 @@ mod tests {
         args: ClassroomArgs,
     }
 
-    /// A 128-D vector: 1 along `axis`, plus `(axis, value)` offsets.
+    /// A 192-D vector (MobileFaceNet's size; the simulation once took only dlib's 128): 1
+    /// along `axis`, plus `(axis, value)` offsets.
     fn v(axis: usize, extra: &[(usize, f32)]) -> Vec<f32> {
-        let mut out = vec![0.0; 128];
+        let mut out = vec![0.0; 192];
         out[axis] = 1.0;
         for &(i, x) in extra {
             out[i] += x;

@@ -479,3 +479,45 @@ fn a_training_run_can_be_cancelled() {
     assert!(err.to_lowercase().contains("cancel"), "{err}");
     assert!(h.state().training().finished().is_none());
 }
+
+#[test]
+fn settings_switch_the_face_encoder_and_re_embed_the_roster() {
+    let (_dir, store) = temp_store();
+    let (_, ids) = twins_and_other(&store);
+    let mut h = harness(store);
+    settle(&mut h);
+    h.get_by_label("Settings").click();
+    h.run();
+    // A new database uses MobileFaceNet; dlib is offered beside it with what was measured.
+    h.get_by_label("MobileFaceNet face encoder (bundled)");
+    h.get_by_label("in use");
+    h.get_by_label("dlib ResNet face encoder (bundled)");
+    h.get_by_label_contains("LFW: 85.3 %");
+    h.get_by_label("Use for attendance").click();
+    settle(&mut h);
+    let store = h.state().store();
+    let active = store.active_encoder().unwrap().unwrap();
+    assert!(
+        active.id.as_str().starts_with("dlib-resnet-v1-"),
+        "{active:?}"
+    );
+    // Every student was re-embedded with dlib (128 values), and the MobileFaceNet embeddings
+    // are kept for switching back.
+    for id in &ids {
+        let dlib = store.embedding(*id, &active.id).unwrap().unwrap();
+        assert_eq!(dlib.values.len(), 128);
+    }
+    let mobilefacenet = store
+        .list_encoders()
+        .unwrap()
+        .into_iter()
+        .find(|e| e.id.as_str().starts_with("mobilefacenet-"))
+        .unwrap();
+    assert!(
+        store
+            .embedding(ids[0], &mobilefacenet.id)
+            .unwrap()
+            .is_some()
+    );
+    h.get_by_label_contains("Attendance now uses dlib-resnet-v1-");
+}
