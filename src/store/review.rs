@@ -134,7 +134,7 @@ impl Store {
     }
 
     /// Accepts a review: the face is `student` (the candidate when `None`), who is marked with
-    /// source "review" unless already marked. Logged.
+    /// source "review" unless already marked. The face crop is deleted. Logged.
     pub fn accept_review(&self, id: ReviewId, student: Option<StudentId>) -> Result<RecordOutcome> {
         let r = self.review(id)?;
         if r.state != "pending" {
@@ -189,7 +189,8 @@ impl Store {
                 ],
             )?;
             tx.execute(
-                "UPDATE review_queue SET state = 'accepted', resolved_ms = ?2 WHERE id = ?1",
+                // The crop goes either way (the README's promise): the mark keeps the figures.
+                "UPDATE review_queue SET state = 'accepted', resolved_ms = ?2, face_crop = NULL WHERE id = ?1",
                 params![id.0, now],
             )?;
             tx.execute(
@@ -201,7 +202,7 @@ impl Store {
         })
     }
 
-    /// Rejects a review: nobody is marked. Logged.
+    /// Rejects a review: nobody is marked. The face crop is deleted. Logged.
     pub fn reject_review(&self, id: ReviewId) -> Result<()> {
         let r = self.review(id)?;
         if r.state != "pending" {
