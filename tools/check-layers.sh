@@ -35,6 +35,8 @@ if [[ "${1:-}" == "--self-test" ]]; then
   if [[ -d "$here/../src/camera" ]]; then plant camera/mod.rs 'use crate::core::StudentId;'; fi
   if [[ -d "$here/../src/train" ]]; then plant train/mod.rs 'use nokhwa::Camera;'; fi
   plant cli/mod.rs 'use v4l::Device;'
+  plant core/mod.rs 'use crate::{core::StudentId, store::Store};'
+  plant vision/mod.rs $'use crate::{\n    core::Embedding,\n    store::Store,\n};'
   if ((failures > 0)); then exit 1; fi
   echo "layer check self-test: every planted import was caught"
   exit 0
@@ -50,8 +52,12 @@ forbid() {
   [[ -d "$src/$module" ]] && while IFS= read -r f; do files+=("$f"); done < <(find "$src/$module" -name '*.rs')
   [[ -f "$src/$module.rs" ]] && files+=("$src/$module.rs")
   ((${#files[@]} == 0)) && return 0
-  local hits
+  local hits grouped
   hits=$(grep -nE "$regex" "${files[@]}" | grep -vE '^[^:]+:[0-9]+:\s*//' || true)
+  # Grouped imports that rustfmt spreads over several lines (use crate::{\n core,\n store,\n};)
+  # are joined into one line first, so the same pattern sees every module they name.
+  grouped=$(perl -0ne 'while (/^\s*(?:pub(?:\([^)]*\))?\s+)?use\s+crate::\{(.*?)\};/msg) { my $g = $1; next unless $g =~ /\n/; $g =~ s/\s+/ /g; print "$ARGV: use crate::{$g};\n" }' "${files[@]}" | grep -E "$regex" || true)
+  [[ -n "$grouped" ]] && hits=$(printf '%s\n%s' "$hits" "$grouped" | sed '/^$/d')
   if [[ -n "$hits" ]]; then
     echo "layer violation: $module must not use $what" >&2
     echo "$hits" | sed 's/^/  /' >&2
@@ -63,7 +69,8 @@ ui='\b(egui|eframe|egui_plot|egui_extras|egui_kittest|rfd)::'
 tensors='\b(candle_core|candle_nn|candle|safetensors)::'
 sql='\b(rusqlite|rusqlite_migration)::'
 cam='\b(nokhwa|v4l)::'
-mods() { echo "crate::($(IFS='|'; echo "$*"))\b"; }
+# A module path, alone (crate::store) or in a group (crate::{core, store::Store}).
+mods() { echo "crate::(\\{.*\\b)?($(IFS='|'; echo "$*"))\b"; }
 
 # core: pure domain logic, no I/O, no frameworks.
 forbid core "another layer" "$(mods store vision train camera cli gui)"
