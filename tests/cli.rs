@@ -362,6 +362,48 @@ fn backup_and_restore_round_trip() {
 }
 
 #[test]
+fn class_sample_builds_a_real_sized_class_to_try() {
+    let env = Env::new();
+    let out = env.ok(&["class", "sample", "--name", "9C"]);
+    assert!(
+        out.contains("40 students (5 look-alike pairs), 30 past sessions"),
+        "{out}"
+    );
+    assert!(out.contains("20 faces to review"), "{out}");
+    let list = env.ok(&["class", "list"]);
+    assert!(
+        list.contains("9C") && list.contains("40") && list.contains("31"),
+        "{list}"
+    );
+    let reviews = env.ok(&["review", "list"]);
+    assert_eq!(
+        reviews.lines().count(),
+        21,
+        "a header and 20 faces: {reviews}"
+    );
+    // The same name twice and an impossible size are refused, and add nothing.
+    assert!(
+        env.fails(&["class", "sample", "--name", "9C"])
+            .contains("already exists")
+    );
+    let err = env.fails(&["class", "sample", "--name", "Huge", "--students", "100000"]);
+    assert!(err.contains("2 to 500 students"), "{err}");
+    assert!(!env.ok(&["class", "list"]).contains("Huge"));
+    let csv = env.path("9C.csv");
+    env.ok(&[
+        "export",
+        "--class",
+        "9C",
+        "--format",
+        "matrix",
+        "--out",
+        csv.to_str().unwrap(),
+    ]);
+    let (_, rows) = read_csv(&csv);
+    assert_eq!(rows.len(), 40);
+}
+
+#[test]
 fn review_queue_and_purge_commands() {
     let env = Env::new();
     assert!(env.ok(&["review", "list"]).contains("No faces are waiting"));

@@ -4,6 +4,8 @@ use clap::Subcommand;
 
 use super::{outln, table};
 use crate::store::Store;
+use crate::store::sample::SampleSpec;
+use crate::vision::pipeline::BuiltinEncoder;
 
 /// Class subcommands.
 #[derive(Debug, Subcommand)]
@@ -28,6 +30,26 @@ pub enum ClassCommand {
         /// Minutes after the start after which arrivals count as late.
         #[arg(long)]
         late_after: Option<u32>,
+    },
+    /// Add a made-up class to try rollcall at real size: synthetic students with drawn photos
+    /// (no real person), school days of past sessions, and faces waiting for review today.
+    /// Its students match nobody in front of a camera.
+    Sample {
+        /// The new class's name.
+        #[arg(long, default_value = "Sample 9C")]
+        name: String,
+        /// Students in it (2 to 500).
+        #[arg(long, default_value_t = 40)]
+        students: usize,
+        /// Past sessions, one per school day before today (up to 400).
+        #[arg(long, default_value_t = 30)]
+        sessions: usize,
+        /// Faces waiting for review in today's open session (up to 500).
+        #[arg(long, default_value_t = 20)]
+        reviews: usize,
+        /// The same seed builds the same class.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
     },
     /// Remove a class.
     Remove {
@@ -98,6 +120,42 @@ pub fn run(store: &Store, command: ClassCommand) -> anyhow::Result<()> {
                 c.threshold_override
                     .map_or_else(|| "encoder default".to_owned(), |t| format!("{t:.3}")),
                 c.late_after_minutes
+            );
+        }
+        ClassCommand::Sample {
+            name,
+            students,
+            sessions,
+            reviews,
+            seed,
+        } => {
+            // The embeddings are made for the encoder attendance uses (the default one in a
+            // new database), so the look-alike figures read as they would for a real class.
+            let encoder = match store.active_encoder()? {
+                Some(e) => e,
+                None => super::encoders::ensure_builtin(
+                    store,
+                    BuiltinEncoder::MobileFaceNet.load_cpu()?.as_ref(),
+                )?,
+            };
+            let spec = SampleSpec {
+                class_name: name,
+                students,
+                sessions,
+                reviews,
+                seed,
+            };
+            let built = store.add_sample_class(&spec, &encoder)?;
+            outln!(
+                "Added the sample class {} (#{}): {} students ({} look-alike pairs), {} past sessions, and today's open session #{} with {} faces to review. Embeddings are random vectors for {}.",
+                spec.class_name.trim(),
+                built.class,
+                built.students.len(),
+                built.look_alikes.len(),
+                built.past_sessions.len(),
+                built.open_session,
+                built.reviews.len(),
+                encoder.id
             );
         }
         ClassCommand::Remove {

@@ -47,7 +47,7 @@ pub struct NewEnrollment<'a> {
 }
 
 /// Writes (or replaces) an enrollment and its embedding inside a transaction.
-fn write_enrollment(
+pub(super) fn write_enrollment(
     tx: &rusqlite::Transaction<'_>,
     student: StudentId,
     new: &NewEnrollment<'_>,

@@ -11,6 +11,7 @@ pub mod export;
 mod lock;
 mod marks;
 mod review;
+pub mod sample;
 mod sessions;
 mod settings;
 mod students;

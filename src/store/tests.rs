@@ -452,6 +452,38 @@ fn reviews_accept_and_reject() {
 }
 
 #[test]
+fn a_review_crop_is_deleted_when_the_teacher_decides_either_way() {
+    let store = Store::open_in_memory().unwrap();
+    let c = store.add_class("7B").unwrap();
+    let a = store.add_student("A", None, &[c]).unwrap();
+    let s = store.start_session(c, None).unwrap();
+    let event = crate::core::rollcall::ReviewEvent {
+        track: crate::core::tracker::TrackId(1),
+        candidate: Candidate {
+            student: a,
+            distance: 0.4,
+        },
+        runner_up: None,
+        margin: 0.02,
+        reason: crate::core::rollcall::UncertainReason::Flickering,
+        frame_ms: store.now_ms(),
+        face_index: 0,
+    };
+    let accepted = store.add_review(s, &event, None, Some(b"png")).unwrap();
+    let rejected = store.add_review(s, &event, None, Some(b"png")).unwrap();
+    assert!(store.review_crop(accepted).unwrap().is_some());
+    store.accept_review(accepted, None).unwrap();
+    store.reject_review(rejected).unwrap();
+    for id in [accepted, rejected] {
+        assert!(store.review_crop(id).unwrap().is_none(), "review #{id}");
+        assert!(!store.review(id).unwrap().has_crop);
+    }
+    // The accepted mark keeps its figures, not the face.
+    let m = store.mark(s, a).unwrap().unwrap();
+    assert!(m.score.is_some() && !m.has_evidence_crop);
+}
+
+#[test]
 fn recorded_matches_feed_the_what_if_preview() {
     use crate::core::calibration::{RecordedKind, what_if};
     let store = Store::open_in_memory().unwrap();
@@ -872,4 +904,86 @@ fn a_second_connection_waits_for_a_writer_instead_of_failing() {
         .map(|c| c.name)
         .collect();
     assert_eq!(names, vec!["7B", "8C", "9D"]);
+}
+
+#[test]
+fn the_sample_class_is_a_real_sized_class_with_history_and_a_review_queue() {
+    let store = Store::open_in_memory().unwrap();
+    let enc = EncoderRow {
+        dim: 192,
+        default_threshold: 0.825,
+        ..encoder("sample-192")
+    };
+    store.register_encoder(&enc).unwrap();
+    store.set_active_encoder(&enc.id).unwrap();
+    let spec = sample::SampleSpec::default();
+    let built = store.add_sample_class(&spec, &enc).unwrap();
+    assert_eq!(built.students.len(), 40);
+    assert_eq!(built.past_sessions.len(), 30);
+    assert_eq!(built.reviews.len(), 20);
+
+    let students = store.list_students(Some(built.class)).unwrap();
+    assert_eq!(students.len(), 40);
+    let names: std::collections::BTreeSet<_> = students.iter().map(|s| &s.display_name).collect();
+    assert_eq!(names.len(), 40, "every name is different");
+    let manual = students.iter().filter(|s| !s.has_consent).count();
+    assert_eq!(manual, 3);
+    assert!(
+        students
+            .iter()
+            .filter(|s| s.has_photo)
+            .all(|s| s.has_consent)
+    );
+    assert!(students.iter().any(|s| !s.quality_warnings.is_empty()));
+
+    // Past sessions are finished, on different school days, before the open one.
+    let sessions = store.list_sessions(Some(built.class), None, None).unwrap();
+    assert_eq!(sessions.len(), 31);
+    assert_eq!(sessions.iter().filter(|s| s.ended_ms.is_none()).count(), 1);
+    let open = store.open_session(built.class).unwrap().unwrap();
+    assert_eq!(open.id, built.open_session);
+    let days: std::collections::BTreeSet<i64> =
+        sessions.iter().map(|s| s.started_ms / 86_400_000).collect();
+    assert_eq!(days.len(), 31);
+    let pending = store.pending_reviews(Some(open.id)).unwrap();
+    assert_eq!(pending.len(), 20);
+    assert!(pending.iter().all(|r| r.has_crop && r.candidate.is_some()));
+    assert!(store.review_crop(pending[19].id).unwrap().is_some());
+
+    // The look-alike pairs are exactly the pairs built close: every other pair of random
+    // directions in 192 dimensions is far apart.
+    let (gallery, _) = store
+        .class_gallery(built.class, &enc.id, enc.metric, enc.dim)
+        .unwrap();
+    let close: Vec<_> = gallery
+        .pairwise_distances()
+        .into_iter()
+        .filter(|&(_, _, d)| d < enc.default_threshold + enc.default_margin)
+        .collect();
+    assert_eq!(close.len(), built.look_alikes.len());
+    assert_eq!(built.look_alikes.len(), 5);
+    for (a, b, d) in &close {
+        assert!(
+            built.look_alikes.contains(&(*a, *b)) || built.look_alikes.contains(&(*b, *a)),
+            "{a} and {b} at {d} were not built close"
+        );
+    }
+    assert!(close.iter().any(|&(_, _, d)| d < enc.default_threshold));
+
+    // The same seed builds the same class; a bad size is refused and writes nothing.
+    let other = Store::open_in_memory().unwrap();
+    other.register_encoder(&enc).unwrap();
+    other.add_sample_class(&spec, &enc).unwrap();
+    let again = other.list_students(None).unwrap();
+    assert_eq!(
+        again.iter().map(|s| &s.display_name).collect::<Vec<_>>(),
+        students.iter().map(|s| &s.display_name).collect::<Vec<_>>()
+    );
+    let too_big = sample::SampleSpec {
+        class_name: "Huge".into(),
+        students: 10_000,
+        ..sample::SampleSpec::default()
+    };
+    assert!(store.add_sample_class(&too_big, &enc).is_err());
+    assert!(store.find_class("Huge").is_err());
 }
