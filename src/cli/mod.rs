@@ -48,9 +48,32 @@ pub struct Cli {
     #[arg(long, value_name = "CLASS")]
     pub attend: Option<String>,
 
+    /// The screen the window opens on (without a command).
+    #[arg(long, value_enum, value_name = "SCREEN")]
+    pub screen: Option<WindowScreen>,
+
     /// What to do; without a command the window opens.
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// A screen the window can open on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WindowScreen {
+    /// Classes and students.
+    Roster,
+    /// Taking attendance: the camera and the roll.
+    Attendance,
+    /// Taking attendance: the faces waiting for review.
+    Review,
+    /// Training encoders.
+    Training,
+    /// Reports: sessions and their rolls.
+    Reports,
+    /// Reports: rates per student, the class's trend.
+    Students,
+    /// Settings.
+    Settings,
 }
 
 /// What the window is opened with.
@@ -62,6 +85,8 @@ pub struct WindowArgs {
     pub source: Option<crate::camera::SourceSpec>,
     /// Start taking attendance for this class as the window opens.
     pub attend: Option<String>,
+    /// The screen to open on.
+    pub screen: Option<WindowScreen>,
 }
 
 /// The subcommands.
@@ -150,6 +175,7 @@ pub fn main(open_window: impl FnOnce(WindowArgs) -> anyhow::Result<()>) -> ExitC
                     db,
                     source,
                     attend: cli.attend.clone(),
+                    screen: cli.screen,
                 })
             })
             .map(|()| ExitCode::SUCCESS)

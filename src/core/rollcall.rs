@@ -63,6 +63,14 @@ impl UncertainReason {
             Self::Flickering => "flickering",
         }
     }
+
+    /// The reason stored as `name` (see [`Self::as_str`]).
+    #[must_use]
+    pub fn from_stored(name: &str) -> Option<Self> {
+        [Self::SmallMargin, Self::DuplicateInFrame, Self::Flickering]
+            .into_iter()
+            .find(|r| r.as_str() == name)
+    }
 }
 
 /// What the engine decided about one face in one frame.

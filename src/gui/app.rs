@@ -147,7 +147,12 @@ impl RollcallApp {
                         }
                     });
                 }
-                self.notices.ui(ui);
+                // At most a few lines high, newest in view: the screen keeps its height.
+                egui::ScrollArea::vertical()
+                    .id_salt("notices")
+                    .max_height(style::NOTICES_HEIGHT)
+                    .stick_to_bottom(true)
+                    .show(ui, |ui| self.notices.ui(ui));
             });
         }
         egui::CentralPanel::default().show(ui, |ui| {
@@ -280,6 +285,24 @@ impl RollcallApp {
             class: c.id,
             source: choice,
         });
+    }
+
+    /// Shows `screen` (and the part of it named) as the window opens.
+    pub fn open_on(&mut self, screen: crate::cli::WindowScreen) {
+        use crate::cli::WindowScreen as W;
+        self.screen = match screen {
+            W::Roster => Screen::Roster,
+            W::Attendance | W::Review => Screen::Attendance,
+            W::Training => Screen::Training,
+            W::Reports | W::Students => Screen::Reports,
+            W::Settings => Screen::Settings,
+        };
+        if screen == W::Review {
+            self.attendance.show_side(super::attendance::Side::Review);
+        }
+        if screen == W::Students {
+            self.reports.show_tab(super::reports::ReportTab::Students);
+        }
     }
 
     /// Saves the camera choice in the settings, when it changed.

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use super::command::Command;
 use super::live_worker::{LiveWorker, WorkerEvent};
 use super::widgets::notices::{Level, Notices};
-use super::{ScreenCtx, local_time, style};
+use super::{ScreenCtx, clock_time, local_time, style};
 use crate::camera::{
     CameraDevice, CameraThread, DeviceSelector, Pacing, ReplayOptions, SourceSpec,
 };
@@ -158,6 +158,18 @@ pub struct AttendanceScreen {
     live: Option<Live>,
     frame: Option<egui::TextureHandle>,
     review_crops: HashMap<ReviewId, Option<egui::TextureHandle>>,
+    side: Side,
+    current_review: usize,
+}
+
+/// What the right-hand side of the screen shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Side {
+    /// The session's roll.
+    #[default]
+    Roll,
+    /// The faces waiting for review.
+    Review,
 }
 
 impl std::fmt::Debug for AttendanceScreen {
@@ -337,14 +349,15 @@ impl AttendanceScreen {
         ui.add_space(style::SECTION_GAP);
         ui.columns(2, |cols| {
             self.picture_ui(&mut cols[0]);
-            self.roll_ui(&mut cols[1], cx);
+            self.side_ui(&mut cols[1], cx);
         });
     }
 
     fn controls_ui(&mut self, ui: &mut egui::Ui, cx: &mut ScreenCtx<'_>, class: &ClassRow) {
         ui.horizontal_wrapped(|ui| {
             ui.heading("Attendance");
-            egui::ComboBox::new("attendance-class", "Class")
+            let l = ui.label("Class");
+            egui::ComboBox::from_id_salt("attendance-class")
                 .selected_text(class.name.clone())
                 .show_ui(ui, |ui| {
                     for c in &self.view.classes {
@@ -355,7 +368,9 @@ impl AttendanceScreen {
                             self.loaded_version = None;
                         }
                     }
-                });
+                })
+                .response
+                .labelled_by(l.id);
             let cameras = self.cameras.get_or_insert_with(|| {
                 crate::camera::list_cameras()
                     .map(|s| s.cameras.into_iter().filter(CameraDevice::usable).collect())
@@ -374,7 +389,8 @@ impl AttendanceScreen {
                     .map_or_else(|| format!("camera {i}"), CameraDevice::label),
                 SourceChoice::Replay(_) => "Replay a folder".to_owned(),
             };
-            egui::ComboBox::new("attendance-camera", "Camera")
+            let l_camera = ui.label("Camera");
+            egui::ComboBox::from_id_salt("attendance-camera")
                 .selected_text(label)
                 .show_ui(ui, |ui| {
                     for c in cameras.iter() {
@@ -386,7 +402,9 @@ impl AttendanceScreen {
                         SourceChoice::Replay(PathBuf::from(self.replay_path.trim())),
                         "Replay a folder",
                     );
-                });
+                })
+                .response
+                .labelled_by(l_camera.id);
             if cameras.is_empty() {
                 ui.weak("(no camera found: the demo camera plays sample photos)");
             }
@@ -486,7 +504,12 @@ impl AttendanceScreen {
         }
     }
 
-    fn roll_ui(&mut self, ui: &mut egui::Ui, cx: &mut ScreenCtx<'_>) {
+    /// Shows the roll or the review queue on the right.
+    pub fn show_side(&mut self, side: Side) {
+        self.side = side;
+    }
+
+    fn side_ui(&mut self, ui: &mut egui::Ui, cx: &mut ScreenCtx<'_>) {
         let Some(session) = self.view.session.clone() else {
             ui.weak("The roll appears here once a session is open.");
             return;
@@ -497,111 +520,294 @@ impl AttendanceScreen {
             .iter()
             .filter(|e| e.status().is_attending())
             .count();
-        ui.strong(format!("Roll: {present} of {} here", self.view.roll.len()));
-        egui::ScrollArea::vertical()
-            .id_salt("roll")
-            .max_height(320.0)
-            .show(ui, |ui| {
-                egui::Grid::new("roll-grid").striped(true).show(ui, |ui| {
-                    for e in &self.view.roll {
-                        let status = e.status();
+        ui.horizontal(|ui| {
+            ui.selectable_value(
+                &mut self.side,
+                Side::Roll,
+                format!("Roll: {present} of {} here", self.view.roll.len()),
+            );
+            let waiting = self.view.reviews.len();
+            let text = egui::RichText::new(format!("Faces to review ({waiting})"));
+            ui.selectable_value(
+                &mut self.side,
+                Side::Review,
+                if waiting > 0 {
+                    text.color(style::UNCERTAIN)
+                } else {
+                    text
+                },
+            );
+        });
+        ui.separator();
+        match self.side {
+            Side::Roll => self.roll_ui(ui, cx, session.id),
+            Side::Review => self.reviews_ui(ui, cx),
+        }
+    }
+
+    fn roll_ui(&mut self, ui: &mut egui::Ui, cx: &mut ScreenCtx<'_>, session: SessionId) {
+        let roll = &self.view.roll;
+        egui_extras::TableBuilder::new(ui)
+            .id_salt("attendance-roll")
+            .striped(true)
+            .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+            .min_scrolled_height(style::MIN_TABLE_HEIGHT)
+            .auto_shrink([false, false])
+            // The buttons keep their room; a long name is clipped before they are.
+            .column(egui_extras::Column::remainder().at_least(100.0).clip(true))
+            .column(egui_extras::Column::auto().at_least(56.0))
+            .column(egui_extras::Column::auto().at_least(44.0))
+            .column(egui_extras::Column::auto())
+            .header(style::TEXT_ROW_HEIGHT, |mut h| {
+                for title in ["Name", "Status", "Time", "Change"] {
+                    h.col(|ui| {
+                        ui.strong(title);
+                    });
+                }
+            })
+            .body(|body| {
+                body.rows(style::TEXT_ROW_HEIGHT + 4.0, roll.len(), |mut row| {
+                    let e = &roll[row.index()];
+                    let status = e.status();
+                    row.col(|ui| {
                         ui.label(&e.name);
+                    });
+                    row.col(|ui| {
                         ui.colored_label(style::status_color(status), status.as_str());
+                    });
+                    row.col(|ui| {
                         ui.label(
                             e.mark
                                 .as_ref()
-                                .map(|m| local_time(m.frame_ms.unwrap_or(m.marked_ms)))
+                                .map(|m| clock_time(m.frame_ms.unwrap_or(m.marked_ms)))
                                 .unwrap_or_default(),
                         );
-                        ui.horizontal(|ui| {
-                            for (s, text) in [
-                                (Status::Present, "Present"),
-                                (Status::Absent, "Absent"),
-                                (Status::Excused, "Excused"),
-                            ] {
-                                if status != s
-                                    && ui
-                                        .small_button(text)
-                                        .on_hover_text(format!("Mark {} {}", e.name, s))
-                                        .clicked()
-                                {
-                                    cx.commands.push(Command::SetMark {
-                                        session: session.id,
-                                        student: e.student,
-                                        status: s,
-                                    });
-                                }
+                    });
+                    row.col(|ui| {
+                        for (s, text) in [
+                            (Status::Present, "Present"),
+                            (Status::Absent, "Absent"),
+                            (Status::Excused, "Excused"),
+                        ] {
+                            if status != s
+                                && ui
+                                    .small_button(text)
+                                    .on_hover_text(format!("Mark {} {}", e.name, s))
+                                    .clicked()
+                            {
+                                cx.commands.push(Command::SetMark {
+                                    session,
+                                    student: e.student,
+                                    status: s,
+                                });
                             }
-                        });
-                        ui.end_row();
-                    }
+                        }
+                    });
                 });
             });
-        ui.add_space(style::SECTION_GAP);
-        self.reviews_ui(ui, cx);
     }
 
+    /// The faces the engine was unsure about, one card each with a large crop, scrolled
+    /// virtually; the selected card takes the keyboard shortcuts.
     fn reviews_ui(&mut self, ui: &mut egui::Ui, cx: &mut ScreenCtx<'_>) {
         if self.view.reviews.is_empty() {
             ui.weak("No faces waiting for review.");
             return;
         }
-        ui.strong(format!("Faces to review ({})", self.view.reviews.len()));
+        self.current_review = self.current_review.min(self.view.reviews.len() - 1);
+        let moved = self.review_keys_ui(ui, cx);
+        let reviews = &self.view.reviews;
+        ui.weak(format!(
+            "Keys: {} it is the first name · {} the second · {} nobody enrolled · {} next and previous",
+            REVIEW_KEYS.accept, REVIEW_KEYS.runner_up, REVIEW_KEYS.reject, REVIEW_KEYS.move_by
+        ));
+        // The crop beside four lines: who, how close, why, and the buttons.
+        let row_height = style::REVIEW_CROP_PX + 24.0;
+        let spacing = ui.spacing().item_spacing.y;
+        let mut area = egui::ScrollArea::vertical()
+            .id_salt("reviews")
+            .auto_shrink([false, false]);
+        if moved {
+            // Keep the selected card in view, a card from the top.
+            let top = (self.current_review.saturating_sub(1)) as f32 * (row_height + spacing);
+            area = area.vertical_scroll_offset(top);
+        }
         let ctx = ui.ctx().clone();
-        for r in &self.view.reviews {
-            let crop = self.review_crops.entry(r.id).or_insert_with(|| {
-                let png = cx.store.review_crop(r.id).ok().flatten()?;
-                let img = crate::vision::image_io::decode_rgb(&png).ok()?;
-                let color = egui::ColorImage::from_rgb(
-                    [img.width() as usize, img.height() as usize],
-                    img.as_raw(),
-                );
-                Some(ctx.load_texture(
-                    format!("review-{}", r.id),
-                    color,
-                    egui::TextureOptions::LINEAR,
-                ))
-            });
-            ui.horizontal(|ui| {
-                if let Some(t) = crop {
-                    ui.add(egui::Image::new(&*t).max_size(egui::vec2(64.0, 64.0)));
-                }
-                ui.vertical(|ui| {
-                    let candidate = r.candidate_name.clone().unwrap_or_default();
-                    ui.label(format!(
-                        "{candidate}? distance {:.2}{}",
-                        r.score.unwrap_or(f32::NAN),
-                        r.runner_up_name
-                            .as_ref()
-                            .map_or_else(String::new, |n| format!(
-                                ", or {n} {:.2}",
-                                r.runner_up_score.unwrap_or(f32::NAN)
-                            ))
-                    ));
-                    ui.weak(r.reason.replace('_', " "));
-                    ui.horizontal(|ui| {
-                        if ui.small_button(format!("It is {candidate}")).clicked() {
-                            cx.commands.push(Command::AcceptReview {
-                                review: r.id,
-                                student: None,
-                            });
-                        }
-                        if let (Some(id), Some(name)) = (r.runner_up, &r.runner_up_name)
-                            && ui.small_button(format!("It is {name}")).clicked()
-                        {
-                            cx.commands.push(Command::AcceptReview {
-                                review: r.id,
-                                student: Some(id),
-                            });
-                        }
-                        if ui.small_button("Nobody enrolled").clicked() {
-                            cx.commands.push(Command::RejectReview(r.id));
-                        }
-                    });
+        let mut picked = None;
+        area.show_rows(ui, row_height, reviews.len(), |ui, range| {
+            for i in range {
+                let r = &reviews[i];
+                let crop = self.review_crops.entry(r.id).or_insert_with(|| {
+                    let png = cx.store.review_crop(r.id).ok().flatten()?;
+                    let img = crate::vision::image_io::decode_rgb(&png).ok()?;
+                    let color = egui::ColorImage::from_rgb(
+                        [img.width() as usize, img.height() as usize],
+                        img.as_raw(),
+                    );
+                    Some(ctx.load_texture(
+                        format!("review-{}", r.id),
+                        color,
+                        egui::TextureOptions::LINEAR,
+                    ))
                 });
-            });
+                let (rect, response) = ui.allocate_exact_size(
+                    egui::vec2(ui.available_width(), row_height),
+                    egui::Sense::click(),
+                );
+                if response.clicked() {
+                    picked = Some(i);
+                }
+                if i == self.current_review {
+                    ui.painter().rect_stroke(
+                        rect,
+                        4.0,
+                        egui::Stroke::new(2.0, style::UNCERTAIN),
+                        egui::StrokeKind::Inside,
+                    );
+                }
+                ui.scope_builder(
+                    egui::UiBuilder::new()
+                        .max_rect(rect.shrink(4.0))
+                        .layout(egui::Layout::left_to_right(egui::Align::Center)),
+                    |ui| review_card_ui(ui, cx, r, i, reviews.len(), crop.as_ref()),
+                );
+            }
+        });
+        if let Some(i) = picked {
+            self.current_review = i;
         }
     }
+
+    /// The keyboard shortcuts of the review queue, when no text field has the keyboard.
+    /// Returns whether the selection moved.
+    fn review_keys_ui(&mut self, ui: &egui::Ui, cx: &mut ScreenCtx<'_>) -> bool {
+        if ui.ctx().egui_wants_keyboard_input() {
+            return false;
+        }
+        let Some(r) = self.view.reviews.get(self.current_review) else {
+            return false;
+        };
+        let (accept, runner_up, reject, next, previous) = ui.input(|i| {
+            (
+                i.key_pressed(egui::Key::A) || i.key_pressed(egui::Key::Enter),
+                i.key_pressed(egui::Key::S),
+                i.key_pressed(egui::Key::N),
+                i.key_pressed(egui::Key::ArrowDown) || i.key_pressed(egui::Key::J),
+                i.key_pressed(egui::Key::ArrowUp) || i.key_pressed(egui::Key::K),
+            )
+        });
+        if accept {
+            cx.commands.push(Command::AcceptReview {
+                review: r.id,
+                student: None,
+            });
+        } else if runner_up && let Some(id) = r.runner_up {
+            cx.commands.push(Command::AcceptReview {
+                review: r.id,
+                student: Some(id),
+            });
+        } else if reject {
+            cx.commands.push(Command::RejectReview(r.id));
+        }
+        let last = self.view.reviews.len() - 1;
+        let before = self.current_review;
+        if next {
+            self.current_review = (self.current_review + 1).min(last);
+        }
+        if previous {
+            self.current_review = self.current_review.saturating_sub(1);
+        }
+        before != self.current_review
+    }
+}
+
+/// The keys of the review queue, as shown to the teacher.
+struct ReviewKeys {
+    accept: &'static str,
+    runner_up: &'static str,
+    reject: &'static str,
+    move_by: &'static str,
+}
+
+const REVIEW_KEYS: ReviewKeys = ReviewKeys {
+    accept: "A or Enter",
+    runner_up: "S",
+    reject: "N",
+    move_by: "Down/Up (J/K)",
+};
+
+/// One face waiting for review: the crop, who it may be, why the engine doubted, and the
+/// decisions.
+fn review_card_ui(
+    ui: &mut egui::Ui,
+    cx: &mut ScreenCtx<'_>,
+    r: &ReviewRow,
+    index: usize,
+    count: usize,
+    crop: Option<&egui::TextureHandle>,
+) {
+    let side = egui::vec2(style::REVIEW_CROP_PX, style::REVIEW_CROP_PX);
+    match crop {
+        Some(t) => {
+            ui.add(egui::Image::new(t).fit_to_exact_size(side));
+        }
+        None => {
+            ui.allocate_ui(side, |ui| ui.weak("no crop"));
+        }
+    }
+    ui.vertical(|ui| {
+        let candidate = r.candidate_name.clone().unwrap_or_default();
+        ui.add(egui::Label::new(format!("Face {} of {count}: {candidate}?", index + 1)).truncate());
+        ui.add(
+            egui::Label::new(format!(
+                "distance {:.2}{}",
+                r.score.unwrap_or(f32::NAN),
+                r.runner_up_name
+                    .as_ref()
+                    .map_or_else(String::new, |n| format!(
+                        ", or {n} {:.2}",
+                        r.runner_up_score.unwrap_or(f32::NAN)
+                    ))
+            ))
+            .truncate(),
+        );
+        ui.add(
+            egui::Label::new(
+                egui::RichText::new(format!(
+                    "{} · {}",
+                    reason_text(&r.reason),
+                    clock_time(r.frame_ms)
+                ))
+                .weak(),
+            )
+            .truncate(),
+        );
+        ui.horizontal_wrapped(|ui| {
+            if ui.small_button(format!("It is {candidate}")).clicked() {
+                cx.commands.push(Command::AcceptReview {
+                    review: r.id,
+                    student: None,
+                });
+            }
+            if let (Some(id), Some(name)) = (r.runner_up, &r.runner_up_name)
+                && ui.small_button(format!("It is {name}")).clicked()
+            {
+                cx.commands.push(Command::AcceptReview {
+                    review: r.id,
+                    student: Some(id),
+                });
+            }
+            if ui.small_button("Nobody enrolled").clicked() {
+                cx.commands.push(Command::RejectReview(r.id));
+            }
+        });
+    });
+}
+
+/// Why the engine doubted, in the teacher's words.
+fn reason_text(stored: &str) -> String {
+    crate::core::rollcall::UncertainReason::from_stored(stored)
+        .map_or_else(|| stored.replace('_', " "), |r| r.describe().to_owned())
 }
 
 impl Drop for AttendanceScreen {

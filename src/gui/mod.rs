@@ -51,6 +51,14 @@ pub fn local_time(ms: i64) -> String {
     crate::cli::local_time(ms)
 }
 
+/// Formats Unix milliseconds as the local time of day, "08:01" (where the date is clear from
+/// the session).
+#[must_use]
+pub fn clock_time(ms: i64) -> String {
+    let full = local_time(ms);
+    full.rsplit(' ').next().unwrap_or(&full).to_owned()
+}
+
 /// Opens the window on the database (with the camera chosen on the command line, if any) and
 /// runs until it is closed.
 pub fn run(args: crate::cli::WindowArgs) -> anyhow::Result<()> {
@@ -73,6 +81,9 @@ pub fn run(args: crate::cli::WindowArgs) -> anyhow::Result<()> {
             let mut app = RollcallApp::new(store).with_instance_lock(lock);
             if let Some(source) = &args.source {
                 app.choose_source(source);
+            }
+            if let Some(screen) = args.screen {
+                app.open_on(screen);
             }
             if let Some(class) = &args.attend {
                 app.attend(class, args.source.as_ref());

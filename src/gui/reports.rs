@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use super::command::Command;
 use super::style;
 use super::widgets::file_picker::{Dialog, FilePicker};
-use super::{ScreenCtx, local_time};
+use super::{ScreenCtx, clock_time, local_time};
 use crate::core::{ClassId, SessionId, Status, StudentId};
 use crate::store::export::{ExportFilter, ExportFormat, ExportOptions, RollEntry};
 use crate::store::{ClassRow, SessionRow, Store};
@@ -19,14 +19,72 @@ pub struct StudentRate {
     pub student: StudentId,
     /// Their name.
     pub name: String,
-    /// Sessions present or late.
-    pub attended: usize,
-    /// Sessions that count (excused ones do not).
-    pub expected: usize,
+    /// Sessions present on time.
+    pub present: usize,
+    /// Sessions present, late.
+    pub late: usize,
+    /// Sessions absent.
+    pub absent: usize,
+    /// Sessions excused.
+    pub excused: usize,
 }
 
 impl StudentRate {
+    /// Sessions present or late.
+    #[must_use]
+    pub fn attended(&self) -> usize {
+        self.present + self.late
+    }
+
+    /// Sessions that count (excused ones do not).
+    #[must_use]
+    pub fn expected(&self) -> usize {
+        self.present + self.late + self.absent
+    }
+
     /// Attendance rate in percent, `None` without counted sessions.
+    #[must_use]
+    pub fn percent(&self) -> Option<f64> {
+        let expected = self.expected();
+        (expected > 0).then(|| 100.0 * self.attended() as f64 / expected as f64)
+    }
+
+    fn count(&mut self, status: Status) {
+        match status {
+            Status::Present => self.present += 1,
+            Status::Late => self.late += 1,
+            Status::Absent => self.absent += 1,
+            Status::Excused => self.excused += 1,
+        }
+    }
+}
+
+/// One session of a student's history.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistoryEntry {
+    /// The session.
+    pub session: SessionId,
+    /// When it started.
+    pub started_ms: i64,
+    /// The student's status in it.
+    pub status: Status,
+}
+
+/// How many came to one session, for the class's trend.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionPoint {
+    /// The session.
+    pub session: SessionId,
+    /// When it started.
+    pub started_ms: i64,
+    /// Present or late.
+    pub attended: usize,
+    /// Students that count (excused ones do not).
+    pub expected: usize,
+}
+
+impl SessionPoint {
+    /// Attendance in percent, `None` when nobody counted.
     #[must_use]
     pub fn percent(&self) -> Option<f64> {
         (self.expected > 0).then(|| 100.0 * self.attended as f64 / self.expected as f64)
@@ -48,6 +106,10 @@ pub struct ReportView {
     pub roll: Vec<RollEntry>,
     /// Rates per student over all sessions of the class, by name.
     pub rates: Vec<StudentRate>,
+    /// Each student's sessions, oldest first.
+    pub history: BTreeMap<StudentId, Vec<HistoryEntry>>,
+    /// Attendance per session, oldest first.
+    pub trend: Vec<SessionPoint>,
 }
 
 impl ReportView {
@@ -76,18 +138,37 @@ impl ReportView {
             None => Vec::new(),
         };
         let mut rates: BTreeMap<StudentId, StudentRate> = BTreeMap::new();
-        for s in &sessions {
+        let mut history: BTreeMap<StudentId, Vec<HistoryEntry>> = BTreeMap::new();
+        let mut trend = Vec::new();
+        for s in sessions.iter().rev() {
+            let mut point = SessionPoint {
+                session: s.id,
+                started_ms: s.started_ms,
+                attended: 0,
+                expected: 0,
+            };
             for e in store.session_roll(s.id)? {
-                let r = rates.entry(e.student).or_insert_with(|| StudentRate {
-                    student: e.student,
-                    name: e.name.clone(),
-                    attended: 0,
-                    expected: 0,
-                });
                 let status = e.status();
-                r.expected += usize::from(status != Status::Excused);
-                r.attended += usize::from(status.is_attending());
+                rates
+                    .entry(e.student)
+                    .or_insert_with(|| StudentRate {
+                        student: e.student,
+                        name: e.name.clone(),
+                        present: 0,
+                        late: 0,
+                        absent: 0,
+                        excused: 0,
+                    })
+                    .count(status);
+                history.entry(e.student).or_default().push(HistoryEntry {
+                    session: s.id,
+                    started_ms: s.started_ms,
+                    status,
+                });
+                point.expected += usize::from(status != Status::Excused);
+                point.attended += usize::from(status.is_attending());
             }
+            trend.push(point);
         }
         let mut rates: Vec<StudentRate> = rates.into_values().collect();
         rates.sort_by_key(|r| r.name.to_lowercase());
@@ -98,7 +179,59 @@ impl ReportView {
             session,
             roll,
             rates,
+            history,
+            trend,
         })
+    }
+}
+
+/// The Reports screen's two views.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReportTab {
+    /// The sessions and the roll of one.
+    #[default]
+    Sessions,
+    /// Rates per student, the class's trend and one student's history.
+    Students,
+}
+
+/// A column the student table sorts by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RateColumn {
+    /// By name.
+    #[default]
+    Name,
+    /// Sessions present on time.
+    Present,
+    /// Sessions late.
+    Late,
+    /// Sessions absent.
+    Absent,
+    /// Sessions excused.
+    Excused,
+    /// The attendance rate.
+    Rate,
+}
+
+impl RateColumn {
+    const ALL: [Self; 6] = [
+        Self::Name,
+        Self::Present,
+        Self::Late,
+        Self::Absent,
+        Self::Excused,
+        Self::Rate,
+    ];
+
+    fn title(self) -> &'static str {
+        match self {
+            Self::Name => "Name",
+            Self::Present => "Present",
+            Self::Late => "Late",
+            Self::Absent => "Absent",
+            Self::Excused => "Excused",
+            Self::Rate => "Rate",
+        }
     }
 }
 
@@ -113,6 +246,10 @@ pub struct ReportsScreen {
     matrix: bool,
     bom: bool,
     picker: FilePicker,
+    tab: ReportTab,
+    sort: RateColumn,
+    descending: bool,
+    student: Option<StudentId>,
 }
 
 impl ReportsScreen {
@@ -120,6 +257,17 @@ impl ReportsScreen {
     #[must_use]
     pub fn view(&self) -> &ReportView {
         &self.view
+    }
+
+    /// Shows the sessions or the students.
+    pub fn show_tab(&mut self, tab: ReportTab) {
+        self.tab = tab;
+    }
+
+    /// The student whose history is shown.
+    #[must_use]
+    pub fn selected_student(&self) -> Option<StudentId> {
+        self.student
     }
 
     /// Draws the screen.
@@ -140,19 +288,23 @@ impl ReportsScreen {
             ui.label("No classes yet: add one on the Roster screen.");
             return;
         };
-        ui.heading("Reports");
-        ui.horizontal(|ui| {
-            egui::ComboBox::new("report-class", "Class")
+        ui.horizontal_wrapped(|ui| {
+            ui.heading("Reports");
+            let l = ui.label("Class");
+            egui::ComboBox::from_id_salt("report-class")
                 .selected_text(class.name.clone())
                 .show_ui(ui, |ui| {
                     for c in &self.view.classes {
                         if ui.selectable_label(c.id == class.id, &c.name).clicked() {
                             self.class = Some(c.id);
                             self.session = None;
+                            self.student = None;
                             self.loaded_version = None;
                         }
                     }
-                });
+                })
+                .response
+                .labelled_by(l.id);
         });
         self.export_ui(ui, cx, class.id);
         ui.add_space(style::SECTION_GAP);
@@ -160,16 +312,35 @@ impl ReportsScreen {
             ui.weak("No sessions yet: start one on the Attendance screen.");
             return;
         }
-        ui.columns(2, |cols| {
-            self.sessions_ui(&mut cols[0]);
-            cols[0].add_space(style::SECTION_GAP);
-            rates_ui(&mut cols[0], &self.view.rates);
-            roll_ui(&mut cols[1], self.view.session.as_ref(), &self.view.roll);
+        ui.horizontal(|ui| {
+            ui.selectable_value(
+                &mut self.tab,
+                ReportTab::Sessions,
+                format!("Sessions ({})", self.view.sessions.len()),
+            );
+            ui.selectable_value(
+                &mut self.tab,
+                ReportTab::Students,
+                format!("Students ({})", self.view.rates.len()),
+            );
         });
+        ui.separator();
+        match self.tab {
+            ReportTab::Sessions => ui.columns(2, |cols| {
+                self.sessions_ui(&mut cols[0]);
+                roll_ui(&mut cols[1], self.view.session.as_ref(), &self.view.roll);
+            }),
+            ReportTab::Students => ui.columns(2, |cols| {
+                self.rates_ui(&mut cols[0]);
+                trend_ui(&mut cols[1], &self.view.trend);
+                cols[1].add_space(style::SECTION_GAP);
+                self.history_ui(&mut cols[1]);
+            }),
+        }
     }
 
     fn export_ui(&mut self, ui: &mut egui::Ui, cx: &mut ScreenCtx<'_>, class: ClassId) {
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             ui.checkbox(&mut self.matrix, "Matrix (students × sessions)");
             ui.checkbox(&mut self.bom, "Byte-order mark for Excel");
             let l = ui.label("File");
@@ -220,68 +391,321 @@ impl ReportsScreen {
     }
 
     fn sessions_ui(&mut self, ui: &mut egui::Ui) {
-        ui.strong("Sessions");
         let selected = self.view.session.as_ref().map(|s| s.id);
-        egui::ScrollArea::vertical()
-            .id_salt("sessions")
-            .max_height(220.0)
-            .show(ui, |ui| {
-                for s in &self.view.sessions {
-                    let end = s.ended_ms.map_or_else(|| "open".to_owned(), local_time);
-                    let label = format!(
-                        "#{}  {} – {}  ({} marked)",
-                        s.id,
-                        local_time(s.started_ms),
-                        end,
-                        s.mark_count
-                    );
-                    if ui.selectable_label(selected == Some(s.id), label).clicked() {
-                        self.session = Some(s.id);
-                        self.loaded_version = None;
-                    }
+        let sessions = &self.view.sessions;
+        let mut picked = None;
+        egui_extras::TableBuilder::new(ui)
+            .id_salt("report-sessions")
+            .striped(true)
+            .sense(egui::Sense::click())
+            .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+            .min_scrolled_height(style::MIN_TABLE_HEIGHT)
+            .auto_shrink([false, false])
+            .column(egui_extras::Column::auto().at_least(40.0))
+            .column(egui_extras::Column::auto().at_least(130.0))
+            .column(egui_extras::Column::auto().at_least(50.0))
+            .column(egui_extras::Column::remainder())
+            .header(style::TEXT_ROW_HEIGHT, |mut h| {
+                for title in ["Session", "Started", "Ended", "Marked"] {
+                    h.col(|ui| {
+                        ui.strong(title);
+                    });
                 }
+            })
+            .body(|body| {
+                body.rows(style::TEXT_ROW_HEIGHT, sessions.len(), |mut row| {
+                    let s = &sessions[row.index()];
+                    row.set_selected(selected == Some(s.id));
+                    row.col(|ui| {
+                        if ui
+                            .selectable_label(selected == Some(s.id), format!("#{}", s.id))
+                            .clicked()
+                        {
+                            picked = Some(s.id);
+                        }
+                    });
+                    row.col(|ui| {
+                        ui.label(local_time(s.started_ms));
+                    });
+                    row.col(|ui| {
+                        ui.label(s.ended_ms.map_or_else(|| "open".to_owned(), clock_time));
+                    });
+                    row.col(|ui| {
+                        ui.label(s.mark_count.to_string());
+                    });
+                    if row.response().clicked() {
+                        picked = Some(s.id);
+                    }
+                });
+            });
+        if let Some(id) = picked {
+            self.session = Some(id);
+            self.loaded_version = None;
+        }
+    }
+
+    /// The rates in the chosen order.
+    #[must_use]
+    pub fn sorted_rates(&self) -> Vec<&StudentRate> {
+        let mut rows: Vec<&StudentRate> = self.view.rates.iter().collect();
+        let name = |r: &&StudentRate| r.name.to_lowercase();
+        match self.sort {
+            RateColumn::Name => rows.sort_by_key(name),
+            RateColumn::Present => rows.sort_by_key(|r| (r.present, name(r))),
+            RateColumn::Late => rows.sort_by_key(|r| (r.late, name(r))),
+            RateColumn::Absent => rows.sort_by_key(|r| (r.absent, name(r))),
+            RateColumn::Excused => rows.sort_by_key(|r| (r.excused, name(r))),
+            RateColumn::Rate => rows.sort_by(|a, b| {
+                a.percent()
+                    .unwrap_or(-1.0)
+                    .total_cmp(&b.percent().unwrap_or(-1.0))
+                    .then_with(|| name(a).cmp(&name(b)))
+            }),
+        }
+        if self.descending {
+            rows.reverse();
+        }
+        rows
+    }
+
+    fn rates_ui(&mut self, ui: &mut egui::Ui) {
+        ui.weak(
+            "Click a column to sort by it (again to reverse), a name for the student's sessions.",
+        );
+        let rows = self.sorted_rates();
+        let mut picked = None;
+        let mut sort = None;
+        let (current, descending) = (self.sort, self.descending);
+        let selected = self.student;
+        egui_extras::TableBuilder::new(ui)
+            .id_salt("report-rates")
+            .striped(true)
+            .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+            .min_scrolled_height(style::MIN_TABLE_HEIGHT)
+            .auto_shrink([false, false])
+            .column(egui_extras::Column::auto().at_least(150.0))
+            .columns(egui_extras::Column::auto().at_least(48.0), 5)
+            .header(style::TEXT_ROW_HEIGHT, |mut h| {
+                for column in RateColumn::ALL {
+                    h.col(|ui| {
+                        if ui
+                            .add(
+                                egui::Button::new(egui::RichText::new(column.title()).strong())
+                                    .frame(false),
+                            )
+                            .on_hover_text(format!("Sort by {}", column.title().to_lowercase()))
+                            .clicked()
+                        {
+                            sort = Some(column);
+                        }
+                        if current == column {
+                            sort_arrow(ui, descending);
+                        }
+                    });
+                }
+            })
+            .body(|body| {
+                body.rows(style::TEXT_ROW_HEIGHT, rows.len(), |mut row| {
+                    let r = rows[row.index()];
+                    row.col(|ui| {
+                        if ui
+                            .selectable_label(selected == Some(r.student), &r.name)
+                            .clicked()
+                        {
+                            picked = Some(r.student);
+                        }
+                    });
+                    for n in [r.present, r.late, r.absent, r.excused] {
+                        row.col(|ui| {
+                            ui.label(n.to_string());
+                        });
+                    }
+                    row.col(|ui| {
+                        ui.label(
+                            r.percent()
+                                .map_or_else(|| "–".to_owned(), |p| format!("{p:.0}%")),
+                        );
+                    });
+                });
+            });
+        if let Some(column) = sort {
+            if column == self.sort {
+                self.descending = !self.descending;
+            } else {
+                self.sort = column;
+                self.descending = false;
+            }
+        }
+        if picked.is_some() {
+            self.student = picked;
+        }
+    }
+
+    fn history_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(rate) = self
+            .student
+            .and_then(|id| self.view.rates.iter().find(|r| r.student == id))
+        else {
+            ui.weak("Click a student's name to see their sessions.");
+            return;
+        };
+        ui.strong(format!(
+            "{}: {} of {} sessions attended ({}), {} late, {} excused",
+            rate.name,
+            rate.attended(),
+            rate.expected(),
+            rate.percent()
+                .map_or_else(|| "–".to_owned(), |p| format!("{p:.0}%")),
+            rate.late,
+            rate.excused
+        ));
+        let entries = self
+            .view
+            .history
+            .get(&rate.student)
+            .map_or(&[][..], Vec::as_slice);
+        egui_extras::TableBuilder::new(ui)
+            .id_salt("report-history")
+            .striped(true)
+            .min_scrolled_height(style::MIN_TABLE_HEIGHT)
+            .auto_shrink([false, false])
+            .column(egui_extras::Column::auto().at_least(60.0))
+            .column(egui_extras::Column::auto().at_least(130.0))
+            .column(egui_extras::Column::remainder())
+            .header(style::TEXT_ROW_HEIGHT, |mut h| {
+                for title in ["Session", "Started", "Status"] {
+                    h.col(|ui| {
+                        ui.strong(title);
+                    });
+                }
+            })
+            .body(|body| {
+                // Newest first, like the sessions list.
+                body.rows(style::TEXT_ROW_HEIGHT, entries.len(), |mut row| {
+                    let e = &entries[entries.len() - 1 - row.index()];
+                    row.col(|ui| {
+                        ui.label(format!("#{}", e.session));
+                    });
+                    row.col(|ui| {
+                        ui.label(local_time(e.started_ms));
+                    });
+                    row.col(|ui| {
+                        ui.colored_label(style::status_color(e.status), e.status.as_str());
+                    });
+                });
             });
     }
 }
 
-fn rates_ui(ui: &mut egui::Ui, rates: &[StudentRate]) {
-    ui.strong("Attendance rate per student");
-    egui::Grid::new("rates").striped(true).show(ui, |ui| {
-        for r in rates {
-            ui.label(&r.name);
-            ui.label(format!("{} of {}", r.attended, r.expected));
-            ui.label(
-                r.percent()
-                    .map_or_else(|| "–".to_owned(), |p| format!("{p:.0}%")),
+/// A small painted triangle: up for ascending, down for descending (the default fonts have no
+/// arrow glyphs).
+fn sort_arrow(ui: &mut egui::Ui, descending: bool) {
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(8.0, 8.0), egui::Sense::hover());
+    let (top, bottom) = (rect.top(), rect.bottom());
+    let points = if descending {
+        vec![
+            rect.left_top(),
+            rect.right_top(),
+            egui::pos2(rect.center().x, bottom),
+        ]
+    } else {
+        vec![
+            rect.left_bottom(),
+            rect.right_bottom(),
+            egui::pos2(rect.center().x, top),
+        ]
+    };
+    let color = ui.visuals().strong_text_color();
+    ui.painter().add(egui::Shape::convex_polygon(
+        points,
+        color,
+        egui::Stroke::NONE,
+    ));
+}
+
+/// The class's attendance per session over time, as a small plot.
+fn trend_ui(ui: &mut egui::Ui, trend: &[SessionPoint]) {
+    let points: Vec<[f64; 2]> = trend
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| p.percent().map(|v| [(i + 1) as f64, v]))
+        .collect();
+    let mean = if points.is_empty() {
+        0.0
+    } else {
+        points.iter().map(|p| p[1]).sum::<f64>() / points.len() as f64
+    };
+    ui.strong(format!(
+        "Class attendance over {} sessions (mean {mean:.0}%)",
+        trend.len()
+    ));
+    egui_plot::Plot::new("class-trend")
+        .height(style::PLOT_HEIGHT)
+        .include_y(0.0)
+        .include_y(100.0)
+        .include_x(1.0)
+        .allow_drag(false)
+        .allow_zoom(false)
+        .allow_scroll(false)
+        .x_axis_label("session (oldest first)")
+        .y_axis_label("% attended")
+        .show(ui, |p| {
+            p.line(egui_plot::Line::new(
+                "attended",
+                egui_plot::PlotPoints::from(points.clone()),
+            ));
+            p.points(
+                egui_plot::Points::new("sessions", egui_plot::PlotPoints::from(points)).radius(2.5),
             );
-            ui.end_row();
-        }
-    });
+        });
 }
 
 fn roll_ui(ui: &mut egui::Ui, session: Option<&SessionRow>, roll: &[RollEntry]) {
     let Some(s) = session else { return };
     ui.strong(format!("Session #{} on {}", s.id, local_time(s.started_ms)));
-    egui::Grid::new("roll").striped(true).show(ui, |ui| {
-        for title in ["Name", "Status", "Time", "Source", "Distance"] {
-            ui.strong(title);
-        }
-        ui.end_row();
-        for e in roll {
-            let m = e.mark.as_ref();
-            ui.label(&e.name);
-            ui.colored_label(style::status_color(e.status()), e.status().as_str());
-            ui.label(
-                m.map(|m| local_time(m.frame_ms.unwrap_or(m.marked_ms)))
-                    .unwrap_or_default(),
-            );
-            ui.label(m.map_or("", |m| m.source.as_str()));
-            ui.label(
-                m.and_then(|m| m.score)
-                    .map(|v| format!("{v:.3}"))
-                    .unwrap_or_default(),
-            );
-            ui.end_row();
-        }
-    });
+    egui_extras::TableBuilder::new(ui)
+        .id_salt("report-roll")
+        .striped(true)
+        .min_scrolled_height(style::MIN_TABLE_HEIGHT)
+        .auto_shrink([false, false])
+        .column(egui_extras::Column::auto().at_least(140.0))
+        .column(egui_extras::Column::auto().at_least(60.0))
+        .column(egui_extras::Column::auto().at_least(50.0))
+        .column(egui_extras::Column::auto().at_least(50.0))
+        .column(egui_extras::Column::remainder())
+        .header(style::TEXT_ROW_HEIGHT, |mut h| {
+            for title in ["Name", "Status", "Time", "Source", "Distance"] {
+                h.col(|ui| {
+                    ui.strong(title);
+                });
+            }
+        })
+        .body(|body| {
+            body.rows(style::TEXT_ROW_HEIGHT, roll.len(), |mut row| {
+                let e = &roll[row.index()];
+                let m = e.mark.as_ref();
+                row.col(|ui| {
+                    ui.label(&e.name);
+                });
+                row.col(|ui| {
+                    ui.colored_label(style::status_color(e.status()), e.status().as_str());
+                });
+                row.col(|ui| {
+                    ui.label(
+                        m.map(|m| clock_time(m.frame_ms.unwrap_or(m.marked_ms)))
+                            .unwrap_or_default(),
+                    );
+                });
+                row.col(|ui| {
+                    ui.label(m.map_or("", |m| m.source.as_str()));
+                });
+                row.col(|ui| {
+                    ui.label(
+                        m.and_then(|m| m.score)
+                            .map(|v| format!("{v:.3}"))
+                            .unwrap_or_default(),
+                    );
+                });
+            });
+        });
 }

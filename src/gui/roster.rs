@@ -22,11 +22,41 @@ pub struct RosterView {
     pub class: Option<ClassRow>,
     /// Its current students.
     pub students: Vec<StudentRow>,
-    /// Pairs of its students whose photos are closer than threshold + margin, closest first:
-    /// (name, name, distance, under the threshold itself).
-    pub look_alikes: Vec<(String, String, f32, bool)>,
+    /// Pairs of its students whose photos are closer than threshold + margin, closest first.
+    pub look_alikes: Vec<LookAlike>,
     /// What the class's threshold is calibrated from (`None` without an active encoder).
     pub evidence: Option<ClassEvidence>,
+}
+
+/// Two students of the class whose photos are close enough to be taken for each other.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LookAlike {
+    /// One student.
+    pub a: StudentId,
+    /// Their name.
+    pub a_name: String,
+    /// The other student.
+    pub b: StudentId,
+    /// Their name.
+    pub b_name: String,
+    /// The distance between their photos' embeddings.
+    pub distance: f32,
+    /// Closer than the threshold itself (not only within the margin).
+    pub under_threshold: bool,
+}
+
+impl LookAlike {
+    /// The name of the other student of the pair, when `student` is in it.
+    #[must_use]
+    pub fn other(&self, student: StudentId) -> Option<&str> {
+        if student == self.a {
+            Some(&self.b_name)
+        } else if student == self.b {
+            Some(&self.a_name)
+        } else {
+            None
+        }
+    }
 }
 
 /// The class's own data under the active encoder, for calibrating its rules on screen.
@@ -103,7 +133,14 @@ impl RosterView {
                 e.calibrate(c.threshold_override.unwrap_or(e.default_threshold))
                     .look_alikes
                     .iter()
-                    .map(|l| (name(l.a), name(l.b), l.distance, l.under_threshold))
+                    .map(|l| LookAlike {
+                        a: l.a,
+                        a_name: name(l.a),
+                        b: l.b,
+                        b_name: name(l.b),
+                        distance: l.distance,
+                        under_threshold: l.under_threshold,
+                    })
                     .collect()
             }
             _ => Vec::new(),
@@ -166,6 +203,38 @@ struct RulesEdit {
     late_after_minutes: u32,
 }
 
+/// The order of the student table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StudentSort {
+    /// By name.
+    #[default]
+    Name,
+    /// By school id (students without one last).
+    SchoolId,
+    /// Students without consent first.
+    Consent,
+    /// Students without a photo first, then those with the most photo warnings.
+    PhotoQuality,
+}
+
+impl StudentSort {
+    const ALL: [Self; 4] = [
+        Self::Name,
+        Self::SchoolId,
+        Self::Consent,
+        Self::PhotoQuality,
+    ];
+
+    fn title(self) -> &'static str {
+        match self {
+            Self::Name => "Name",
+            Self::SchoolId => "School id",
+            Self::Consent => "Consent missing first",
+            Self::PhotoQuality => "Photo problems first",
+        }
+    }
+}
+
 /// Where a picked file goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum PickTarget {
@@ -190,6 +259,9 @@ pub struct RosterScreen {
     capture: Option<CaptureDialog>,
     captured: Option<std::sync::Arc<Vec<u8>>>,
     thumbnails: Option<Thumbnails>,
+    search: String,
+    sort: StudentSort,
+    show_all_look_alikes: bool,
 }
 
 impl Default for RosterScreen {
@@ -208,6 +280,9 @@ impl Default for RosterScreen {
             capture: None,
             captured: None,
             thumbnails: None,
+            search: String::new(),
+            sort: StudentSort::default(),
+            show_all_look_alikes: false,
         }
     }
 }
@@ -256,7 +331,11 @@ impl RosterScreen {
         egui::Panel::left("roster-classes")
             .resizable(true)
             .default_size(220.0)
-            .show(ui, |ui| self.classes_ui(ui, cx));
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical()
+                    .id_salt("roster-classes")
+                    .show(ui, |ui| self.classes_ui(ui, cx));
+            });
         egui::CentralPanel::default().show(ui, |ui| self.students_ui(ui, cx));
         self.dialog_ui(&ctx, cx);
         if let Some(capture) = self.capture.as_mut() {
@@ -318,11 +397,13 @@ impl RosterScreen {
                     (true, _) => {
                         let d = default.unwrap_or(0.6);
                         let t = edit.threshold.get_or_insert(d);
-                        ui.add(
-                            egui::Slider::new(t, 0.05..=(2.0 * d).max(0.1))
-                                .fixed_decimals(3)
-                                .text("threshold"),
-                        );
+                        ui.horizontal(|ui| {
+                            let l = ui.label("Threshold");
+                            ui.add(
+                                egui::Slider::new(t, 0.05..=(2.0 * d).max(0.1)).fixed_decimals(3),
+                            )
+                            .labelled_by(l.id);
+                        });
                     }
                     (false, Some(d)) => {
                         edit.threshold = None;
@@ -420,53 +501,177 @@ impl RosterScreen {
             return;
         };
         ui.heading(format!("Class {}", class.name));
-        egui::CollapsingHeader::new("Add a student")
-            .default_open(self.view.students.is_empty())
+        // The forms and the look-alike summary take at most part of the height: the student
+        // table below always keeps the rest.
+        let forms_height = (ui.available_height() * 0.45).max(120.0);
+        egui::ScrollArea::vertical()
+            .id_salt("roster-forms")
+            .max_height(forms_height)
+            .auto_shrink([false, true])
             .show(ui, |ui| {
-                self.add_student_ui(ui, cx, class.id);
+                egui::CollapsingHeader::new("Add a student")
+                    .default_open(self.view.students.is_empty())
+                    .show(ui, |ui| {
+                        self.add_student_ui(ui, cx, class.id);
+                    });
+                egui::CollapsingHeader::new("Import a folder of photos").show(ui, |ui| {
+                    self.import_ui(ui, cx, class.id);
+                });
+                egui::CollapsingHeader::new("Recognition rules for this class").show(ui, |ui| {
+                    self.rules_ui(ui, cx, &class);
+                });
+                self.look_alikes_ui(ui);
             });
-        egui::CollapsingHeader::new("Import a folder of photos").show(ui, |ui| {
-            self.import_ui(ui, cx, class.id);
-        });
-        egui::CollapsingHeader::new("Recognition rules for this class").show(ui, |ui| {
-            self.rules_ui(ui, cx, &class);
-        });
-        if !self.view.look_alikes.is_empty() {
-            ui.add_space(style::SECTION_GAP);
-            ui.colored_label(style::WARNING, "Look-alike students: they are never marked automatically when they could be confused; check their marks in the review queue");
-            for (a, b, d, under) in &self.view.look_alikes {
-                ui.label(format!(
-                    "{a} and {b}: distance {d:.2}{}",
-                    if *under {
-                        " (closer than the threshold)"
-                    } else {
-                        ""
-                    }
-                ));
-            }
-        }
         ui.add_space(style::SECTION_GAP);
         if self.view.students.is_empty() {
             ui.weak("No students in this class yet: add the first one above.");
             return;
         }
+        self.table_controls_ui(ui);
+        self.students_table_ui(ui, cx);
+    }
+
+    /// How many look-alike pairs there are, the closest few, and all of them on request.
+    fn look_alikes_ui(&mut self, ui: &mut egui::Ui) {
+        let pairs = &self.view.look_alikes;
+        if pairs.is_empty() {
+            return;
+        }
+        let under = pairs.iter().filter(|p| p.under_threshold).count();
+        let closest = &pairs[0];
+        let title = format!(
+            "Look-alike students: {} pair{} ({under} closer than the threshold); closest {} and {} ({:.2})",
+            pairs.len(),
+            if pairs.len() == 1 { "" } else { "s" },
+            closest.a_name,
+            closest.b_name,
+            closest.distance
+        );
+        egui::CollapsingHeader::new(egui::RichText::new(title).color(style::WARNING))
+            .id_salt("look-alikes")
+            .show(ui, |ui| {
+                ui.weak("They are never marked automatically when they could be confused: check their marks in the review queue. They are flagged in the table.");
+                let shown = if self.show_all_look_alikes {
+                    pairs.len()
+                } else {
+                    pairs.len().min(style::CLOSEST_SHOWN)
+                };
+                for p in &pairs[..shown] {
+                    ui.label(format!(
+                        "{} and {}: distance {:.2}{}",
+                        p.a_name,
+                        p.b_name,
+                        p.distance,
+                        if p.under_threshold {
+                            " (closer than the threshold)"
+                        } else {
+                            ""
+                        }
+                    ));
+                }
+                if pairs.len() > style::CLOSEST_SHOWN {
+                    let text = if self.show_all_look_alikes {
+                        "Show the closest only".to_owned()
+                    } else {
+                        format!("Show all {} pairs", pairs.len())
+                    };
+                    if ui.small_button(text).clicked() {
+                        self.show_all_look_alikes = !self.show_all_look_alikes;
+                    }
+                }
+            });
+    }
+
+    /// Search and sort above the student table.
+    fn table_controls_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal_wrapped(|ui| {
+            let l = ui.label("Search");
+            ui.add(
+                egui::TextEdit::singleline(&mut self.search)
+                    .hint_text("name or school id")
+                    .desired_width(180.0),
+            )
+            .labelled_by(l.id);
+            let l = ui.label("Sort by");
+            egui::ComboBox::from_id_salt("roster-sort")
+                .selected_text(self.sort.title())
+                .show_ui(ui, |ui| {
+                    for s in StudentSort::ALL {
+                        ui.selectable_value(&mut self.sort, s, s.title());
+                    }
+                })
+                .response
+                .labelled_by(l.id);
+            let shown = self.visible_students().len();
+            let total = self.view.students.len();
+            if shown == total {
+                ui.weak(format!("{total} students"));
+            } else {
+                ui.weak(format!("showing {shown} of {total} students"));
+            }
+        });
+    }
+
+    /// Indices into the view's students that match the search, in the chosen order.
+    #[must_use]
+    pub fn visible_students(&self) -> Vec<usize> {
+        let needle = self.search.trim().to_lowercase();
+        let mut rows: Vec<usize> = (0..self.view.students.len())
+            .filter(|&i| {
+                let s = &self.view.students[i];
+                needle.is_empty()
+                    || s.display_name.to_lowercase().contains(&needle)
+                    || s.external_id
+                        .as_deref()
+                        .is_some_and(|e| e.to_lowercase().contains(&needle))
+            })
+            .collect();
+        let students = &self.view.students;
+        let name = |i: &usize| students[*i].display_name.to_lowercase();
+        match self.sort {
+            StudentSort::Name => rows.sort_by_key(name),
+            StudentSort::SchoolId => {
+                rows.sort_by_key(|i| {
+                    (
+                        students[*i].external_id.is_none(),
+                        students[*i].external_id.clone(),
+                        name(i),
+                    )
+                });
+            }
+            // Missing consent first: those are the students to follow up.
+            StudentSort::Consent => rows.sort_by_key(|i| (students[*i].has_consent, name(i))),
+            // No photo first, then the most warnings.
+            StudentSort::PhotoQuality => rows.sort_by_key(|i| {
+                let s = &students[*i];
+                (
+                    s.has_photo,
+                    std::cmp::Reverse(s.quality_warnings.len()),
+                    name(i),
+                )
+            }),
+        }
+        rows
+    }
+
+    fn students_table_ui(&mut self, ui: &mut egui::Ui, cx: &mut ScreenCtx<'_>) {
+        let rows = self.visible_students();
         let version = cx.data_version;
         let store = cx.store;
         let Some(thumbnails) = self.thumbnails.as_mut() else {
             return;
         };
+        let view = &self.view;
         let mut actions: Vec<Dialogs> = Vec::new();
-        // In a narrow window the action buttons wrap to a second line: make room for it.
-        let row_height = if ui.available_width() < 800.0 {
-            style::ROW_HEIGHT + 16.0
-        } else {
-            style::ROW_HEIGHT
-        };
+        let row_height = style::ROW_HEIGHT;
         egui_extras::TableBuilder::new(ui)
+            .id_salt("roster-students")
             .striped(true)
             .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+            .min_scrolled_height(style::MIN_TABLE_HEIGHT)
+            .auto_shrink([false, false])
             .column(egui_extras::Column::exact(style::THUMBNAIL_PX + 8.0))
-            .column(egui_extras::Column::auto().at_least(140.0))
+            .column(egui_extras::Column::auto().at_least(160.0))
             .column(egui_extras::Column::auto().at_least(70.0))
             .column(egui_extras::Column::auto().at_least(70.0))
             .column(egui_extras::Column::auto().at_least(100.0))
@@ -478,88 +683,66 @@ impl RosterScreen {
                     });
                 }
             })
-            .body(|mut body| {
-                for s in &self.view.students {
-                    body.row(row_height, |mut row| {
-                        row.col(|ui| {
-                            let tex = thumbnails.get(s.id, version, || {
-                                store
-                                    .enrollment(s.id)
-                                    .ok()
-                                    .flatten()
-                                    .map(|e| e.face_crop.unwrap_or(e.photo))
-                            });
-                            match tex {
-                                Some(t) => {
-                                    ui.add(egui::Image::new(&t).max_size(egui::vec2(
-                                        style::THUMBNAIL_PX,
-                                        style::THUMBNAIL_PX,
-                                    )));
-                                }
-                                None if s.has_photo => {
-                                    ui.spinner();
-                                }
-                                None => {
-                                    ui.weak("none");
-                                }
+            .body(|body| {
+                body.rows(row_height, rows.len(), |mut row| {
+                    let s = &view.students[rows[row.index()]];
+                    row.col(|ui| {
+                        let tex = thumbnails.get(s.id, version, || {
+                            store
+                                .enrollment(s.id)
+                                .ok()
+                                .flatten()
+                                .map(|e| e.face_crop.unwrap_or(e.photo))
+                        });
+                        match tex {
+                            Some(t) => {
+                                ui.add(egui::Image::new(&t).max_size(egui::vec2(
+                                    style::THUMBNAIL_PX,
+                                    style::THUMBNAIL_PX,
+                                )));
                             }
-                        });
-                        row.col(|ui| {
-                            ui.label(&s.display_name);
-                        });
-                        row.col(|ui| {
-                            ui.label(s.external_id.as_deref().unwrap_or(""));
-                        });
-                        row.col(|ui| {
-                            if s.has_consent {
-                                ui.label("given");
-                            } else {
-                                ui.colored_label(style::WARNING, "none");
+                            None if s.has_photo => {
+                                ui.spinner();
                             }
-                        });
-                        row.col(|ui| {
-                            face_status_ui(ui, s);
-                        });
-                        row.col(|ui| {
-                            // Wraps to a second line in a narrow window instead of cutting
-                            // buttons off.
-                            ui.horizontal_wrapped(|ui| {
-                                let name = s.display_name.clone();
-                                if ui
-                                    .small_button("Photo…")
-                                    .on_hover_text("Store or replace the enrollment photo")
-                                    .clicked()
-                                {
-                                    actions.push(Dialogs::Enroll {
-                                        student: s.id,
-                                        name: name.clone(),
-                                        photo: String::new(),
-                                        consent_by: String::new(),
-                                        has_consent: s.has_consent,
-                                    });
-                                }
-                                if ui.small_button("Rename…").clicked() {
-                                    actions.push(Dialogs::Rename {
-                                        student: s.id,
-                                        name: name.clone(),
-                                    });
-                                }
-                                if s.has_photo && ui.small_button("Forget face…").clicked() {
-                                    actions.push(Dialogs::Forget {
-                                        student: s.id,
-                                        name: name.clone(),
-                                    });
-                                }
-                                if ui.small_button("Remove…").clicked() {
-                                    actions.push(Dialogs::Remove {
-                                        student: s.id,
-                                        name,
-                                    });
-                                }
-                            });
-                        });
+                            None => {
+                                ui.weak("none");
+                            }
+                        }
                     });
-                }
+                    row.col(|ui| {
+                        ui.label(&s.display_name);
+                        let alike: Vec<String> = view
+                            .look_alikes
+                            .iter()
+                            .filter_map(|p| {
+                                p.other(s.id)
+                                    .map(|n| format!("{n} (distance {:.2})", p.distance))
+                            })
+                            .collect();
+                        if !alike.is_empty() {
+                            ui.colored_label(style::WARNING, "look-alike")
+                                .on_hover_text(format!("Could be taken for {}", alike.join(", ")));
+                        }
+                    });
+                    row.col(|ui| {
+                        ui.label(s.external_id.as_deref().unwrap_or(""));
+                    });
+                    row.col(|ui| {
+                        if s.has_consent {
+                            ui.label("given");
+                        } else {
+                            ui.colored_label(style::WARNING, "none");
+                        }
+                    });
+                    row.col(|ui| {
+                        face_status_ui(ui, s);
+                    });
+                    row.col(|ui| {
+                        // Wraps to a second line in a narrow window instead of cutting
+                        // buttons off.
+                        ui.horizontal_wrapped(|ui| student_actions_ui(ui, s, &mut actions));
+                    });
+                });
             });
         if let Some(d) = actions.pop() {
             self.dialog = Some(d);
@@ -792,4 +975,44 @@ fn face_status_ui(ui: &mut egui::Ui, s: &StudentRow) {
         )
         .on_hover_text(s.quality_warnings.join("\n"));
     }
+}
+
+/// The row's buttons: photo, rename, and under "More…" forget the face and remove (each asks
+/// first).
+fn student_actions_ui(ui: &mut egui::Ui, s: &StudentRow, actions: &mut Vec<Dialogs>) {
+    let name = s.display_name.clone();
+    if ui
+        .small_button("Photo…")
+        .on_hover_text("Store or replace the enrollment photo")
+        .clicked()
+    {
+        actions.push(Dialogs::Enroll {
+            student: s.id,
+            name: name.clone(),
+            photo: String::new(),
+            consent_by: String::new(),
+            has_consent: s.has_consent,
+        });
+    }
+    if ui.small_button("Rename…").clicked() {
+        actions.push(Dialogs::Rename {
+            student: s.id,
+            name: name.clone(),
+        });
+    }
+    // The two that delete something sit in a menu, out of the way of a slip.
+    ui.menu_button("More…", |ui| {
+        if s.has_photo && ui.button("Forget face…").clicked() {
+            actions.push(Dialogs::Forget {
+                student: s.id,
+                name: name.clone(),
+            });
+        }
+        if ui.button("Remove…").clicked() {
+            actions.push(Dialogs::Remove {
+                student: s.id,
+                name: name.clone(),
+            });
+        }
+    });
 }

@@ -60,6 +60,12 @@ pub fn encoder_choices(rows: &[EncoderRow]) -> Vec<EncoderChoice> {
 impl SettingsScreen {
     /// Draws the screen.
     pub fn ui(&mut self, ui: &mut egui::Ui, cx: &mut ScreenCtx<'_>) {
+        egui::ScrollArea::vertical()
+            .id_salt("settings")
+            .show(ui, |ui| self.settings_ui(ui, cx));
+    }
+
+    fn settings_ui(&mut self, ui: &mut egui::Ui, cx: &mut ScreenCtx<'_>) {
         if self.loaded_version != Some(cx.data_version) || self.edit.is_none() {
             match cx.store.settings() {
                 Ok(s) => self.edit = Some(s),

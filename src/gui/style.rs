@@ -34,6 +34,18 @@ pub const PROGRESS_WIDTH: f32 = 220.0;
 pub const THUMBNAIL_PX: f32 = 40.0;
 /// Height of a table row with a thumbnail.
 pub const ROW_HEIGHT: f32 = 44.0;
+/// Height of a table row of text.
+pub const TEXT_ROW_HEIGHT: f32 = 22.0;
+/// The smallest height a table scrolls in (below it, the screen scrolls instead).
+pub const MIN_TABLE_HEIGHT: f32 = 120.0;
+/// Side of a face crop in the review queue.
+pub const REVIEW_CROP_PX: f32 = 96.0;
+/// How many of a long summary (look-alike pairs) show before "show all".
+pub const CLOSEST_SHOWN: usize = 3;
+/// The most height the message area at the bottom takes (about three messages; it scrolls).
+pub const NOTICES_HEIGHT: f32 = 90.0;
+/// Height of the small plots on the Reports screen.
+pub const PLOT_HEIGHT: f32 = 150.0;
 
 /// The colour of an attendance status.
 #[must_use]

@@ -262,7 +262,11 @@ impl TrainingScreen {
         egui::Panel::left("training-form")
             .resizable(true)
             .default_size(300.0)
-            .show(ui, |ui| self.form_ui(ui, cx));
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical()
+                    .id_salt("training-form")
+                    .show(ui, |ui| self.form_ui(ui, cx));
+            });
         egui::CentralPanel::default().show(ui, |ui| {
             egui::ScrollArea::vertical()
                 .id_salt("training-results")
@@ -298,14 +302,16 @@ impl TrainingScreen {
                 );
             }
             ui.add_space(style::SECTION_GAP);
-            ui.strong("Recipe");
-            egui::ComboBox::new("training-recipe", "Recipe")
+            let l = ui.strong("Recipe");
+            egui::ComboBox::from_id_salt("training-recipe")
                 .selected_text(f.recipe.clone())
                 .show_ui(ui, |ui| {
                     for r in RECIPES {
                         ui.selectable_value(&mut f.recipe, (*r).to_owned(), *r);
                     }
-                });
+                })
+                .response
+                .labelled_by(l.id);
             ui.weak(recipe_help(&f.recipe));
             egui::Grid::new("training-settings")
                 .num_columns(2)
