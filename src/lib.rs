@@ -1,7 +1,10 @@
 //! rollcall: an offline desktop app that takes class attendance by face.
 //!
 //! Layers, each a module, with dependencies flowing one way (see `tools/check-layers.sh`):
-//! `gui` → `cli` → `train` → `vision` → `core`; `store` → `core`; `camera` stands alone.
+//! `cli` and `gui` (the two front ends) → `workflow` (what both run: enrollment, the live
+//! engine, the encoder switch, opening the store) → `train`, `store`, `camera` → `vision` →
+//! `core`; `store` → `core`; `camera` stands alone. The window still reaches the training
+//! runner through `cli::train`.
 
 // Tests compare floats exactly where the value is pinned on purpose.
 #![cfg_attr(test, allow(clippy::float_cmp))]
@@ -13,6 +16,7 @@ pub mod gui;
 pub mod store;
 pub mod train;
 pub mod vision;
+pub mod workflow;
 
 #[cfg(test)]
 pub(crate) mod testdata;

@@ -36,6 +36,10 @@ if [[ "${1:-}" == "--self-test" ]]; then
   if [[ -d "$here/../src/train" ]]; then plant train/mod.rs 'use nokhwa::Camera;'; fi
   plant cli/mod.rs 'use v4l::Device;'
   plant core/mod.rs 'use crate::{core::StudentId, store::Store};'
+  plant gui/mod.rs 'use crate::cli::train::TrainArgs;'
+  plant gui/mod.rs 'use crate::{store::Store, cli};'
+  plant workflow/mod.rs 'use crate::gui::RollcallApp;'
+  plant workflow/mod.rs 'use rusqlite::Connection;'
   plant vision/mod.rs $'use crate::{\n    core::Embedding,\n    store::Store,\n};'
   if ((failures > 0)); then exit 1; fi
   echo "layer check self-test: every planted import was caught"
@@ -99,13 +103,21 @@ forbid train "a layer above it" "$(mods store camera cli gui)"
 forbid train "a UI crate" "$ui"
 forbid train "SQLite" "$sql"
 forbid train "the camera" "$cam"
+# workflow: what the two front ends share, over the libraries; knows neither front end.
+forbid workflow "a front end (cli or gui)" "$(mods cli gui)"
+forbid workflow "a UI crate" "$ui"
+forbid workflow "candle directly (go through vision or train)" "$tensors"
+forbid workflow "SQLite directly (go through store)" "$sql"
+forbid workflow "nokhwa directly (go through camera)" "$cam"
 # cli: everything but the GUI; no framework of its own layers' below.
 forbid cli "the GUI" "$(mods gui)"
 forbid cli "a UI crate" "$ui"
 forbid cli "candle directly (go through vision or train)" "$tensors"
 forbid cli "SQLite directly (go through store)" "$sql"
 forbid cli "nokhwa directly (go through camera)" "$cam"
-# gui: may use everything, but not SQLite, candle or nokhwa directly.
+# gui: screens and their workers over workflow and the libraries; not the CLI, and not SQLite,
+# candle or nokhwa directly.
+forbid gui "the CLI (shared work lives in workflow)" "$(mods cli)"
 forbid gui "candle directly (go through vision or train)" "$tensors"
 forbid gui "SQLite directly (go through store)" "$sql"
 forbid gui "nokhwa directly (go through camera)" "$cam"

@@ -133,7 +133,7 @@ pub fn run(store: &Store, command: ClassCommand) -> anyhow::Result<()> {
             // new database), so the look-alike figures read as they would for a real class.
             let encoder = match store.active_encoder()? {
                 Some(e) => e,
-                None => super::encoders::ensure_builtin(
+                None => crate::workflow::encoders::ensure_builtin(
                     store,
                     BuiltinEncoder::MobileFaceNet.load_cpu()?.as_ref(),
                 )?,

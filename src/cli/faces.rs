@@ -132,7 +132,7 @@ pub fn run_faces(args: &FacesArgs) -> anyhow::Result<()> {
 /// Runs `rollcall identify`: the closest enrolled students of each face in a photo.
 pub fn run_identify(store: &Store, args: &IdentifyArgs) -> anyhow::Result<()> {
     let image = image_io::load_rgb(&args.photo)?;
-    let pipeline = super::enroll::pipeline_for(store)?;
+    let pipeline = crate::workflow::enroll::pipeline_for(store)?;
     let encoder = store.encoder(pipeline.encoder().model_id())?;
     let classes = match &args.class {
         Some(c) => vec![store.find_class(c)?],

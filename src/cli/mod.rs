@@ -6,7 +6,6 @@ mod bench;
 pub mod cameras;
 mod classes;
 pub mod encoders;
-pub mod enroll;
 mod eval;
 mod export;
 mod faces;
@@ -26,7 +25,8 @@ use clap::{Parser, Subcommand};
 
 pub use cameras::SourceArgs;
 
-use crate::store::{self, Store};
+use crate::store::{self};
+use crate::workflow::{WindowArgs, WindowScreen, open};
 
 /// Takes class attendance by face, offline.
 #[derive(Debug, Parser)]
@@ -55,38 +55,6 @@ pub struct Cli {
     /// What to do; without a command the window opens.
     #[command(subcommand)]
     pub command: Option<Command>,
-}
-
-/// A screen the window can open on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum WindowScreen {
-    /// Classes and students.
-    Roster,
-    /// Taking attendance: the camera and the roll.
-    Attendance,
-    /// Taking attendance: the faces waiting for review.
-    Review,
-    /// Training encoders.
-    Training,
-    /// Reports: sessions and their rolls.
-    Reports,
-    /// Reports: rates per student, the class's trend.
-    Students,
-    /// Settings.
-    Settings,
-}
-
-/// What the window is opened with.
-#[derive(Debug, Clone)]
-pub struct WindowArgs {
-    /// The database file.
-    pub db: PathBuf,
-    /// The frame source chosen on the command line, if any.
-    pub source: Option<crate::camera::SourceSpec>,
-    /// Start taking attendance for this class as the window opens.
-    pub attend: Option<String>,
-    /// The screen to open on.
-    pub screen: Option<WindowScreen>,
 }
 
 /// The subcommands.
@@ -162,7 +130,9 @@ pub fn main(open_window: impl FnOnce(WindowArgs) -> anyhow::Result<()>) -> ExitC
         _ => "debug",
     };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level)).init();
-    let result = if cli.command.is_none() {
+    let result = if let Some(command) = cli.command {
+        run(cli.db.as_deref(), command)
+    } else {
         let chosen = cli.source.camera.is_some() || cli.source.replay.is_some();
         db_path(cli.db.as_deref())
             .and_then(|db| {
@@ -179,8 +149,6 @@ pub fn main(open_window: impl FnOnce(WindowArgs) -> anyhow::Result<()>) -> ExitC
                 })
             })
             .map(|()| ExitCode::SUCCESS)
-    } else {
-        run(cli)
     };
     match result {
         Ok(code) => code,
@@ -197,14 +165,9 @@ pub fn main(open_window: impl FnOnce(WindowArgs) -> anyhow::Result<()>) -> ExitC
     }
 }
 
-/// Runs one parsed command line.
-pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let db = db_path(cli.db.as_deref())?;
-    let Some(command) = cli.command else {
-        anyhow::bail!(
-            "the window is not available in this build yet: run `rollcall --help` for the commands"
-        );
-    };
+/// Runs one subcommand on the database `db` (the platform default when `None`).
+pub fn run(db: Option<&std::path::Path>, command: Command) -> anyhow::Result<ExitCode> {
+    let db = db_path(db)?;
     match command {
         Command::Class(c) => classes::run(&open(&db)?, c),
         Command::Student(c) => roster::run_student(&open(&db)?, c),
@@ -244,11 +207,6 @@ pub fn db_path(explicit: Option<&std::path::Path>) -> anyhow::Result<PathBuf> {
     }
 }
 
-/// Opens the database with a message that names the file.
-pub fn open(path: &std::path::Path) -> anyhow::Result<Store> {
-    Store::open(path).with_context(|| format!("opening the database {}", path.display()))
-}
-
 /// Prints a line on standard output (the CLI's own output channel).
 macro_rules! outln {
     ($($arg:tt)*) => {
@@ -271,26 +229,6 @@ pub fn write_out(args: std::fmt::Arguments<'_>) {
     }
 }
 
-/// Formats a Unix-milliseconds time in local time, "2026-11-29 08:01".
-#[must_use]
-pub fn local_time(ms: i64) -> String {
-    use chrono::TimeZone as _;
-    chrono::Local.timestamp_millis_opt(ms).single().map_or_else(
-        || ms.to_string(),
-        |t| t.format("%Y-%m-%d %H:%M").to_string(),
-    )
-}
-
-/// Formats a Unix-milliseconds time in local time with seconds, "08:01:23".
-#[must_use]
-pub fn local_time_s(ms: i64) -> String {
-    use chrono::TimeZone as _;
-    chrono::Local
-        .timestamp_millis_opt(ms)
-        .single()
-        .map_or_else(|| ms.to_string(), |t| t.format("%H:%M:%S").to_string())
-}
-
 /// Parses a local date "YYYY-MM-DD" into the Unix milliseconds of its first moment; with
 /// `next_day`, of the first moment of the following day (for inclusive end dates).
 pub fn parse_local_date(text: &str, next_day: bool) -> anyhow::Result<i64> {
@@ -308,16 +246,4 @@ pub fn parse_local_date(text: &str, next_day: bool) -> anyhow::Result<i64> {
         .earliest()
         .context("that date has no midnight in the local time zone")?;
     Ok(local.timestamp_millis())
-}
-
-/// The recognition settings a new session records: the active encoder at the class's
-/// operating point ([`Store::operating_point`]). `None` when no encoder is active yet.
-pub fn session_settings(
-    store: &Store,
-    class: &store::ClassRow,
-) -> anyhow::Result<Option<store::SessionSettings>> {
-    Ok(store
-        .active_encoder()?
-        .map(|e| store.operating_point(class, &e))
-        .transpose()?)
 }

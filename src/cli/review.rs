@@ -2,10 +2,11 @@
 
 use clap::{Args, Subcommand};
 
-use super::{local_time, outln, table};
+use super::{outln, table};
 use crate::core::calibration::{WhatIf, calibrate, what_if};
 use crate::core::{ReviewId, SessionId};
 use crate::store::Store;
+use crate::workflow::local_time;
 
 /// Review-queue subcommands.
 #[derive(Debug, Subcommand)]

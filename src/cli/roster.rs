@@ -4,8 +4,9 @@ use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
 
-use super::{enroll, outln, table};
+use super::{outln, table};
 use crate::store::Store;
+use crate::workflow::enroll;
 
 /// Student subcommands.
 #[derive(Debug, Subcommand)]
@@ -296,10 +297,12 @@ pub fn run_consent(store: &Store, command: ConsentCommand) -> anyhow::Result<()>
                 .iter()
                 .map(|c| {
                     vec![
-                        super::local_time(c.given_ms),
+                        crate::workflow::local_time(c.given_ms),
                         c.given_by.clone(),
                         c.purpose.clone(),
-                        c.withdrawn_ms.map(super::local_time).unwrap_or_default(),
+                        c.withdrawn_ms
+                            .map(crate::workflow::local_time)
+                            .unwrap_or_default(),
                     ]
                 })
                 .collect();

@@ -2,9 +2,10 @@
 
 use clap::{Args, Subcommand};
 
-use super::{local_time, outln, table};
+use super::{outln, table};
 use crate::core::{SessionId, Status};
 use crate::store::{SessionRow, Store};
+use crate::workflow::local_time;
 
 /// Session subcommands.
 #[derive(Debug, Subcommand)]
@@ -106,7 +107,7 @@ pub fn run(store: &Store, command: SessionCommand) -> anyhow::Result<()> {
     match command {
         SessionCommand::Start { class } => {
             let c = store.find_class(&class)?;
-            let settings = crate::cli::session_settings(store, &c)?;
+            let settings = crate::workflow::session_settings(store, &c)?;
             let id = store.start_session(c.id, settings.as_ref())?;
             outln!(
                 "Started session #{id} for class {} at {}",

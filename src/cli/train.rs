@@ -9,73 +9,16 @@ use anyhow::Context as _;
 
 use super::{outln, table};
 use crate::train::faces::FaceOptions;
-use crate::train::{
-    self, DatasetSpec, EvalReport, LossConfig, Miner, Progress, Sampling, TrainConfig,
-};
-use crate::vision::FaceEncoder as _;
-use crate::vision::encoders::{EncoderConfig, InputKind, ModelCard, TrainedEncoder, card};
+use crate::train::{self, DatasetSpec, EvalReport, Progress};
+use crate::vision::encoders::{InputKind, ModelCard, TrainedEncoder, card};
+use crate::workflow::train::{TrainRequest, models_dir, prepare_run};
 
 /// Options of `rollcall train`.
 #[derive(Clone, Debug, clap::Args)]
 pub struct TrainArgs {
-    /// The data: `mnist` (built in), `idx:DIR` (MNIST-format files), `faces:DIR` (a folder per person).
-    #[arg(long, default_value = "mnist")]
-    pub dataset: String,
-    /// The starting recipe: seed, best, triplet, batch-hard, semi-hard.
-    #[arg(long, default_value = "seed")]
-    pub recipe: String,
-    /// The network: seed-cnn or small-cnn.
-    #[arg(long)]
-    pub arch: Option<String>,
-    /// The loss: contrastive, triplet or cosface.
-    #[arg(long)]
-    pub loss: Option<String>,
-    /// Mine triplets in P×K class batches: batch-all, batch-hard or semi-hard (triplet loss).
-    #[arg(long)]
-    pub miner: Option<String>,
-    /// Passes over the training data.
-    #[arg(long)]
-    pub epochs: Option<usize>,
-    /// Pairs, triplets or items per step.
-    #[arg(long)]
-    pub batch_size: Option<usize>,
-    /// Learning rate.
-    #[arg(long)]
-    pub lr: Option<f64>,
-    /// AdamW weight decay (0 = Adam).
-    #[arg(long)]
-    pub weight_decay: Option<f64>,
-    /// The loss margin.
-    #[arg(long)]
-    pub margin: Option<f32>,
-    /// Embedding size.
-    #[arg(long)]
-    pub embedding_dim: Option<usize>,
-    /// Seed of the weights and shuffles.
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Random shifts of training images, in pixels (0 = none).
-    #[arg(long)]
-    pub max_shift: Option<usize>,
-    /// Random rotations of training images, in degrees (0 = none).
-    #[arg(long)]
-    pub max_rotation: Option<f32>,
-    /// Random scaling of training images, as a fraction (0.1 = ±10 %; 0 = none).
-    #[arg(long)]
-    pub max_scale: Option<f32>,
-    /// Evaluate on the test split every N epochs (0 = only at the end).
-    #[arg(long)]
-    pub eval_every: Option<usize>,
-    /// Face folders: chip side in pixels.
-    #[arg(long, default_value_t = 64)]
-    pub chip_size: u32,
-    /// Train a `face-head` on top of a frozen pretrained face encoder instead of a CNN from
-    /// scratch (face folders only): `dlib` is the bundled one.
-    #[arg(long, value_name = "ENCODER")]
-    pub base: Option<String>,
-    /// Face folders: 1 (grey) or 3 (colour) channels.
-    #[arg(long, default_value_t = 1)]
-    pub channels: usize,
+    /// What to train.
+    #[command(flatten)]
+    pub request: TrainRequest,
     /// The model folder to write (default: `models/<model id>` next to the database).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -115,147 +58,10 @@ pub enum ModelsCommand {
     },
 }
 
-/// The default models folder: `models/` beside the database file.
-#[must_use]
-pub fn models_dir(db: &Path) -> PathBuf {
-    db.parent().unwrap_or(Path::new(".")).join("models")
-}
-
-/// The training settings the arguments ask for.
-pub fn config_from_args(a: &TrainArgs) -> anyhow::Result<TrainConfig> {
-    let mut c = TrainConfig::recipe(&a.recipe)?;
-    if let Some(arch) = &a.arch {
-        c.encoder = EncoderConfig::preset(arch)
-            .filter(|e| !matches!(e, EncoderConfig::FaceHead(_)))
-            .with_context(|| format!("unknown network {arch:?} (seed-cnn or small-cnn; face-head trains on a pretrained face encoder)"))?;
-    }
-    let margin = a.margin;
-    if let Some(loss) = &a.loss {
-        (c.loss, c.sampling) = match loss.as_str() {
-            "contrastive" => (
-                LossConfig::Contrastive {
-                    margin: margin.unwrap_or(1.0),
-                },
-                Sampling::Pairs,
-            ),
-            "triplet" => (
-                LossConfig::Triplet {
-                    margin: margin.unwrap_or(1.0),
-                    squared: false,
-                },
-                Sampling::Triplets,
-            ),
-            "cosface" => (
-                LossConfig::CosFace {
-                    scale: 16.0,
-                    margin: margin.unwrap_or(0.2),
-                },
-                Sampling::Items,
-            ),
-            other => anyhow::bail!("unknown loss {other:?} (contrastive, triplet or cosface)"),
-        };
-    } else if let Some(m) = margin {
-        match &mut c.loss {
-            LossConfig::Contrastive { margin }
-            | LossConfig::Triplet { margin, .. }
-            | LossConfig::CosFace { margin, .. } => *margin = m,
-        }
-    }
-    if let Some(miner) = &a.miner {
-        let miner: Miner = miner.parse().map_err(anyhow::Error::msg)?;
-        if let LossConfig::Contrastive { .. } = c.loss {
-            c.loss = LossConfig::Triplet {
-                margin: margin.unwrap_or(0.5),
-                squared: false,
-            };
-        }
-        c.sampling = Sampling::ClassBatches {
-            classes_per_batch: 8,
-            per_class: 16,
-            miner: Some(miner),
-        };
-    }
-    if let Some(d) = a.embedding_dim {
-        c.encoder = c.encoder.with_embedding_dim(d);
-    }
-    c.epochs = a.epochs.unwrap_or(c.epochs);
-    c.batch_size = a.batch_size.unwrap_or(c.batch_size);
-    c.optimizer.learning_rate = a.lr.unwrap_or(c.optimizer.learning_rate);
-    c.optimizer.weight_decay = a.weight_decay.unwrap_or(c.optimizer.weight_decay);
-    c.seed = a.seed.unwrap_or(c.seed);
-    c.max_shift = a.max_shift.unwrap_or(c.max_shift);
-    c.max_rotation_deg = a.max_rotation.unwrap_or(c.max_rotation_deg);
-    c.max_scale = a.max_scale.unwrap_or(c.max_scale);
-    c.eval_every = a.eval_every.unwrap_or(c.eval_every);
-    Ok(c)
-}
-
-/// Peak resident memory of this process in MiB (Linux), for the figures.
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    Some(line.split_whitespace().nth(1)?.parse::<f64>().ok()? / 1024.0)
-}
-
-/// The 1-minute load average (Linux).
-fn load_average() -> Option<f64> {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
-fn pct(x: f64) -> String {
-    format!("{:.2} %", 100.0 * x)
-}
-
-/// The training settings and the data the arguments ask for (shared by `rollcall train` and
-/// the Training screen): the recipe with its overrides, the dataset loaded (face folders
-/// aligned, or embedded by the base encoder for a face head), and the network fitted to it.
-pub fn prepare_run(a: &TrainArgs) -> anyhow::Result<(TrainConfig, train::Dataset)> {
-    let spec: DatasetSpec = a.dataset.parse()?;
-    let mut config = config_from_args(a)?;
-    let faces = FaceOptions {
-        chip_size: a.chip_size,
-        channels: a.channels,
-        ..FaceOptions::default()
-    };
-    if matches!(spec, DatasetSpec::Faces(_)) {
-        config.encoder = config.encoder.for_images(a.chip_size as usize, a.channels);
-    }
-    let dataset = match (&spec, a.base.as_deref()) {
-        (_, None) => {
-            train::load_dataset(&spec, &faces).with_context(|| format!("loading {spec}"))?
-        }
-        (DatasetSpec::Faces(dir), Some("dlib")) => {
-            let base =
-                crate::vision::dlib::DlibEncoder::bundled(&crate::vision::encoders::load::cpu())?;
-            config.encoder = EncoderConfig::FaceHead(crate::vision::encoders::face_head::Config {
-                base_model: base.model_id().to_string(),
-                ..crate::vision::encoders::face_head::Config::dlib_128()
-            });
-            train::faces::embed_face_folder(dir, &base, &faces)
-                .with_context(|| format!("embedding {spec} with {}", base.model_id()))?
-        }
-        (DatasetSpec::Faces(_), Some(other)) => {
-            anyhow::bail!("unknown base encoder {other:?}: the bundled one is `dlib`")
-        }
-        (_, Some(_)) => anyhow::bail!("--base trains a face head: use it with --dataset faces:DIR"),
-    };
-    if let [side, _, channels] = dataset.train.item_shape[..]
-        && matches!(spec, DatasetSpec::Idx(_))
-    {
-        config.encoder = config.encoder.for_images(side, channels);
-    }
-    Ok((config, dataset))
-}
-
 /// Runs `rollcall train`.
 pub fn run_train(db: &Path, a: &TrainArgs) -> anyhow::Result<()> {
     let load_started = std::time::Instant::now();
-    let (config, dataset) = prepare_run(a)?;
+    let (config, dataset) = prepare_run(&a.request)?;
     let load_s = load_started.elapsed().as_secs_f64();
     let load_before = load_average();
     let (tx, rx) = std::sync::mpsc::sync_channel::<Progress>(64);
@@ -519,4 +325,25 @@ pub fn run_models(db: &Path, c: &ModelsCommand) -> anyhow::Result<()> {
         &rows,
     );
     Ok(())
+}
+
+/// Peak resident memory of this process in MiB (Linux), for the figures.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    Some(line.split_whitespace().nth(1)?.parse::<f64>().ok()? / 1024.0)
+}
+
+/// The 1-minute load average (Linux).
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.2} %", 100.0 * x)
 }

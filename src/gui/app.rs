@@ -204,7 +204,7 @@ impl RollcallApp {
                 Command::StartTraining => {
                     let models = self.store.path().map_or_else(
                         || std::env::temp_dir().join("rollcall-models"),
-                        crate::cli::train::models_dir,
+                        crate::workflow::train::models_dir,
                     );
                     self.training.start(ctx, models);
                     continue;
@@ -288,8 +288,8 @@ impl RollcallApp {
     }
 
     /// Shows `screen` (and the part of it named) as the window opens.
-    pub fn open_on(&mut self, screen: crate::cli::WindowScreen) {
-        use crate::cli::WindowScreen as W;
+    pub fn open_on(&mut self, screen: crate::workflow::WindowScreen) {
+        use crate::workflow::WindowScreen as W;
         self.screen = match screen {
             W::Roster => Screen::Roster,
             W::Attendance | W::Review => Screen::Attendance,

@@ -12,12 +12,12 @@ use super::{ScreenCtx, clock_time, local_time, style};
 use crate::camera::{
     CameraDevice, CameraThread, DeviceSelector, Pacing, ReplayOptions, SourceSpec,
 };
-use crate::cli::live::LiveUpdate;
 use crate::core::decision::DecisionRule;
 use crate::core::rollcall::FaceOutcome;
 use crate::core::{ClassId, ReviewId, SessionId, Status};
 use crate::store::export::RollEntry;
 use crate::store::{ClassRow, ReviewRow, SessionRow, Store};
+use crate::workflow::live::LiveUpdate;
 
 /// Where frames come from, as the teacher picks it.
 #[derive(Clone, Debug, PartialEq, Eq)]

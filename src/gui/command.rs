@@ -5,10 +5,10 @@
 use std::path::PathBuf;
 
 use super::jobs::PipelineCell;
-use crate::cli::enroll;
 use crate::core::{ClassId, ReviewId, SessionId, Status, StudentId};
 use crate::store::export::ExportOptions;
 use crate::store::{Settings, Store};
+use crate::workflow::enroll;
 
 /// The screens of the window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -26,15 +26,6 @@ pub enum Screen {
 }
 
 impl Screen {
-    /// All screens in tab order.
-    pub const ALL: [Self; 5] = [
-        Self::Roster,
-        Self::Attendance,
-        Self::Training,
-        Self::Reports,
-        Self::Settings,
-    ];
-
     /// The tab label.
     #[must_use]
     pub fn title(self) -> &'static str {
@@ -322,8 +313,9 @@ pub fn run(
             ))
         }
         Command::UseEncoder(which) => {
-            let row = crate::cli::encoders::use_encoder(store, which)?;
-            let report = crate::cli::encoders::reembed(store, &*pipeline.get(store)?, progress)?;
+            let row = crate::workflow::encoders::use_encoder(store, which)?;
+            let report =
+                crate::workflow::encoders::reembed(store, &*pipeline.get(store)?, progress)?;
             let no_face = if report.no_face > 0 {
                 format!(", no face found in {}", report.no_face)
             } else {
@@ -407,7 +399,7 @@ pub fn run(
         }
         Command::StartSession(class) => {
             let c = store.class(*class)?;
-            let settings = crate::cli::session_settings(store, &c)?;
+            let settings = crate::workflow::session_settings(store, &c)?;
             let id = store.start_session(*class, settings.as_ref())?;
             Outcome::changed(format!("Started session #{id} for class {}", c.name))
         }

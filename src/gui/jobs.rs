@@ -34,7 +34,7 @@ impl PipelineCell {
         {
             return Ok(Arc::clone(p));
         }
-        let p = Arc::new(crate::cli::enroll::pipeline_for(store)?);
+        let p = Arc::new(crate::workflow::enroll::pipeline_for(store)?);
         self.0 = Some(Arc::clone(&p));
         Ok(p)
     }
@@ -82,7 +82,7 @@ impl Jobs {
                     for (label, cmd) in req_rx {
                         let result = (|| -> anyhow::Result<Outcome> {
                             if store.is_none() {
-                                store = Some(crate::cli::open(&db)?);
+                                store = Some(crate::workflow::open(&db)?);
                             }
                             let Some(s) = store.as_ref() else {
                                 anyhow::bail!("no database")

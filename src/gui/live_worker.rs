@@ -10,9 +10,9 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::camera::Frame;
-use crate::cli::live::{LiveEngine, LiveUpdate};
 use crate::core::decision::DecisionRule;
 use crate::core::{ClassId, SessionId};
+use crate::workflow::live::{LiveEngine, LiveUpdate};
 
 /// What the recognition thread reports.
 #[derive(Debug, Clone, PartialEq)]
@@ -143,8 +143,8 @@ fn run(
     stop: &AtomicBool,
     send: &dyn Fn(WorkerEvent),
 ) -> anyhow::Result<()> {
-    let store = crate::cli::open(db)?;
-    let pipeline = crate::cli::enroll::pipeline_for(&store)?;
+    let store = crate::workflow::open(db)?;
+    let pipeline = crate::workflow::enroll::pipeline_for(&store)?;
     let mut engine = LiveEngine::start(&store, &pipeline, class, session)?;
     let (gallery, missing) = engine.gallery_size();
     send(WorkerEvent::Ready {

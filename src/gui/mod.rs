@@ -48,7 +48,7 @@ impl ScreenCtx<'_> {
 /// Formats Unix milliseconds as local "2026-11-29 08:01".
 #[must_use]
 pub fn local_time(ms: i64) -> String {
-    crate::cli::local_time(ms)
+    crate::workflow::local_time(ms)
 }
 
 /// Formats Unix milliseconds as the local time of day, "08:01" (where the date is clear from
@@ -61,10 +61,10 @@ pub fn clock_time(ms: i64) -> String {
 
 /// Opens the window on the database (with the camera chosen on the command line, if any) and
 /// runs until it is closed.
-pub fn run(args: crate::cli::WindowArgs) -> anyhow::Result<()> {
+pub fn run(args: crate::workflow::WindowArgs) -> anyhow::Result<()> {
     let db_path: &Path = &args.db;
     let lock = crate::store::InstanceLock::acquire(db_path)?;
-    let store = crate::cli::open(db_path)?;
+    let store = crate::workflow::open(db_path)?;
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("rollcall")

@@ -33,7 +33,7 @@ pub struct EncoderChoice {
 pub fn encoder_choices(rows: &[EncoderRow]) -> Vec<EncoderChoice> {
     let builtin_row = |b: BuiltinEncoder| {
         rows.iter()
-            .find(|r| crate::cli::encoders::builtin_of(r) == Some(b))
+            .find(|r| crate::workflow::encoders::builtin_of(r) == Some(b))
     };
     let mut out: Vec<EncoderChoice> = BuiltinEncoder::ALL
         .into_iter()
@@ -46,7 +46,7 @@ pub fn encoder_choices(rows: &[EncoderRow]) -> Vec<EncoderChoice> {
         .collect();
     out.extend(
         rows.iter()
-            .filter(|r| crate::cli::encoders::builtin_of(r).is_none())
+            .filter(|r| crate::workflow::encoders::builtin_of(r).is_none())
             .map(|r| EncoderChoice {
                 key: r.id.to_string(),
                 title: r.name.clone(),

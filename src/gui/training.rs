@@ -10,9 +10,9 @@ use egui_plot::{Legend, Line, Plot, PlotPoints};
 use super::command::Command;
 use super::training_job::{Finished, JobEvent, TrainingJob};
 use super::{ScreenCtx, style};
-use crate::cli::train::TrainArgs;
 use crate::train::Progress;
 use crate::train::recipe::RECIPES;
+use crate::workflow::train::TrainRequest;
 
 /// Which data to train on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,15 +65,15 @@ impl Default for TrainingForm {
 }
 
 impl TrainingForm {
-    /// The arguments of the equivalent `rollcall train` command.
+    /// What the form asks to train (the options of the equivalent `rollcall train`).
     #[must_use]
-    pub fn args(&self) -> TrainArgs {
+    pub fn request(&self) -> TrainRequest {
         let dataset = match self.data {
             DataChoice::Mnist => "mnist".to_owned(),
             DataChoice::Idx => format!("idx:{}", self.folder.trim()),
             DataChoice::Faces => format!("faces:{}", self.folder.trim()),
         };
-        TrainArgs {
+        TrainRequest {
             dataset,
             recipe: self.recipe.clone(),
             arch: None,
@@ -93,8 +93,6 @@ impl TrainingForm {
             chip_size: 64,
             base: (self.data == DataChoice::Faces && self.face_head).then(|| "dlib".to_owned()),
             channels: 1,
-            out: None,
-            json: false,
         }
     }
 }
@@ -235,7 +233,7 @@ impl TrainingScreen {
             return;
         }
         let c = ctx.clone();
-        match TrainingJob::start(self.form.args(), models_dir, move || c.request_repaint()) {
+        match TrainingJob::start(self.form.request(), models_dir, move || c.request_repaint()) {
             Ok(job) => {
                 self.job = Some(job);
                 self.run = RunState {
@@ -360,7 +358,7 @@ impl TrainingScreen {
             }
         }
         ui.weak("The same run from the command line:");
-        ui.monospace(command_line(&self.form.args()));
+        ui.monospace(command_line(&self.form.request()));
     }
 
     fn results_ui(&mut self, ui: &mut egui::Ui, cx: &mut ScreenCtx<'_>) {
@@ -539,7 +537,7 @@ fn recipe_help(recipe: &str) -> &'static str {
 }
 
 /// The `rollcall train` command line of a form.
-fn command_line(a: &TrainArgs) -> String {
+fn command_line(a: &TrainRequest) -> String {
     let opt =
         |name: &str, v: Option<String>| v.map(|v| format!(" --{name} {v}")).unwrap_or_default();
     format!(

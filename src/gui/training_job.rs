@@ -9,8 +9,8 @@ use std::sync::mpsc::{Receiver, sync_channel};
 
 use image::RgbImage;
 
-use crate::cli::train::{TrainArgs, prepare_run};
 use crate::train::{History, Progress};
+use crate::workflow::train::{TrainRequest, prepare_run};
 
 /// A test pair with the images (when the data are images) and the trained distance.
 #[derive(Clone, Debug)]
@@ -73,7 +73,7 @@ const GALLERY_PAIRS: usize = 12;
 impl TrainingJob {
     /// Starts training with `args`, saving into `models_dir/<model id>`.
     pub fn start(
-        args: TrainArgs,
+        args: TrainRequest,
         models_dir: PathBuf,
         wake: impl Fn() + Send + Sync + 'static,
     ) -> anyhow::Result<Self> {
@@ -110,7 +110,7 @@ impl TrainingJob {
 }
 
 fn run(
-    args: &TrainArgs,
+    args: &TrainRequest,
     models_dir: &std::path::Path,
     cancel: &AtomicBool,
     send: &dyn Fn(JobEvent),

@@ -95,9 +95,9 @@ fn measure_builtin(
     let pipeline = pipeline(args.model.as_deref(), encoder, config)?;
     let e = pipeline.encoder();
     let threshold = args.threshold.unwrap_or_else(|| e.default_threshold());
-    let margin = args
-        .margin
-        .unwrap_or_else(|| crate::cli::encoders::margin_for(e.model_id(), e.default_threshold()));
+    let margin = args.margin.unwrap_or_else(|| {
+        crate::workflow::encoders::margin_for(e.model_id(), e.default_threshold())
+    });
     Ok(Measured {
         embedded: data::embed(&pipeline, dataset, args, alignment)?,
         alignment: format!("{alignment:?}").to_lowercase(),

@@ -226,9 +226,10 @@ fn wait_until(h: &mut Harness<'static, RollcallApp>, mut done: impl FnMut(&Rollc
 fn a_replay_camera_marks_the_enrolled_student() {
     let (dir, store) = temp_store();
     let class = store.add_class("7B").unwrap();
-    let pipeline = crate::cli::enroll::pipeline_for(&store).unwrap();
+    let pipeline = crate::workflow::enroll::pipeline_for(&store).unwrap();
     let photo =
-        crate::cli::enroll::prepare_file(&pipeline, &repo_file("assets/demo/obama.jpg")).unwrap();
+        crate::workflow::enroll::prepare_file(&pipeline, &repo_file("assets/demo/obama.jpg"))
+            .unwrap();
     store
         .add_enrolled_student("Barack Obama", None, &[class], "Self", &photo.enrollment())
         .unwrap();
@@ -337,14 +338,14 @@ fn the_camera_choice_is_remembered() {
 /// look-alikes) and "Other", enrolled from the demo photos.
 fn twins_and_other(store: &Store) -> (crate::core::ClassId, Vec<crate::core::StudentId>) {
     let class = store.add_class("7B").unwrap();
-    let pipeline = crate::cli::enroll::pipeline_for(store).unwrap();
+    let pipeline = crate::workflow::enroll::pipeline_for(store).unwrap();
     let ids = [
         ("Twin A", "obama.jpg"),
         ("Twin B", "obama2.jpg"),
         ("Other", "biden.jpg"),
     ]
     .map(|(name, photo)| {
-        let p = crate::cli::enroll::prepare_file(
+        let p = crate::workflow::enroll::prepare_file(
             &pipeline,
             &repo_file(&format!("assets/demo/{photo}")),
         )
@@ -541,7 +542,7 @@ fn class_size_window(
     let encoder = crate::vision::pipeline::BuiltinEncoder::MobileFaceNet
         .load_cpu()
         .unwrap();
-    let row = crate::cli::encoders::ensure_builtin(&store, encoder.as_ref()).unwrap();
+    let row = crate::workflow::encoders::ensure_builtin(&store, encoder.as_ref()).unwrap();
     let sample = store
         .add_sample_class(&crate::store::sample::SampleSpec::default(), &row)
         .unwrap();

@@ -1,0 +1,84 @@
+//! The workflows the command line and the window share, between the front ends (`cli`, `gui`)
+//! and the libraries (`store`, `vision`, `train`, `camera`): opening the database, enrollment,
+//! the face encoder switch and re-embedding, the live attendance engine, the settings a session
+//! records, local times, and what the window is opened with.
+
+pub mod encoders;
+pub mod enroll;
+pub mod live;
+pub mod train;
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+
+use crate::store::{self, Store};
+
+/// What the window is opened with.
+#[derive(Debug, Clone)]
+pub struct WindowArgs {
+    /// The database file.
+    pub db: PathBuf,
+    /// The frame source chosen on the command line, if any.
+    pub source: Option<crate::camera::SourceSpec>,
+    /// Start taking attendance for this class as the window opens.
+    pub attend: Option<String>,
+    /// The screen to open on.
+    pub screen: Option<WindowScreen>,
+}
+
+/// A screen the window can open on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WindowScreen {
+    /// Classes and students.
+    Roster,
+    /// Taking attendance: the camera and the roll.
+    Attendance,
+    /// Taking attendance: the faces waiting for review.
+    Review,
+    /// Training encoders.
+    Training,
+    /// Reports: sessions and their rolls.
+    Reports,
+    /// Reports: rates per student, the class's trend.
+    Students,
+    /// Settings.
+    Settings,
+}
+
+/// Opens the database with a message that names the file.
+pub fn open(path: &std::path::Path) -> anyhow::Result<Store> {
+    Store::open(path).with_context(|| format!("opening the database {}", path.display()))
+}
+
+/// Formats a Unix-milliseconds time in local time, "2026-11-29 08:01".
+#[must_use]
+pub fn local_time(ms: i64) -> String {
+    use chrono::TimeZone as _;
+    chrono::Local.timestamp_millis_opt(ms).single().map_or_else(
+        || ms.to_string(),
+        |t| t.format("%Y-%m-%d %H:%M").to_string(),
+    )
+}
+
+/// Formats a Unix-milliseconds time in local time with seconds, "08:01:23".
+#[must_use]
+pub fn local_time_s(ms: i64) -> String {
+    use chrono::TimeZone as _;
+    chrono::Local
+        .timestamp_millis_opt(ms)
+        .single()
+        .map_or_else(|| ms.to_string(), |t| t.format("%H:%M:%S").to_string())
+}
+
+/// The recognition settings a new session records: the active encoder at the class's
+/// operating point ([`Store::operating_point`]). `None` when no encoder is active yet.
+pub fn session_settings(
+    store: &Store,
+    class: &store::ClassRow,
+) -> anyhow::Result<Option<store::SessionSettings>> {
+    Ok(store
+        .active_encoder()?
+        .map(|e| store.operating_point(class, &e))
+        .transpose()?)
+}
