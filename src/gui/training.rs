@@ -11,7 +11,7 @@ use super::command::Command;
 use super::training_job::{Finished, JobEvent, TrainingJob};
 use super::{ScreenCtx, style};
 use crate::train::Progress;
-use crate::train::recipe::RECIPES;
+use crate::train::recipe::{RECIPES, Recipe};
 use crate::workflow::train::TrainRequest;
 
 /// Which data to train on.
@@ -34,8 +34,8 @@ pub struct TrainingForm {
     pub folder: String,
     /// Train a face head on the bundled face encoder (face folders).
     pub face_head: bool,
-    /// The recipe name.
-    pub recipe: String,
+    /// The recipe.
+    pub recipe: &'static Recipe,
     /// Passes over the data.
     pub epochs: usize,
     /// Items per step.
@@ -54,7 +54,7 @@ impl Default for TrainingForm {
             data: DataChoice::Mnist,
             folder: String::new(),
             face_head: true,
-            recipe: "seed".to_owned(),
+            recipe: &RECIPES[0],
             epochs: 20,
             batch_size: 128,
             learning_rate: 1e-3,
@@ -75,7 +75,7 @@ impl TrainingForm {
         };
         TrainRequest {
             dataset,
-            recipe: self.recipe.clone(),
+            recipe: self.recipe.name.to_owned(),
             arch: None,
             loss: None,
             miner: None,
@@ -302,15 +302,16 @@ impl TrainingScreen {
             ui.add_space(style::SECTION_GAP);
             let l = ui.strong("Recipe");
             egui::ComboBox::from_id_salt("training-recipe")
-                .selected_text(f.recipe.clone())
+                .selected_text(f.recipe.name)
                 .show_ui(ui, |ui| {
                     for r in RECIPES {
-                        ui.selectable_value(&mut f.recipe, (*r).to_owned(), *r);
+                        ui.selectable_value(&mut f.recipe, r, r.name)
+                            .on_hover_text(r.description);
                     }
                 })
                 .response
                 .labelled_by(l.id);
-            ui.weak(recipe_help(&f.recipe));
+            ui.weak(f.recipe.description);
             egui::Grid::new("training-settings")
                 .num_columns(2)
                 .show(ui, |ui| {
@@ -523,17 +524,6 @@ fn finished_ui(
             });
         }
     });
-}
-
-fn recipe_help(recipe: &str) -> &'static str {
-    match recipe {
-        "seed" => "The tutorial's network and contrastive loss on the tutorial's pairs",
-        "best" => "A stronger CNN with a normalised-softmax (CosFace) loss and augmentation",
-        "triplet" => "The tutorial's network with triplet loss on random triplets",
-        "batch-hard" => "Triplet loss on the hardest positive and negative of each batch",
-        "semi-hard" => "Triplet loss on FaceNet's semi-hard negatives",
-        _ => "",
-    }
 }
 
 /// The `rollcall train` command line of a form.

@@ -67,8 +67,73 @@ pub struct TrainConfig {
     pub eval_every: usize,
 }
 
-/// The recipe names, for help texts.
-pub const RECIPES: &[&str] = &["seed", "best", "triplet", "batch-hard", "semi-hard"];
+/// A named starting point for training: what the command line's `--recipe` and the Training
+/// screen's list offer.
+#[derive(Clone, Copy, Debug)]
+pub struct Recipe {
+    /// The name (`--recipe NAME`).
+    pub name: &'static str,
+    /// One line for the teacher.
+    pub description: &'static str,
+    config: fn() -> TrainConfig,
+}
+
+impl PartialEq for Recipe {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Recipe {
+    /// Its training settings.
+    #[must_use]
+    pub fn config(&self) -> TrainConfig {
+        (self.config)()
+    }
+
+    /// The recipe called `name`.
+    pub fn find(name: &str) -> Result<&'static Self, TrainError> {
+        RECIPES.iter().find(|r| r.name == name).ok_or_else(|| {
+            TrainError::Config(format!(
+                "unknown recipe {name:?} (one of {})",
+                RECIPES
+                    .iter()
+                    .map(|r| r.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })
+    }
+}
+
+/// Every recipe, the seed tutorial's first.
+pub const RECIPES: &[Recipe] = &[
+    Recipe {
+        name: "seed",
+        description: "The tutorial's network and contrastive loss on the tutorial's pairs",
+        config: TrainConfig::seed_recipe,
+    },
+    Recipe {
+        name: "best",
+        description: "A stronger CNN with a normalised-softmax (CosFace) loss and augmentation",
+        config: TrainConfig::best_recipe,
+    },
+    Recipe {
+        name: "triplet",
+        description: "The tutorial's network with triplet loss on random triplets",
+        config: TrainConfig::triplet_recipe,
+    },
+    Recipe {
+        name: "batch-hard",
+        description: "Triplet loss on the hardest positive and negative of each batch",
+        config: || TrainConfig::mined_recipe(Miner::BatchHard),
+    },
+    Recipe {
+        name: "semi-hard",
+        description: "Triplet loss on FaceNet's semi-hard negatives",
+        config: || TrainConfig::mined_recipe(Miner::SemiHard),
+    },
+];
 
 impl TrainConfig {
     /// The seed tutorial: `seed-cnn`, contrastive loss (margin 1), Adam 1e-3, batch 128, 20 epochs.
@@ -120,12 +185,23 @@ impl TrainConfig {
         }
     }
 
-    /// A named recipe (`seed`, `best`, `triplet` = seed network + random triplets (plain
-    /// distances, margin 1, as the PyTorch anchor), `batch-hard` / `semi-hard` = seed network
-    /// + mined triplets in 8×16 batches).
-    pub fn recipe(name: &str) -> Result<Self, TrainError> {
-        let seed = Self::seed_recipe();
-        let mined = |miner| Self {
+    /// The seed network with random triplets (plain distances, margin 1, as the PyTorch anchor).
+    #[must_use]
+    pub fn triplet_recipe() -> Self {
+        Self {
+            loss: LossConfig::Triplet {
+                margin: 1.0,
+                squared: false,
+            },
+            sampling: Sampling::Triplets,
+            ..Self::seed_recipe()
+        }
+    }
+
+    /// The seed network with triplets mined by `miner` in 8×16 class batches.
+    #[must_use]
+    pub fn mined_recipe(miner: Miner) -> Self {
+        Self {
             loss: LossConfig::Triplet {
                 margin: 0.5,
                 squared: false,
@@ -136,27 +212,12 @@ impl TrainConfig {
                 miner: Some(miner),
             },
             ..Self::seed_recipe()
-        };
-        Ok(match name {
-            "seed" => seed,
-            "best" => Self::best_recipe(),
-            "triplet" => Self {
-                loss: LossConfig::Triplet {
-                    margin: 1.0,
-                    squared: false,
-                },
-                sampling: Sampling::Triplets,
-                ..seed
-            },
-            "batch-hard" => mined(Miner::BatchHard),
-            "semi-hard" => mined(Miner::SemiHard),
-            other => {
-                return Err(TrainError::Config(format!(
-                    "unknown recipe {other:?} (one of {})",
-                    RECIPES.join(", ")
-                )));
-            }
-        })
+        }
+    }
+
+    /// The recipe called `name` (see [`RECIPES`]).
+    pub fn recipe(name: &str) -> Result<Self, TrainError> {
+        Recipe::find(name).map(Recipe::config)
     }
 
     /// The augmentation settings.
@@ -226,11 +287,13 @@ mod tests {
 
     #[test]
     fn recipes_are_valid_for_digits() {
-        for name in RECIPES {
-            TrainConfig::recipe(name)
+        for r in RECIPES {
+            TrainConfig::recipe(r.name)
                 .unwrap()
                 .validate(&[28, 28, 1])
                 .unwrap();
+            assert_eq!(TrainConfig::recipe(r.name).unwrap(), r.config());
+            assert!(!r.description.is_empty());
         }
         assert!(TrainConfig::recipe("magic").is_err());
         let wrong = TrainConfig {
