@@ -188,8 +188,14 @@ struct Vote {
     runner_up: Option<Candidate>,
 }
 
-/// A doubtful frame: candidate, runner-up, margin and reason.
-type Doubt = (Candidate, Option<Candidate>, f32, UncertainReason);
+/// A doubtful frame: who it most likely is, the runner-up, the gap between them, and why.
+#[derive(Clone, Copy, Debug)]
+struct Doubt {
+    candidate: Candidate,
+    runner_up: Option<Candidate>,
+    margin: f32,
+    reason: UncertainReason,
+}
 
 #[derive(Clone, Debug, Default)]
 struct TrackState {
@@ -250,7 +256,9 @@ impl RollCall {
         self.marked.contains(&student)
     }
 
-    /// Processes the faces of one frame taken at `frame_ms`.
+    /// Processes the faces of one frame taken at `frame_ms`, in three steps: in-frame
+    /// de-duplication (two faces are never the same student), voting over each track's recent
+    /// frames, and sending tracks that stayed doubtful to review.
     pub fn observe(&mut self, frame_ms: i64, faces: &[FaceInput]) -> FrameReport {
         let rule = self.config.rule;
         let boxes: Vec<BBox> = faces.iter().map(|f| f.bbox).collect();
@@ -258,8 +266,7 @@ impl RollCall {
         for id in expired {
             self.tracks.remove(&id);
         }
-
-        let mut verdicts: Vec<FrameVerdict> = faces
+        let verdicts: Vec<FrameVerdict> = faces
             .iter()
             .map(|f| {
                 f.ranking
@@ -267,158 +274,58 @@ impl RollCall {
                     .map_or(FrameVerdict::Unknown { best: None }, |r| rule.judge(r))
             })
             .collect();
-
-        // Two faces in one frame cannot both be the same student: the closer one keeps the vote.
-        let mut duplicate = vec![false; faces.len()];
-        let mut best_face: HashMap<StudentId, usize> = HashMap::new();
-        for (i, v) in verdicts.iter().enumerate() {
-            if let FrameVerdict::Match { best, .. } = v {
-                match best_face.get(&best.student) {
-                    Some(&j) if distance_of(&verdicts[j]) <= best.distance => duplicate[i] = true,
-                    Some(&j) => {
-                        duplicate[j] = true;
-                        best_face.insert(best.student, i);
-                    }
-                    None => {
-                        best_face.insert(best.student, i);
-                    }
-                }
-            }
-        }
+        let duplicate = in_frame_duplicates(&verdicts);
 
         let mut report = FrameReport::default();
         for (i, face) in faces.iter().enumerate() {
             let track_id = track_ids[i];
-            let rankings = face.ranking.as_ref();
-            let verdict = &mut verdicts[i];
             let state = self.tracks.entry(track_id).or_default();
             state.frames_seen += 1;
-
-            let (vote, doubt) = match *verdict {
-                FrameVerdict::Match { best, margin } if duplicate[i] => {
-                    let runner_up = rankings.and_then(Ranking::runner_up);
-                    (
-                        None,
-                        Some((best, runner_up, margin, UncertainReason::DuplicateInFrame)),
-                    )
-                }
-                FrameVerdict::Match { best, margin } => (
-                    Some(Vote {
-                        student: best.student,
-                        distance: best.distance,
-                        margin,
-                        runner_up: rankings.and_then(Ranking::runner_up),
-                    }),
-                    None,
-                ),
-                FrameVerdict::Ambiguous {
-                    best,
-                    runner_up,
-                    margin,
-                } => (
-                    None,
-                    Some((best, runner_up, margin, UncertainReason::SmallMargin)),
-                ),
-                FrameVerdict::Unknown { .. } => (None, None),
-            };
+            let (vote, doubt) = frame_vote(&verdicts[i], duplicate[i], face.ranking.as_ref());
             push_window(&mut state.votes, vote, rule.window_frames);
 
-            let outcome = if let Some(vote) = vote {
-                let mut counts: HashMap<StudentId, usize> = HashMap::new();
-                for v in state.votes.iter().flatten() {
-                    *counts.entry(v.student).or_default() += 1;
-                }
-                let votes = counts.get(&vote.student).copied().unwrap_or(0);
-                // The window must agree: any vote for another student blocks the mark.
-                if votes >= rule.frames_to_confirm && counts.len() == 1 {
-                    state.confirmed = true;
-                    if self.marked.insert(vote.student) {
-                        let status = arrival_status(
-                            self.session_start_ms,
-                            frame_ms,
-                            self.config.late_after_minutes,
-                        );
-                        report.new_marks.push(MarkEvent {
-                            student: vote.student,
-                            status,
-                            frame_ms,
-                            face_index: i,
-                            evidence: MarkEvidence {
-                                distance: vote.distance,
-                                margin: vote.margin,
-                                runner_up: vote.runner_up,
-                            },
-                        });
-                        FaceOutcome::Marked {
-                            student: vote.student,
-                            status,
-                        }
-                    } else {
-                        report.seen_again.push(vote.student);
-                        FaceOutcome::Seen {
-                            student: vote.student,
-                        }
-                    }
-                } else if counts.len() > 1 {
-                    let candidate = Candidate {
-                        student: vote.student,
-                        distance: vote.distance,
+            let outcome = match (vote, doubt) {
+                (Some(vote), _) => {
+                    let frame = FrameAt {
+                        frame_ms,
+                        face_index: i,
+                        session_start_ms: self.session_start_ms,
                     };
-                    let doubt_entry = (
-                        candidate,
-                        vote.runner_up,
-                        vote.margin,
-                        UncertainReason::Flickering,
-                    );
-                    push_window(&mut state.doubt, Some(doubt_entry), rule.window_frames);
-                    FaceOutcome::Uncertain {
-                        candidate: Some(candidate),
-                        reason: UncertainReason::Flickering,
-                    }
-                } else {
-                    FaceOutcome::Confirming {
-                        student: vote.student,
-                        votes,
-                        needed: rule.frames_to_confirm,
-                    }
+                    vote_outcome(
+                        &self.config,
+                        state,
+                        &mut self.marked,
+                        vote,
+                        frame,
+                        &mut report,
+                    )
                 }
-            } else if let Some((candidate, _, _, reason)) = doubt {
-                FaceOutcome::Uncertain {
-                    candidate: Some(candidate),
-                    reason,
-                }
-            } else {
-                let closest = match *verdict {
-                    FrameVerdict::Unknown { best } => best,
-                    _ => None,
-                };
-                FaceOutcome::Unknown { closest }
+                (None, Some(d)) => FaceOutcome::Uncertain {
+                    candidate: Some(d.candidate),
+                    reason: d.reason,
+                },
+                (None, None) => FaceOutcome::Unknown {
+                    closest: match verdicts[i] {
+                        FrameVerdict::Unknown { best } => best,
+                        _ => None,
+                    },
+                },
             };
             if vote.is_none() {
                 push_window(&mut state.doubt, doubt, rule.window_frames);
             } else if !matches!(outcome, FaceOutcome::Uncertain { .. }) {
                 push_window(&mut state.doubt, None, rule.window_frames);
             }
-
-            // A track that stayed doubtful for a whole window goes to the review queue once.
-            if !state.confirmed
-                && !state.reviewed
-                && state.frames_seen >= rule.window_frames
-                && let Some((candidate, runner_up, margin, reason)) =
-                    state.doubt.iter().rev().flatten().next().copied()
-            {
-                {
-                    state.reviewed = true;
-                    report.reviews.push(ReviewEvent {
-                        track: track_id,
-                        candidate,
-                        runner_up,
-                        margin,
-                        reason,
-                        frame_ms,
-                        face_index: i,
-                    });
-                }
+            if let Some(review) = review_due(state, rule.window_frames) {
+                report.reviews.push(ReviewEvent {
+                    track: track_id,
+                    candidate: review.candidate,
+                    runner_up: review.runner_up,
+                    margin: review.margin,
+                    reason: review.reason,
+                    frame_ms,
+                    face_index: i,
+                });
             }
             report.faces.push(FaceDecision {
                 track: track_id,
@@ -428,6 +335,155 @@ impl RollCall {
         }
         report
     }
+}
+
+/// Where a face was seen: the frame's time, its index in the frame, and the session's start.
+#[derive(Clone, Copy)]
+struct FrameAt {
+    frame_ms: i64,
+    face_index: usize,
+    session_start_ms: i64,
+}
+
+/// Which faces lose their frame's vote because another face in the same frame is closer to the
+/// same student.
+fn in_frame_duplicates(verdicts: &[FrameVerdict]) -> Vec<bool> {
+    let mut duplicate = vec![false; verdicts.len()];
+    let mut best_face: HashMap<StudentId, usize> = HashMap::new();
+    for (i, v) in verdicts.iter().enumerate() {
+        if let FrameVerdict::Match { best, .. } = v {
+            match best_face.get(&best.student) {
+                Some(&j) if distance_of(&verdicts[j]) <= best.distance => duplicate[i] = true,
+                Some(&j) => {
+                    duplicate[j] = true;
+                    best_face.insert(best.student, i);
+                }
+                None => {
+                    best_face.insert(best.student, i);
+                }
+            }
+        }
+    }
+    duplicate
+}
+
+/// What one frame says about a face: a vote for a student, or a doubt, or neither (unknown).
+fn frame_vote(
+    verdict: &FrameVerdict,
+    duplicate: bool,
+    rankings: Option<&Ranking>,
+) -> (Option<Vote>, Option<Doubt>) {
+    match *verdict {
+        FrameVerdict::Match { best, margin } if duplicate => (
+            None,
+            Some(Doubt {
+                candidate: best,
+                runner_up: rankings.and_then(Ranking::runner_up),
+                margin,
+                reason: UncertainReason::DuplicateInFrame,
+            }),
+        ),
+        FrameVerdict::Match { best, margin } => (
+            Some(Vote {
+                student: best.student,
+                distance: best.distance,
+                margin,
+                runner_up: rankings.and_then(Ranking::runner_up),
+            }),
+            None,
+        ),
+        FrameVerdict::Ambiguous {
+            best,
+            runner_up,
+            margin,
+        } => (
+            None,
+            Some(Doubt {
+                candidate: best,
+                runner_up,
+                margin,
+                reason: UncertainReason::SmallMargin,
+            }),
+        ),
+        FrameVerdict::Unknown { .. } => (None, None),
+    }
+}
+
+/// Counts the track's recent votes with this frame's: the student is marked (once per session)
+/// when enough agree and none disagrees; disagreement is a doubt (flickering).
+fn vote_outcome(
+    config: &RollCallConfig,
+    state: &mut TrackState,
+    marked: &mut HashSet<StudentId>,
+    vote: Vote,
+    at: FrameAt,
+    report: &mut FrameReport,
+) -> FaceOutcome {
+    let rule = config.rule;
+    let mut counts: HashMap<StudentId, usize> = HashMap::new();
+    for v in state.votes.iter().flatten() {
+        *counts.entry(v.student).or_default() += 1;
+    }
+    let votes = counts.get(&vote.student).copied().unwrap_or(0);
+    // The window must agree: any vote for another student blocks the mark.
+    if votes >= rule.frames_to_confirm && counts.len() == 1 {
+        state.confirmed = true;
+        if !marked.insert(vote.student) {
+            report.seen_again.push(vote.student);
+            return FaceOutcome::Seen {
+                student: vote.student,
+            };
+        }
+        let status = arrival_status(at.session_start_ms, at.frame_ms, config.late_after_minutes);
+        report.new_marks.push(MarkEvent {
+            student: vote.student,
+            status,
+            frame_ms: at.frame_ms,
+            face_index: at.face_index,
+            evidence: MarkEvidence {
+                distance: vote.distance,
+                margin: vote.margin,
+                runner_up: vote.runner_up,
+            },
+        });
+        FaceOutcome::Marked {
+            student: vote.student,
+            status,
+        }
+    } else if counts.len() > 1 {
+        let candidate = Candidate {
+            student: vote.student,
+            distance: vote.distance,
+        };
+        let doubt = Doubt {
+            candidate,
+            runner_up: vote.runner_up,
+            margin: vote.margin,
+            reason: UncertainReason::Flickering,
+        };
+        push_window(&mut state.doubt, Some(doubt), rule.window_frames);
+        FaceOutcome::Uncertain {
+            candidate: Some(candidate),
+            reason: UncertainReason::Flickering,
+        }
+    } else {
+        FaceOutcome::Confirming {
+            student: vote.student,
+            votes,
+            needed: rule.frames_to_confirm,
+        }
+    }
+}
+
+/// A track that stayed doubtful for a whole window, never confirmed, goes to review once: its
+/// latest doubt.
+fn review_due(state: &mut TrackState, window_frames: usize) -> Option<Doubt> {
+    if state.confirmed || state.reviewed || state.frames_seen < window_frames {
+        return None;
+    }
+    let doubt = state.doubt.iter().rev().flatten().next().copied()?;
+    state.reviewed = true;
+    Some(doubt)
 }
 
 fn distance_of(verdict: &FrameVerdict) -> f32 {
