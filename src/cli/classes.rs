@@ -128,36 +128,16 @@ pub fn run(store: &Store, command: ClassCommand) -> anyhow::Result<()> {
             sessions,
             reviews,
             seed,
-        } => {
-            // The embeddings are made for the encoder attendance uses (the default one in a
-            // new database), so the look-alike figures read as they would for a real class.
-            let encoder = match store.active_encoder()? {
-                Some(e) => e,
-                None => crate::workflow::encoders::ensure_builtin(
-                    store,
-                    BuiltinEncoder::MobileFaceNet.load_cpu()?.as_ref(),
-                )?,
-            };
-            let spec = SampleSpec {
+        } => add_sample(
+            store,
+            &SampleSpec {
                 class_name: name,
                 students,
                 sessions,
                 reviews,
                 seed,
-            };
-            let built = store.add_sample_class(&spec, &encoder)?;
-            outln!(
-                "Added the sample class {} (#{}): {} students ({} look-alike pairs), {} past sessions, and today's open session #{} with {} faces to review. Embeddings are random vectors for {}.",
-                spec.class_name.trim(),
-                built.class,
-                built.students.len(),
-                built.look_alikes.len(),
-                built.past_sessions.len(),
-                built.open_session,
-                built.reviews.len(),
-                encoder.id
-            );
-        }
+            },
+        )?,
         ClassCommand::Remove {
             class,
             with_history,
@@ -167,5 +147,31 @@ pub fn run(store: &Store, command: ClassCommand) -> anyhow::Result<()> {
             outln!("Removed class {}", c.name);
         }
     }
+    Ok(())
+}
+
+/// Runs `rollcall class sample`.
+fn add_sample(store: &Store, spec: &SampleSpec) -> anyhow::Result<()> {
+    // The embeddings are made for the encoder attendance uses (the default one in a
+    // new database), so the look-alike figures read as they would for a real class.
+    let encoder = match store.active_encoder()? {
+        Some(e) => e,
+        None => crate::workflow::encoders::ensure_builtin(
+            store,
+            BuiltinEncoder::MobileFaceNet.load_cpu()?.as_ref(),
+        )?,
+    };
+    let built = store.add_sample_class(spec, &encoder)?;
+    outln!(
+        "Added the sample class {} (#{}): {} students ({} look-alike pairs), {} past sessions, and today's open session #{} with {} faces to review. Embeddings are random vectors for {}.",
+        spec.class_name.trim(),
+        built.class,
+        built.students.len(),
+        built.look_alikes.len(),
+        built.past_sessions.len(),
+        built.open_session,
+        built.reviews.len(),
+        encoder.id
+    );
     Ok(())
 }

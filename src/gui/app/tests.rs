@@ -30,8 +30,8 @@ fn fill(h: &mut Harness<'static, RollcallApp>, label: &str, text: &str) {
 /// (thumbnails, enrollment) for up to thirty seconds.
 fn settle(h: &mut Harness<'static, RollcallApp>) {
     for _ in 0..3000 {
-        if h.try_run().is_ok() && !h.state().is_busy() {
-            h.run();
+        // Settled twice in a row: a thumbnail arriving in between starts the wait again.
+        if h.try_run().is_ok() && !h.state().is_busy() && h.try_run().is_ok() {
             return;
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
