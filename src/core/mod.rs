@@ -11,6 +11,7 @@ pub mod geometry;
 pub mod ids;
 pub mod metrics;
 pub mod quality;
+pub mod rng;
 pub mod rollcall;
 pub mod tracker;
 

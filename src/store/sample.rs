@@ -124,16 +124,12 @@ const HAIR: [[u8; 3]; 6] = [
 const MINUTE_MS: i64 = 60_000;
 const DAY_MS: i64 = 86_400_000;
 
-/// A small deterministic generator (splitmix64): the same seed gives the same class.
-struct Rng(u64);
+/// The sample's random draws, over the project's one deterministic generator.
+struct Rng(crate::core::rng::SplitMix64);
 
 impl Rng {
     fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// Uniform in [0, 1).
@@ -309,7 +305,7 @@ impl Store {
         let now = self.now_ms();
         // The students joined the day before the first session (a roll lists only members).
         let joined = school_day(now, spec.sessions) - DAY_MS;
-        let mut rng = Rng(spec.seed ^ 0x5EED);
+        let mut rng = Rng(crate::core::rng::SplitMix64(spec.seed ^ 0x5EED));
         let threshold = encoder.default_threshold;
         let margin = encoder.default_margin;
         let built = self.in_transaction(|tx| {

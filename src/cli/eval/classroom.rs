@@ -116,26 +116,6 @@ enum Shortfall {
     NearerToAnother,
 }
 
-/// A tiny deterministic generator (`SplitMix64`) for choosing classrooms.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            let j = (self.next() % (i as u64 + 1)) as usize;
-            items.swap(i, j);
-        }
-    }
-}
-
 /// Runs `rollcall eval-classroom`.
 pub fn run(args: &ClassroomArgs) -> anyhow::Result<()> {
     let [encoder] = super::parse_eval_encoders(std::slice::from_ref(&args.encoder))?[..] else {
@@ -312,7 +292,7 @@ fn simulate(
     // The gallery takes the embeddings' own size (dlib's 128, MobileFaceNet's 192, a fusion's
     // 320, a trained model's).
     let dim = emb.vectors.values().next().map_or(0, Vec::len);
-    let mut rng = SplitMix(args.seed);
+    let mut rng = crate::core::rng::SplitMix64(args.seed);
     let mut totals = ClassroomTotals::default();
     for _ in 0..args.trials {
         let mut pool = students.to_vec();
