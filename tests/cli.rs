@@ -9,19 +9,53 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use rollcall::store::cluster::{self, TempCluster};
+
 struct Env {
     dir: tempfile::TempDir,
+    /// `ROLLCALL_DB`: the file in `dir`, or a database on a PostgreSQL server.
+    db: String,
+    /// A fixed clock (`ROLLCALL_FIXED_CLOCK_MS`), so that two runs write the same times.
+    clock_ms: Option<i64>,
 }
 
 impl Env {
     fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("rollcall.db").display().to_string();
         Self {
-            dir: tempfile::tempdir().unwrap(),
+            dir,
+            db,
+            clock_ms: None,
         }
     }
 
-    fn db(&self) -> PathBuf {
-        self.dir.path().join("rollcall.db")
+    /// An environment whose database is `database` on the server `cluster` (as its admin).
+    fn on_server(cluster: &TempCluster, database: &str) -> Self {
+        cluster.create_database(database).unwrap();
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            db: cluster.url(cluster::ADMIN, database).redacted(),
+            clock_ms: None,
+        }
+    }
+
+    /// An environment on the existing database `database` of `cluster`, logged in as `role`.
+    fn as_role(cluster: &TempCluster, role: &str, database: &str) -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            db: cluster.url(role, database).redacted(),
+            clock_ms: None,
+        }
+    }
+
+    fn with_clock(mut self, ms: i64) -> Self {
+        self.clock_ms = Some(ms);
+        self
+    }
+
+    fn db(&self) -> &str {
+        &self.db
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -29,13 +63,15 @@ impl Env {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_rollcall"))
-            .args(args)
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rollcall"));
+        cmd.args(args)
             .env("ROLLCALL_DB", self.db())
             .env("TZ", "UTC")
-            .env_remove("RUST_LOG")
-            .output()
-            .unwrap()
+            .env_remove("RUST_LOG");
+        if let Some(ms) = self.clock_ms {
+            cmd.env("ROLLCALL_FIXED_CLOCK_MS", ms.to_string());
+        }
+        cmd.output().unwrap()
     }
 
     /// Runs and expects success; returns stdout.
@@ -108,7 +144,159 @@ fn help_lists_every_command() {
 
 #[test]
 fn the_issue_walkthrough_from_class_to_csv() {
-    let env = Env::new();
+    walkthrough(&Env::new());
+}
+
+/// The walkthrough on SQLite and on a PostgreSQL server, with the same fixed clock, writes the
+/// same exports byte for byte.
+#[test]
+fn the_walkthrough_gives_the_same_exports_on_postgresql() {
+    let Some(server) = TempCluster::start_or_skip("the walkthrough") else {
+        return;
+    };
+    let clock = 1_788_940_800_000; // 2026-09-09 08:00 UTC
+    let on_file = walkthrough(&Env::new().with_clock(clock));
+    let env = Env::on_server(&server, "walkthrough").with_clock(clock);
+    let on_server = walkthrough(&env);
+    assert_eq!(
+        String::from_utf8_lossy(&on_file.0),
+        String::from_utf8_lossy(&on_server.0),
+        "long export"
+    );
+    assert_eq!(on_file.1, on_server.1, "matrix export");
+    assert_eq!(on_file, on_server);
+    // The server's tables hold what the CLI wrote (read straight from PostgreSQL).
+    assert!(
+        env.ok(&["student", "list", "--class", "7B"])
+            .contains("Grace Hopper")
+    );
+}
+
+/// Row-level security: a teacher's own role sees, changes and exports only the classes listed
+/// for it, through rollcall and through raw SQL; the office role sees the whole school.
+#[test]
+fn a_teacher_sees_only_their_own_classes_on_the_server() {
+    let Some(server) = TempCluster::start_or_skip("row-level security") else {
+        return;
+    };
+    let it = Env::on_server(&server, "school");
+    assert!(it.ok(&["server", "init"]).contains("row-level security"));
+    // Running it again changes nothing.
+    it.ok(&["server", "init"]);
+    it.ok(&["class", "add", "7A"]);
+    it.ok(&["class", "add", "7B"]);
+    it.enroll("Ada", "7A", "obama.jpg");
+    it.enroll("Bob", "7B", "biden.jpg");
+    it.ok(&["session", "start", "--class", "7B"]);
+    it.ok(&[
+        "mark",
+        "--class",
+        "7B",
+        "--student",
+        "Bob",
+        "--status",
+        "present",
+    ]);
+    it.ok(&["server", "teacher", "alice", "--class", "7A"]);
+    it.ok(&["server", "office", "olga"]);
+
+    let alice = Env::as_role(&server, "alice", "school");
+    let classes = alice.ok(&["class", "list"]);
+    assert!(
+        classes.contains("7A") && !classes.contains("7B"),
+        "{classes}"
+    );
+    let students = alice.ok(&["student", "list"]);
+    assert!(
+        students.contains("Ada") && !students.contains("Bob"),
+        "{students}"
+    );
+    // Class B does not exist for her: not shown, not changed, not exported.
+    let err = alice.fails(&["session", "show", "--class", "7B"]);
+    assert!(err.contains("not found"), "{err}");
+    let err = alice.fails(&[
+        "mark",
+        "--class",
+        "7B",
+        "--student",
+        "Bob",
+        "--status",
+        "absent",
+    ]);
+    assert!(err.contains("not found"), "{err}");
+    let csv = alice.path("b.csv");
+    let err = alice.fails(&["export", "--class", "7B", "--out", csv.to_str().unwrap()]);
+    assert!(err.contains("not found"), "{err}");
+    let all = alice.path("all.csv");
+    alice.ok(&["export", "--out", all.to_str().unwrap()]);
+    let exported = std::fs::read_to_string(&all).unwrap();
+    assert!(
+        !exported.contains("Bob") && !exported.contains("7B"),
+        "{exported}"
+    );
+    // She takes attendance in her own class, but the roster is the office's.
+    alice.ok(&["session", "start", "--class", "7A"]);
+    alice.ok(&[
+        "mark",
+        "--class",
+        "7A",
+        "--student",
+        "Ada",
+        "--status",
+        "late",
+    ]);
+    let err = alice.fails(&["student", "add", "--name", "Eve", "--class", "7A"]);
+    assert!(err.contains("permission denied"), "{err}");
+    // Raw SQL as her role: class B's rows are invisible and cannot be changed.
+    let sql = |q: &str| server.psql("alice", "school", q).unwrap();
+    assert_eq!(sql("SELECT count(*) FROM students"), "1");
+    assert_eq!(sql("SELECT count(*) FROM enrollments"), "1");
+    assert_eq!(sql("SELECT count(*) FROM embeddings"), "1");
+    assert_eq!(sql("SELECT count(*) FROM marks"), "1");
+    assert_eq!(sql("SELECT count(*) FROM sessions"), "1");
+    assert!(
+        server
+            .psql("alice", "school", "UPDATE students SET display_name = 'X'")
+            .is_err()
+    );
+    assert_eq!(
+        sql("UPDATE marks SET status = 'absent' WHERE status = 'present'"),
+        "UPDATE 0"
+    );
+    assert_eq!(
+        sql("DELETE FROM enrollments WHERE student_id <> 0"),
+        "DELETE 1"
+    );
+    assert!(
+        server
+            .psql("alice", "school", "DELETE FROM students")
+            .is_err()
+    );
+    // Only her own photo went; Bob's photo and mark are untouched.
+    let admin_sql = |q: &str| server.psql(cluster::ADMIN, "school", q).unwrap();
+    assert_eq!(admin_sql("SELECT count(*) FROM enrollments"), "1");
+    assert_eq!(
+        admin_sql(
+            "SELECT status FROM marks m JOIN students s ON s.id = m.student_id WHERE s.display_name = 'Bob'"
+        ),
+        "present"
+    );
+
+    // The office sees everyone and exports the whole school.
+    let olga = Env::as_role(&server, "olga", "school");
+    let students = olga.ok(&["student", "list"]);
+    assert!(
+        students.contains("Ada") && students.contains("Bob"),
+        "{students}"
+    );
+    olga.ok(&["export", "--class", "7B", "--out", csv.to_str().unwrap()]);
+    assert!(std::fs::read_to_string(&csv).unwrap().contains("Bob"));
+    olga.ok(&["student", "add", "--name", "Eve", "--class", "7A"]);
+    assert!(alice.ok(&["student", "list"]).contains("Eve"));
+}
+
+/// The issue's walkthrough; returns the long and the matrix export.
+fn walkthrough(env: &Env) -> (Vec<u8>, Vec<u8>) {
     env.ok(&["class", "add", "7B"]);
     let photo = demo_photo("obama.jpg");
     let out = env.ok(&[
@@ -229,6 +417,7 @@ fn the_issue_walkthrough_from_class_to_csv() {
     );
     env.ok(&["session", "stop", "--class", "7B"]);
     assert!(env.ok(&["session", "list"]).contains("7B"));
+    (raw.into_bytes(), bytes)
 }
 
 #[test]

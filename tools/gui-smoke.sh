@@ -4,7 +4,7 @@
 # mapped, still running, and drew something (the screenshot is not a blank screen).
 #
 #   tools/gui-smoke.sh [SCREENSHOT.png]      (default: target/gui-smoke.png)
-# Needs: xvfb, imagemagick, x11-utils (tools/setup.sh --gui-test installs them).
+# Needs: xvfb, imagemagick, x11-utils (tools/setup.sh --test installs them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shot=${1:-target/gui-smoke.png}

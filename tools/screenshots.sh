@@ -4,13 +4,13 @@
 # under a virtual X server. They are the README's pictures: regenerate them after UI changes.
 #
 #   tools/screenshots.sh [OUT_DIR]      (default: assets/screenshots)
-# Needs: xvfb, imagemagick, xdotool, x11-utils (tools/setup.sh --gui-test installs them).
+# Needs: xvfb, imagemagick, xdotool, x11-utils (tools/setup.sh --test installs them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-assets/screenshots}
 wait_s=${SCREENSHOT_SECONDS:-8}
 
-tools/setup.sh --gui-test
+tools/setup.sh --test
 cargo build --locked --quiet
 bin=$PWD/target/debug/rollcall
 work=$(mktemp -d)

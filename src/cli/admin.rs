@@ -1,6 +1,6 @@
 //! `rollcall backup`, `rollcall restore` and `rollcall purge`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Args;
@@ -47,7 +47,13 @@ pub fn run_backup(store: &Store, args: &BackupArgs) -> anyhow::Result<()> {
 
 /// Runs `rollcall restore`: checks the backup, keeps the current database aside, and copies
 /// the backup in its place with SQLite's online backup.
-pub fn run_restore(db: &Path, args: &RestoreArgs) -> anyhow::Result<()> {
+pub fn run_restore(db: &crate::store::Location, args: &RestoreArgs) -> anyhow::Result<()> {
+    let Some(db) = db.file() else {
+        anyhow::bail!(
+            "restore replaces a SQLite file; a school server ({db}) is restored with PostgreSQL's \
+             own tools (pg_restore), and a teacher's file is moved onto it with `rollcall server import`"
+        );
+    };
     let backup = Store::open(&args.file)
         .with_context(|| format!("opening the backup {}", args.file.display()))?;
     anyhow::ensure!(

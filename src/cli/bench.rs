@@ -41,6 +41,19 @@ pub enum BenchCommand {
         #[arg(long, value_delimiter = ',', default_values_t = ["mobilefacenet".to_owned(), "dlib".to_owned()])]
         encoder: Vec<String>,
     },
+    /// The database engines side by side: marks per second with 1 and 8 classrooms writing at
+    /// once, and the time to load a class gallery (SQLite file and a throwaway PostgreSQL server).
+    Store {
+        /// Students per class.
+        #[arg(long, default_value_t = 40)]
+        students: usize,
+        /// Sessions each classroom runs.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// Gallery loads timed.
+        #[arg(long, default_value_t = 50)]
+        loads: usize,
+    },
 }
 
 /// Runs a benchmark.
@@ -67,6 +80,15 @@ pub fn run(command: &BenchCommand) -> anyhow::Result<()> {
                 anchor_python.as_deref(),
             )
         }
+        BenchCommand::Store {
+            students,
+            rounds,
+            loads,
+        } => super::bench_store::run(super::bench_store::StoreBench {
+            students: *students,
+            rounds: *rounds,
+            loads: *loads,
+        }),
     }
 }
 

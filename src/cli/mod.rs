@@ -3,6 +3,7 @@
 
 mod admin;
 mod bench;
+mod bench_store;
 pub mod cameras;
 mod classes;
 pub mod encoders;
@@ -13,11 +14,11 @@ mod import;
 pub mod live;
 mod review;
 mod roster;
+mod server;
 mod sessions;
 mod table;
 pub mod train;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -32,9 +33,11 @@ use crate::workflow::{WindowArgs, WindowScreen, open};
 #[derive(Debug, Parser)]
 #[command(name = "rollcall", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
-    /// The database file (default: the platform data folder, e.g. ~/.local/share/rollcall/rollcall.db).
-    #[arg(long, global = true, env = store::DB_ENV, value_name = "PATH")]
-    pub db: Option<PathBuf>,
+    /// The database: a SQLite file (default: the platform data folder, e.g.
+    /// ~/.local/share/rollcall/rollcall.db) or a school server, postgresql://[user@]host[:port]/dbname
+    /// (credentials from libpq's usual places: PGPASSWORD, ~/.pgpass, a service file).
+    #[arg(long, global = true, env = store::DB_ENV, value_name = "PATH|URL")]
+    pub db: Option<store::Location>,
 
     /// More log output (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -91,6 +94,9 @@ pub enum Command {
     Restore(admin::RestoreArgs),
     /// Delete biometric data older than the retention period now.
     Purge(admin::PurgeArgs),
+    /// Set up a school's PostgreSQL server: tables, teacher and office roles, who sees what.
+    #[command(subcommand)]
+    Server(server::ServerCommand),
     /// Show the faces found in a photo: boxes, landmarks and quality.
     Faces(faces::FacesArgs),
     /// Show the enrolled students closest to each face in a photo.
@@ -131,10 +137,10 @@ pub fn main(open_window: impl FnOnce(WindowArgs) -> anyhow::Result<()>) -> ExitC
     };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level)).init();
     let result = if let Some(command) = cli.command {
-        run(cli.db.as_deref(), command)
+        run(cli.db.as_ref(), command)
     } else {
         let chosen = cli.source.camera.is_some() || cli.source.replay.is_some();
-        db_path(cli.db.as_deref())
+        db_location(cli.db.as_ref())
             .and_then(|db| {
                 let source = if chosen {
                     Some(cli.source.spec()?.0)
@@ -166,8 +172,8 @@ pub fn main(open_window: impl FnOnce(WindowArgs) -> anyhow::Result<()>) -> ExitC
 }
 
 /// Runs one subcommand on the database `db` (the platform default when `None`).
-pub fn run(db: Option<&std::path::Path>, command: Command) -> anyhow::Result<ExitCode> {
-    let db = db_path(db)?;
+pub fn run(db: Option<&store::Location>, command: Command) -> anyhow::Result<ExitCode> {
+    let db = db_location(db)?;
     match command {
         Command::Class(c) => classes::run(&open(&db)?, c),
         Command::Student(c) => roster::run_student(&open(&db)?, c),
@@ -182,6 +188,7 @@ pub fn run(db: Option<&std::path::Path>, command: Command) -> anyhow::Result<Exi
         Command::Backup(a) => admin::run_backup(&open(&db)?, &a),
         Command::Restore(a) => admin::run_restore(&db, &a),
         Command::Purge(a) => admin::run_purge(&open(&db)?, &a),
+        Command::Server(c) => server::run(&db, c),
         Command::Bench(c) => bench::run(&c),
         Command::EvalFaces(a) => eval::run(&a),
         Command::EvalClassroom(a) => eval::classroom::run(&a),
@@ -197,11 +204,11 @@ pub fn run(db: Option<&std::path::Path>, command: Command) -> anyhow::Result<Exi
     .map(|()| ExitCode::SUCCESS)
 }
 
-/// The database path: `--db`, else `ROLLCALL_DB` (handled by clap), else the platform default.
-pub fn db_path(explicit: Option<&std::path::Path>) -> anyhow::Result<PathBuf> {
+/// The database: `--db`, else `ROLLCALL_DB` (handled by clap), else the platform default file.
+pub fn db_location(explicit: Option<&store::Location>) -> anyhow::Result<store::Location> {
     match explicit {
-        Some(p) => Ok(p.to_owned()),
-        None => store::default_db_path().context(
+        Some(l) => Ok(l.clone()),
+        None => store::default_location().context(
             "could not find a data folder for this user; pass --db PATH or set ROLLCALL_DB",
         ),
     }

@@ -2,7 +2,7 @@
 //! a progress bar and a final table, evaluate a model folder on a dataset or a pairs list,
 //! and list the trained models. `--json` prints one JSON object for scripts.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::Context as _;
@@ -59,7 +59,7 @@ pub enum ModelsCommand {
 }
 
 /// Runs `rollcall train`.
-pub fn run_train(db: &Path, a: &TrainArgs) -> anyhow::Result<()> {
+pub fn run_train(db: &crate::store::Location, a: &TrainArgs) -> anyhow::Result<()> {
     let load_started = std::time::Instant::now();
     let (config, dataset) = prepare_run(&a.request)?;
     let load_s = load_started.elapsed().as_secs_f64();
@@ -260,7 +260,7 @@ fn candle_device() -> crate::vision::encoders::load::Device {
 }
 
 /// Runs `rollcall models list`.
-pub fn run_models(db: &Path, c: &ModelsCommand) -> anyhow::Result<()> {
+pub fn run_models(db: &crate::store::Location, c: &ModelsCommand) -> anyhow::Result<()> {
     let ModelsCommand::List { dir, json } = c;
     let dir = dir.clone().unwrap_or_else(|| models_dir(db));
     let mut cards: Vec<(PathBuf, ModelCard)> = Vec::new();

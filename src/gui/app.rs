@@ -72,8 +72,8 @@ impl RollcallApp {
 
     /// Keeps the database's window lock for as long as the app lives.
     #[must_use]
-    pub fn with_instance_lock(mut self, lock: crate::store::InstanceLock) -> Self {
-        self.instance_lock = Some(lock);
+    pub fn with_instance_lock(mut self, lock: Option<crate::store::InstanceLock>) -> Self {
+        self.instance_lock = lock;
         self
     }
 
@@ -185,11 +185,8 @@ impl RollcallApp {
             }
             match &cmd {
                 Command::StartLive { class, source } => {
-                    let db = self.store.path().map(std::path::Path::to_owned);
-                    if let Err(err) = self
-                        .attendance
-                        .start_live(ctx, db.as_deref(), *class, source)
-                    {
+                    let db = self.store.location();
+                    if let Err(err) = self.attendance.start_live(ctx, db.as_ref(), *class, source) {
                         self.notices
                             .push(Level::Error, format!("Could not start attendance: {err:#}"));
                     } else if let Some(camera) = source.to_setting(self.attendance.cameras()) {
@@ -202,9 +199,9 @@ impl RollcallApp {
                     continue;
                 }
                 Command::StartTraining => {
-                    let models = self.store.path().map_or_else(
+                    let models = self.store.location().map_or_else(
                         || std::env::temp_dir().join("rollcall-models"),
-                        crate::workflow::train::models_dir,
+                        |l| crate::workflow::train::models_dir(&l),
                     );
                     self.training.start(ctx, models);
                     continue;
@@ -330,10 +327,7 @@ impl RollcallApp {
     fn poll_jobs(&mut self, ctx: &egui::Context) {
         let jobs = self.jobs.get_or_insert_with(|| {
             let c = ctx.clone();
-            Jobs::new(
-                self.store.path().map(std::path::Path::to_owned),
-                move || c.request_repaint(),
-            )
+            Jobs::new(self.store.location(), move || c.request_repaint())
         });
         for (_, result) in jobs.poll() {
             self.report(result);

@@ -226,7 +226,7 @@ impl AttendanceScreen {
     pub fn start_live(
         &mut self,
         ctx: &egui::Context,
-        db: Option<&std::path::Path>,
+        db: Option<&crate::store::Location>,
         class: ClassId,
         source: &SourceChoice,
     ) -> anyhow::Result<()> {
@@ -238,7 +238,7 @@ impl AttendanceScreen {
         let camera =
             CameraThread::spawn(source.spec().open()?, Box::new(move || c.request_repaint()))?;
         let c = ctx.clone();
-        let worker = LiveWorker::start(db.to_owned(), class, None, move || c.request_repaint())?;
+        let worker = LiveWorker::start(db.clone(), class, None, move || c.request_repaint())?;
         self.class = Some(class);
         self.live = Some(Live {
             camera,

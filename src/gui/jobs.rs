@@ -2,7 +2,6 @@
 //! thread with its own connection to the database, so the window never freezes; their results
 //! come back as notices on a later frame.
 
-use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 
@@ -68,7 +67,7 @@ impl Jobs {
     /// Starts the worker on the database file `db` (`None` for a database in memory, where
     /// slow commands cannot run); `wake` repaints the window when a job is done.
     #[must_use]
-    pub fn new(db: Option<PathBuf>, wake: impl Fn() + Send + 'static) -> Self {
+    pub fn new(db: Option<crate::store::Location>, wake: impl Fn() + Send + 'static) -> Self {
         let (req_tx, req_rx) = sync_channel::<(String, Command)>(16);
         let (res_tx, res_rx) = sync_channel::<Done>(16);
         let progress: Progress = Arc::default();

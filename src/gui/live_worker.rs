@@ -2,7 +2,6 @@
 //! ones are dropped, never queued), runs the live engine on it with its own database
 //! connection, and sends back what it decided.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, sync_channel};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
@@ -65,7 +64,7 @@ impl std::fmt::Debug for LiveWorker {
 impl LiveWorker {
     /// Starts the engine for `class` on the database file `db`; `wake` repaints the window.
     pub fn start(
-        db: PathBuf,
+        db: crate::store::Location,
         class: ClassId,
         session: Option<SessionId>,
         wake: impl Fn() + Send + 'static,
@@ -136,7 +135,7 @@ impl Drop for LiveWorker {
 }
 
 fn run(
-    db: &std::path::Path,
+    db: &crate::store::Location,
     class: ClassId,
     session: Option<SessionId>,
     slot: &Slot,

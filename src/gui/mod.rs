@@ -15,8 +15,6 @@ pub mod training;
 pub mod training_job;
 pub mod widgets;
 
-use std::path::Path;
-
 pub use app::RollcallApp;
 pub use command::{Command, Screen};
 
@@ -62,9 +60,13 @@ pub fn clock_time(ms: i64) -> String {
 /// Opens the window on the database (with the camera chosen on the command line, if any) and
 /// runs until it is closed.
 pub fn run(args: crate::workflow::WindowArgs) -> anyhow::Result<()> {
-    let db_path: &Path = &args.db;
-    let lock = crate::store::InstanceLock::acquire(db_path)?;
-    let store = crate::workflow::open(db_path)?;
+    // One window per file; a school server takes any number of windows.
+    let lock = args
+        .db
+        .file()
+        .map(crate::store::InstanceLock::acquire)
+        .transpose()?;
+    let store = crate::workflow::open(&args.db)?;
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("rollcall")

@@ -81,11 +81,19 @@ impl SettingsScreen {
         ui.heading("Settings");
 
         ui.strong("Data");
-        match cx.store.path() {
-            Some(p) => ui.label(format!("Database file: {}", p.display())),
-            None => ui.label("Database in memory (nothing is saved)"),
-        };
-        ui.weak("Everything (roster, photos, attendance) is in this one file. Choose another with --db PATH or ROLLCALL_DB.");
+        match cx.store.location() {
+            Some(crate::store::Location::File(p)) => {
+                ui.label(format!("Database file: {}", p.display()));
+                ui.weak("Everything (roster, photos, attendance) is in this one file. Choose another, or the school server (postgresql://…), with --db or ROLLCALL_DB.");
+            }
+            Some(crate::store::Location::Server(url)) => {
+                ui.label(format!("School server: {}", url.redacted()));
+                ui.weak("The roster, photos and attendance are on the school's PostgreSQL server; the password comes from PGPASSWORD, ~/.pgpass or a service file, never from rollcall.");
+            }
+            None => {
+                ui.label("Database in memory (nothing is saved)");
+            }
+        }
         ui.add_space(style::SECTION_GAP);
 
         ui.strong("Recognition rules");

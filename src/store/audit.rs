@@ -1,6 +1,6 @@
 //! The audit log: every manual change to attendance or biometric data.
 
-use rusqlite::params;
+use super::db::params;
 
 use super::{Result, Store};
 use crate::core::{SessionId, StudentId};
@@ -32,7 +32,7 @@ impl Store {
         student: Option<StudentId>,
         details: &str,
     ) -> Result<()> {
-        self.conn().execute(
+        self.db().execute(
             "INSERT INTO audit_log (at_ms, actor, action, session_id, student_id, details)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
@@ -49,20 +49,20 @@ impl Store {
 
     /// The most recent `limit` entries, newest first.
     pub fn audit_entries(&self, limit: usize) -> Result<Vec<AuditEntry>> {
-        let mut stmt = self.conn().prepare(
+        Ok(self.db().query_map(
             "SELECT at_ms, actor, action, session_id, student_id, details FROM audit_log
              ORDER BY id DESC LIMIT ?1",
-        )?;
-        let rows = stmt.query_map([limit as i64], |r| {
-            Ok(AuditEntry {
-                at_ms: r.get(0)?,
-                actor: r.get(1)?,
-                action: r.get(2)?,
-                session: r.get::<_, Option<i64>>(3)?.map(SessionId),
-                student: r.get::<_, Option<i64>>(4)?.map(StudentId),
-                details: r.get(5)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            [limit as i64],
+            |r| {
+                Ok(AuditEntry {
+                    at_ms: r.get(0)?,
+                    actor: r.get(1)?,
+                    action: r.get(2)?,
+                    session: r.get::<_, Option<i64>>(3)?.map(SessionId),
+                    student: r.get::<_, Option<i64>>(4)?.map(StudentId),
+                    details: r.get(5)?,
+                })
+            },
+        )?)
     }
 }

@@ -1,6 +1,6 @@
 //! Classes: add, list, find, configure, remove.
 
-use rusqlite::{OptionalExtension as _, params};
+use super::db::{OptionalExtension as _, params};
 
 use super::{Result, Store, StoreError, duplicate_or};
 use crate::core::ClassId;
@@ -28,7 +28,7 @@ const SELECT: &str = "SELECT c.id, c.name, c.threshold_override, c.late_after_mi
         (SELECT count(*) FROM sessions x WHERE x.class_id = c.id)
      FROM classes c";
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ClassRow> {
+fn row(r: &super::db::Row) -> super::db::DbResult<ClassRow> {
     Ok(ClassRow {
         id: ClassId(r.get(0)?),
         name: r.get(1)?,
@@ -43,31 +43,31 @@ impl Store {
     /// Adds a class. Names are trimmed and must be unique.
     pub fn add_class(&self, name: &str) -> Result<ClassId> {
         let name = clean_name(name, "class name")?;
-        self.conn()
-            .execute(
-                "INSERT INTO classes (name, created_ms) VALUES (?1, ?2)",
+        let id = self
+            .db()
+            .query_row(
+                "INSERT INTO classes (name, created_ms) VALUES (?1, ?2) RETURNING id",
                 params![name, self.now_ms()],
+                |r| r.get(0),
             )
             .map_err(|err| duplicate_or(err, "class", &name))?;
-        Ok(ClassId(self.conn().last_insert_rowid()))
+        Ok(ClassId(id))
     }
 
     /// All classes, by name.
     pub fn list_classes(&self) -> Result<Vec<ClassRow>> {
-        let mut stmt = self
-            .conn()
-            .prepare(&format!("{SELECT} ORDER BY c.name COLLATE NOCASE"))?;
-        let rows = stmt.query_map([], row)?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        Ok(self
+            .db()
+            .query_map(&format!("{SELECT} ORDER BY lower(c.name), c.id"), [], row)?)
     }
 
     /// Finds a class by exact name (case-insensitive) or by numeric id.
     pub fn find_class(&self, key: &str) -> Result<ClassRow> {
         let key = key.trim();
         let by_name = self
-            .conn()
+            .db()
             .query_row(
-                &format!("{SELECT} WHERE c.name = ?1 COLLATE NOCASE"),
+                &format!("{SELECT} WHERE lower(c.name) = lower(?1)"),
                 [key],
                 row,
             )
@@ -77,7 +77,7 @@ impl Store {
         }
         if let Ok(id) = key.trim_start_matches('#').parse::<i64>()
             && let Some(c) = self
-                .conn()
+                .db()
                 .query_row(&format!("{SELECT} WHERE c.id = ?1"), [id], row)
                 .optional()?
         {
@@ -91,7 +91,7 @@ impl Store {
 
     /// A class by id.
     pub fn class(&self, id: ClassId) -> Result<ClassRow> {
-        self.conn()
+        self.db()
             .query_row(&format!("{SELECT} WHERE c.id = ?1"), [id.0], row)
             .optional()?
             .ok_or_else(|| class_not_found(id))
@@ -106,7 +106,7 @@ impl Store {
                 "threshold must be a positive number, not {t}"
             )));
         }
-        let n = self.conn().execute(
+        let n = self.db().execute(
             "UPDATE classes SET threshold_override = ?2 WHERE id = ?1",
             params![id.0, threshold.map(f64::from)],
         )?;
@@ -115,7 +115,7 @@ impl Store {
 
     /// Sets after how many minutes an automatic mark counts as late.
     pub fn set_class_late_after(&self, id: ClassId, minutes: u32) -> Result<()> {
-        let n = self.conn().execute(
+        let n = self.db().execute(
             "UPDATE classes SET late_after_minutes = ?2 WHERE id = ?1",
             params![id.0, minutes],
         )?;

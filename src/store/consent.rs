@@ -1,7 +1,7 @@
 //! Biometric consent records: who gave consent for a student, when, and for what. Without a
 //! consent in force, a student's face is never stored or matched.
 
-use rusqlite::params;
+use super::db::params;
 
 use super::classes::clean_name;
 use super::{Result, Store, StoreError};
@@ -29,12 +29,12 @@ pub const DEFAULT_PURPOSE: &str = "face recognition for class attendance";
 
 /// Inserts a consent record and its audit entry inside a transaction.
 pub(crate) fn insert_consent(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &super::db::Db,
     student: StudentId,
     given_by: &str,
     purpose: &str,
     now: i64,
-) -> rusqlite::Result<()> {
+) -> super::db::DbResult<()> {
     tx.execute(
         "INSERT INTO consents (student_id, given_by, purpose, given_ms) VALUES (?1, ?2, ?3, ?4)",
         params![student.0, given_by, purpose, now],
@@ -66,7 +66,7 @@ impl Store {
 
     /// Whether a consent is in force for `student`.
     pub fn has_consent(&self, student: StudentId) -> Result<bool> {
-        Ok(self.conn().query_row(
+        Ok(self.db().query_row(
             "SELECT EXISTS (SELECT 1 FROM consents WHERE student_id = ?1 AND withdrawn_ms IS NULL)",
             [student.0],
             |r| r.get(0),
@@ -75,21 +75,21 @@ impl Store {
 
     /// The consent history of `student`, oldest first.
     pub fn consents(&self, student: StudentId) -> Result<Vec<ConsentRow>> {
-        let mut stmt = self.conn().prepare(
+        Ok(self.db().query_map(
             "SELECT id, student_id, given_by, purpose, given_ms, withdrawn_ms FROM consents
              WHERE student_id = ?1 ORDER BY given_ms, id",
-        )?;
-        let rows = stmt.query_map([student.0], |r| {
-            Ok(ConsentRow {
-                id: r.get(0)?,
-                student: StudentId(r.get(1)?),
-                given_by: r.get(2)?,
-                purpose: r.get(3)?,
-                given_ms: r.get(4)?,
-                withdrawn_ms: r.get(5)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            [student.0],
+            |r| {
+                Ok(ConsentRow {
+                    id: r.get(0)?,
+                    student: StudentId(r.get(1)?),
+                    given_by: r.get(2)?,
+                    purpose: r.get(3)?,
+                    given_ms: r.get(4)?,
+                    withdrawn_ms: r.get(5)?,
+                })
+            },
+        )?)
     }
 
     /// Withdraws every consent in force for `student` and deletes their biometric data at once

@@ -1,7 +1,7 @@
 //! The registry of face encoders: which models exist, their metric and default threshold, and
 //! which one attendance uses.
 
-use rusqlite::{OptionalExtension as _, params};
+use super::db::{OptionalExtension as _, params};
 
 use super::{Result, Store, StoreError};
 use crate::core::{Metric, ModelId};
@@ -29,7 +29,7 @@ pub struct EncoderRow {
 
 const SELECT: &str = "SELECT id, name, path, metric, dim, default_threshold, default_margin, is_active FROM encoders";
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EncoderRow> {
+fn row(r: &super::db::Row) -> super::db::DbResult<EncoderRow> {
     let metric: String = r.get(3)?;
     Ok(EncoderRow {
         id: ModelId(r.get(0)?),
@@ -53,7 +53,7 @@ impl Store {
                 e.id
             )));
         }
-        self.conn().execute(
+        self.db().execute(
             "INSERT INTO encoders (id, name, path, metric, dim, default_threshold, default_margin, created_ms)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, path = excluded.path,
@@ -75,16 +75,16 @@ impl Store {
 
     /// All registered encoders, active first.
     pub fn list_encoders(&self) -> Result<Vec<EncoderRow>> {
-        let mut stmt = self
-            .conn()
-            .prepare(&format!("{SELECT} ORDER BY is_active DESC, created_ms, id"))?;
-        let rows = stmt.query_map([], row)?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        Ok(self.db().query_map(
+            &format!("{SELECT} ORDER BY is_active DESC, created_ms, id"),
+            [],
+            row,
+        )?)
     }
 
     /// One encoder by id.
     pub fn encoder(&self, id: &ModelId) -> Result<EncoderRow> {
-        self.conn()
+        self.db()
             .query_row(&format!("{SELECT} WHERE id = ?1"), [id.as_str()], row)
             .optional()?
             .ok_or_else(|| StoreError::NotFound {
@@ -96,7 +96,7 @@ impl Store {
     /// The encoder attendance uses, if one is set.
     pub fn active_encoder(&self) -> Result<Option<EncoderRow>> {
         Ok(self
-            .conn()
+            .db()
             .query_row(&format!("{SELECT} WHERE is_active = 1"), [], row)
             .optional()?)
     }

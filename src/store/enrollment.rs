@@ -1,6 +1,6 @@
 //! Enrollment photos, their face crops and quality figures, and the embeddings made from them.
 
-use rusqlite::{OptionalExtension as _, params};
+use super::db::{OptionalExtension as _, params};
 
 use super::{Result, Store, StoreError};
 use crate::core::{ClassId, Embedding, Gallery, Metric, ModelId, StudentId};
@@ -48,11 +48,11 @@ pub struct NewEnrollment<'a> {
 
 /// Writes (or replaces) an enrollment and its embedding inside a transaction.
 pub(super) fn write_enrollment(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &super::db::Db,
     student: StudentId,
     new: &NewEnrollment<'_>,
     now: i64,
-) -> rusqlite::Result<()> {
+) -> super::db::DbResult<()> {
     tx.execute(
         "INSERT INTO enrollments (student_id, photo, photo_format, face_crop, quality_json, enrolled_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -71,10 +71,7 @@ pub(super) fn write_enrollment(
     Ok(())
 }
 
-pub(crate) fn delete_biometrics(
-    tx: &rusqlite::Transaction<'_>,
-    student: StudentId,
-) -> rusqlite::Result<()> {
+pub(crate) fn delete_biometrics(tx: &super::db::Db, student: StudentId) -> super::db::DbResult<()> {
     tx.execute("DELETE FROM enrollments WHERE student_id = ?1", [student.0])?;
     tx.execute("DELETE FROM embeddings WHERE student_id = ?1", [student.0])?;
     tx.execute(
@@ -146,7 +143,7 @@ impl Store {
     /// The enrollment of `student`, if any.
     pub fn enrollment(&self, student: StudentId) -> Result<Option<EnrollmentRow>> {
         Ok(self
-            .conn()
+            .db()
             .query_row(
                 "SELECT student_id, photo, photo_format, face_crop, quality_json, enrolled_ms
                  FROM enrollments WHERE student_id = ?1",
@@ -167,7 +164,7 @@ impl Store {
 
     /// Stores (or replaces) the embedding of a student's enrollment photo for one model.
     pub fn put_embedding(&self, student: StudentId, embedding: &Embedding) -> Result<()> {
-        self.conn().execute(
+        self.db().execute(
             "INSERT INTO embeddings (student_id, model_id, vector, created_ms)
              SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM enrollments WHERE student_id = ?1)
              ON CONFLICT (student_id, model_id) DO UPDATE SET vector = excluded.vector,
@@ -185,7 +182,7 @@ impl Store {
     /// The embedding of a student for one model.
     pub fn embedding(&self, student: StudentId, model: &ModelId) -> Result<Option<Embedding>> {
         let blob: Option<Vec<u8>> = self
-            .conn()
+            .db()
             .query_row(
                 "SELECT vector FROM embeddings WHERE student_id = ?1 AND model_id = ?2",
                 params![student.0, model.as_str()],
@@ -200,19 +197,19 @@ impl Store {
     /// Enrolled photos that have no embedding from `model` yet: the work list of re-embedding,
     /// which therefore resumes where it stopped after a crash.
     pub fn pending_reembed(&self, model: &ModelId) -> Result<Vec<ReembedItem>> {
-        let mut stmt = self.conn().prepare(
+        Ok(self.db().query_map(
             "SELECT e.student_id, e.photo FROM enrollments e JOIN students s ON s.id = e.student_id
              WHERE s.removed_ms IS NULL AND NOT EXISTS
                (SELECT 1 FROM embeddings b WHERE b.student_id = e.student_id AND b.model_id = ?1)
              ORDER BY e.student_id",
-        )?;
-        let rows = stmt.query_map([model.as_str()], |r| {
-            Ok(ReembedItem {
-                student: StudentId(r.get(0)?),
-                photo: r.get(1)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            [model.as_str()],
+            |r| {
+                Ok(ReembedItem {
+                    student: StudentId(r.get(0)?),
+                    photo: r.get(1)?,
+                })
+            },
+        )?)
     }
 
     /// The gallery of a class for one model: every current, consenting member with an embedding
@@ -225,20 +222,18 @@ impl Store {
         dim: usize,
     ) -> Result<(Gallery, usize)> {
         let mut gallery = Gallery::new(model.clone(), metric, dim);
-        let mut stmt = self.conn().prepare(
+        let rows = self.db().query_map(
             "SELECT s.id, b.vector FROM class_members m
                JOIN students s ON s.id = m.student_id AND s.removed_ms IS NULL
                LEFT JOIN embeddings b ON b.student_id = s.id AND b.model_id = ?2
              WHERE m.class_id = ?1
                AND EXISTS (SELECT 1 FROM consents k WHERE k.student_id = s.id AND k.withdrawn_ms IS NULL)
              ORDER BY s.id",
+            params![class.0, model.as_str()],
+            |r| Ok((StudentId(r.get(0)?), r.get::<_, Option<Vec<u8>>>(1)?)),
         )?;
         let mut missing = 0;
-        let rows = stmt.query_map(params![class.0, model.as_str()], |r| {
-            Ok((StudentId(r.get(0)?), r.get::<_, Option<Vec<u8>>>(1)?))
-        })?;
-        for r in rows {
-            let (student, blob) = r?;
+        for (student, blob) in rows {
             let Some(blob) = blob else {
                 missing += 1;
                 continue;
@@ -279,12 +274,11 @@ impl Store {
         let now = self.now_ms();
         let cutoff = now - i64::from(max_age_days) * 86_400_000;
         self.in_transaction(|tx| {
-            let students: Vec<i64> = {
-                let mut stmt =
-                    tx.prepare("SELECT student_id FROM enrollments WHERE enrolled_ms < ?1")?;
-                stmt.query_map([cutoff], |r| r.get(0))?
-                    .collect::<Result<_, _>>()?
-            };
+            let students: Vec<i64> = tx.query_map(
+                "SELECT student_id FROM enrollments WHERE enrolled_ms < ?1",
+                [cutoff],
+                |r| r.get(0),
+            )?;
             for &s in &students {
                 delete_biometrics(tx, StudentId(s))?;
                 tx.execute(

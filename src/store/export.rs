@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 use std::io::Write;
 
+use super::db::params;
 use chrono::TimeZone;
-use rusqlite::params;
 
 use super::marks::MarkRow;
 use super::{Result, SessionRow, Store, StoreError};
@@ -111,21 +111,21 @@ impl Store {
         let until = s
             .ended_ms
             .unwrap_or_else(|| self.now_ms().max(s.started_ms));
-        let mut stmt = self.conn().prepare(
+        let students = self.db().query_map(
             "SELECT s.id, s.display_name, s.external_id FROM class_members m JOIN students s ON s.id = m.student_id
              WHERE m.class_id = ?1 AND m.joined_ms <= ?2 AND (s.removed_ms IS NULL OR s.removed_ms > ?3)
              UNION
              SELECT s.id, s.display_name, s.external_id FROM marks k JOIN students s ON s.id = k.student_id
              WHERE k.session_id = ?4",
-        )?;
-        let students =
-            stmt.query_map(params![s.class_id.0, until, s.started_ms, session.0], |r| {
+            params![s.class_id.0, until, s.started_ms, session.0],
+            |r| {
                 Ok((
                     StudentId(r.get(0)?),
                     r.get::<_, String>(1)?,
                     r.get::<_, Option<String>>(2)?,
                 ))
-            })?;
+            },
+        )?;
         let mut marks: HashMap<StudentId, MarkRow> = self
             .marks(session)?
             .into_iter()
@@ -133,7 +133,7 @@ impl Store {
             .collect();
         let mut roll = Vec::new();
         for st in students {
-            let (student, name, external_id) = st?;
+            let (student, name, external_id) = st;
             roll.push(RollEntry {
                 student,
                 name,

@@ -1,7 +1,7 @@
 //! Attendance marks: at most one per student per session. Automatic marks keep the first
 //! sighting; manual changes override the status and are written to the audit log.
 
-use rusqlite::{OptionalExtension as _, params};
+use super::db::{OptionalExtension as _, params};
 
 use super::{Result, Store, StoreError};
 use crate::core::calibration::{RecordedKind, RecordedMatch};
@@ -82,10 +82,10 @@ const SELECT: &str =
      FROM marks k JOIN students s ON s.id = k.student_id
      LEFT JOIN students r ON r.id = k.runner_up_student_id";
 
-pub(crate) fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MarkRow> {
+pub(crate) fn row(r: &super::db::Row) -> super::db::DbResult<MarkRow> {
     let status: String = r.get(4)?;
     let source: String = r.get(5)?;
-    let f = |i: usize| -> rusqlite::Result<Option<f32>> {
+    let f = |i: usize| -> super::db::DbResult<Option<f32>> {
         Ok(r.get::<_, Option<f64>>(i)?.map(|v| v as f32))
     };
     Ok(MarkRow {
@@ -148,8 +148,9 @@ impl Store {
                 return Ok(RecordOutcome::Marked);
             }
             tx.execute(
-                "UPDATE marks SET last_seen_ms = max(coalesce(last_seen_ms, 0), ?3)
-                 WHERE session_id = ?1 AND student_id = ?2",
+                "UPDATE marks SET last_seen_ms = ?3
+                 WHERE session_id = ?1 AND student_id = ?2
+                   AND (last_seen_ms IS NULL OR last_seen_ms < ?3)",
                 params![m.session.0, m.student.0, m.frame_ms],
             )?;
             let status: String = tx.query_row(
@@ -168,9 +169,10 @@ impl Store {
         student: StudentId,
         seen_ms: i64,
     ) -> Result<()> {
-        self.conn().execute(
-            "UPDATE marks SET last_seen_ms = max(coalesce(last_seen_ms, 0), ?3)
-             WHERE session_id = ?1 AND student_id = ?2",
+        self.db().execute(
+            "UPDATE marks SET last_seen_ms = ?3
+             WHERE session_id = ?1 AND student_id = ?2
+               AND (last_seen_ms IS NULL OR last_seen_ms < ?3)",
             params![session.0, student.0, seen_ms],
         )?;
         Ok(())
@@ -221,7 +223,7 @@ impl Store {
     /// The mark of a student in a session.
     pub fn mark(&self, session: SessionId, student: StudentId) -> Result<Option<MarkRow>> {
         Ok(self
-            .conn()
+            .db()
             .query_row(
                 &format!("{SELECT} WHERE k.session_id = ?1 AND k.student_id = ?2"),
                 params![session.0, student.0],
@@ -232,11 +234,11 @@ impl Store {
 
     /// All marks of a session, by student name.
     pub fn marks(&self, session: SessionId) -> Result<Vec<MarkRow>> {
-        let mut stmt = self.conn().prepare(&format!(
-            "{SELECT} WHERE k.session_id = ?1 ORDER BY s.display_name COLLATE NOCASE, s.id"
-        ))?;
-        let rows = stmt.query_map([session.0], row)?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        Ok(self.db().query_map(
+            &format!("{SELECT} WHERE k.session_id = ?1 ORDER BY lower(s.display_name), s.id"),
+            [session.0],
+            row,
+        )?)
     }
 
     /// Distances of confirmed automatic marks of a class's sessions: the genuine distribution
@@ -246,15 +248,14 @@ impl Store {
         class: crate::core::ClassId,
         model: &ModelId,
     ) -> Result<Vec<f32>> {
-        let mut stmt = self.conn().prepare(
+        let rows = self.db().query_map(
             "SELECT k.score FROM marks k JOIN sessions x ON x.id = k.session_id
              WHERE x.class_id = ?1 AND k.model_id = ?2 AND k.source IN ('auto', 'review')
                AND k.score IS NOT NULL AND k.status IN ('present', 'late')",
+            params![class.0, model.as_str()],
+            |r| r.get::<_, f64>(0),
         )?;
-        let rows = stmt.query_map(params![class.0, model.as_str()], |r| r.get::<_, f64>(0))?;
-        Ok(rows
-            .map(|r| r.map(|v| v as f32))
-            .collect::<Result<Vec<_>, _>>()?)
+        Ok(rows.into_iter().map(|v| v as f32).collect())
     }
 
     /// The matches the engine recorded in a class's sessions with `model` (automatic marks
@@ -273,17 +274,17 @@ impl Store {
             "SELECT k.session_id, k.student_id, k.score, k.margin, NULL, {}
                FROM marks k JOIN sessions x ON x.id = k.session_id
               WHERE x.class_id = ?1 AND k.model_id = ?2 AND k.source = 'auto'
-                AND k.score IS NOT NULL AND (?3 IS NULL OR x.id = ?3)
+                AND k.score IS NOT NULL AND (CAST(?3 AS BIGINT) IS NULL OR x.id = ?3)
              UNION ALL
              SELECT q.session_id, q.candidate_student_id, q.score, q.margin, q.state, {}
                FROM review_queue q JOIN sessions x ON x.id = q.session_id
               WHERE x.class_id = ?1 AND q.model_id = ?2 AND q.candidate_student_id IS NOT NULL
-                AND q.score IS NOT NULL AND (?3 IS NULL OR x.id = ?3)",
+                AND q.score IS NOT NULL AND (CAST(?3 AS BIGINT) IS NULL OR x.id = ?3)",
             PRESENT.replace("{student}", "k.student_id"),
             PRESENT.replace("{student}", "q.candidate_student_id"),
         );
-        let mut stmt = self.conn().prepare(&sql)?;
-        let rows = stmt.query_map(
+        Ok(self.db().query_map(
+            &sql,
             params![class.0, model.as_str(), session.map(|s| s.0)],
             |r| {
                 let state: Option<String> = r.get(4)?;
@@ -301,7 +302,6 @@ impl Store {
                     present_in_the_end: r.get(5)?,
                 })
             },
-        )?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        )?)
     }
 }

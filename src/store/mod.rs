@@ -1,10 +1,13 @@
 //! The one SQLite file that holds everything: classes, students, enrollment photos and
 //! embeddings, encoders, sessions, marks, the review queue, consent and the audit log.
-//! The schema changes only through the numbered folders in `migrations/`, embedded here.
+//! The schema changes only through the numbered folders in `migrations/sqlite` (and, for a
+//! school server, `migrations/postgres`), embedded here.
 
 mod audit;
 mod classes;
+pub mod cluster;
 mod consent;
+pub mod db;
 mod encoders;
 mod enrollment;
 pub mod export;
@@ -12,6 +15,7 @@ mod lock;
 mod marks;
 mod review;
 pub mod sample;
+pub mod server;
 mod sessions;
 mod settings;
 mod students;
@@ -20,10 +24,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
 
 use include_dir::{Dir, include_dir};
-use rusqlite::{Connection, OpenFlags, OptionalExtension as _};
+use rusqlite::{Connection, OpenFlags};
 use rusqlite_migration::{Migrations, SchemaVersion};
 
 use crate::core::EmbeddingError;
+pub use db::Engine;
+use db::{Db, DbError, OptionalExtension as _};
 
 pub use audit::AuditEntry;
 pub use classes::ClassRow;
@@ -33,11 +39,12 @@ pub use enrollment::{EnrollmentRow, NewEnrollment, ReembedItem};
 pub use lock::InstanceLock;
 pub use marks::{AutoMark, MarkRow, RecordOutcome};
 pub use review::ReviewRow;
+pub use server::{Location, ServerUrl};
 pub use sessions::{SessionRow, SessionSettings};
 pub use settings::Settings;
 pub use students::StudentRow;
 
-static MIGRATIONS_DIR: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/migrations");
+static MIGRATIONS_DIR: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/migrations/sqlite");
 
 /// The embedded migrations, in order.
 pub static MIGRATIONS: LazyLock<Result<Migrations<'static>, String>> =
@@ -109,6 +116,15 @@ pub enum StoreError {
     /// A request that breaks a rule (a message for the teacher).
     #[error("{0}")]
     Invalid(String),
+    /// The school's PostgreSQL server reported an error.
+    #[error("the school server: {0}")]
+    Server(DbError),
+    /// The school's PostgreSQL server cannot be reached (stopped, or the network is down).
+    #[error("the school server cannot be reached: {0}")]
+    Unreachable(DbError),
+    /// A row could not be read (a damaged row, or a query the store got wrong).
+    #[error("database error: {0}")]
+    Db(DbError),
     /// A stored embedding could not be read.
     #[error("stored embedding is damaged: {0}")]
     Embedding(#[from] EmbeddingError),
@@ -132,6 +148,26 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+impl From<DbError> for StoreError {
+    fn from(err: DbError) -> Self {
+        match err {
+            DbError::Sqlite(e) => Self::from(e),
+            e @ DbError::Postgres(_) if e.is_connection_lost() => Self::Unreachable(e),
+            e @ DbError::Postgres(_) => Self::Server(e),
+            e => Self::Db(e),
+        }
+    }
+}
+
+impl StoreError {
+    /// Whether a transaction failed only because a concurrent one got in the way, so that
+    /// running it again is right (PostgreSQL's serialization failures and deadlocks).
+    #[must_use]
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Server(e) if e.is_retryable())
+    }
+}
+
 /// Shorthand for store results.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -150,8 +186,9 @@ pub fn system_clock() -> Clock {
 
 /// An open rollcall database.
 pub struct Store {
-    conn: Connection,
+    db: Db,
     path: Option<PathBuf>,
+    server: Option<server::ServerUrl>,
     clock: Clock,
 }
 
@@ -159,8 +196,15 @@ impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
             .field("path", &self.path)
+            .field("server", &self.server)
             .finish_non_exhaustive()
     }
+}
+
+/// The default store: the SQLite file in the platform data folder.
+#[must_use]
+pub fn default_location() -> Option<Location> {
+    default_db_path().map(Location::File)
 }
 
 /// The default database location: the platform data folder
@@ -208,8 +252,9 @@ impl Store {
             restrict_permissions(path)?;
         }
         let mut store = Self {
-            conn,
+            db: Db::Sqlite(conn),
             path: Some(path.to_owned()),
+            server: None,
             clock: system_clock(),
         };
         store.configure().map_err(|err| match err {
@@ -227,8 +272,9 @@ impl Store {
     pub fn open_in_memory() -> Result<Self> {
         let conn = Connection::open_in_memory()?;
         let mut store = Self {
-            conn,
+            db: Db::Sqlite(conn),
             path: None,
+            server: None,
             clock: system_clock(),
         };
         store.configure()?;
@@ -255,25 +301,57 @@ impl Store {
         self.path.as_deref()
     }
 
-    /// The schema version of the open database.
-    pub fn schema_version(&self) -> Result<usize> {
-        migrations()?
-            .current_version(&self.conn)
-            .map(usize::from)
-            .map_err(|err| StoreError::Migration(err.to_string()))
+    /// Where this store lives (`None` for a database in memory).
+    #[must_use]
+    pub fn location(&self) -> Option<Location> {
+        match (&self.path, &self.server) {
+            (Some(p), _) => Some(Location::File(p.clone())),
+            (None, Some(url)) => Some(Location::Server(url.clone())),
+            (None, None) => None,
+        }
     }
 
-    /// Runs `PRAGMA integrity_check` and returns its findings (`["ok"]` when healthy).
+    /// Which engine this store runs on.
+    #[must_use]
+    pub fn engine(&self) -> Engine {
+        self.db.engine()
+    }
+
+    /// The schema version of the open database.
+    pub fn schema_version(&self) -> Result<usize> {
+        match &self.db {
+            Db::Sqlite(conn) => migrations()?
+                .current_version(conn)
+                .map(usize::from)
+                .map_err(|err| StoreError::Migration(err.to_string())),
+            Db::Postgres(_) => server::schema_version(&self.db),
+        }
+    }
+
+    /// Runs SQLite's `PRAGMA integrity_check` and returns its findings (`["ok"]` when
+    /// healthy). A PostgreSQL server checks its own pages, so there it only confirms that the
+    /// schema is the one this build expects.
     pub fn integrity_check(&self) -> Result<Vec<String>> {
-        let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        match &self.db {
+            Db::Sqlite(_) => Ok(self
+                .db
+                .query_map("PRAGMA integrity_check", [], |r| r.get::<_, String>(0))?),
+            Db::Postgres(_) => {
+                let found = self.schema_version()?;
+                let expected = server::supported_schema_version()?;
+                Ok(vec![if found == expected {
+                    "ok".to_owned()
+                } else {
+                    format!("schema version {found}, expected {expected}")
+                }])
+            }
+        }
     }
 
     /// Reads a setting.
     pub fn setting(&self, key: &str) -> Result<Option<String>> {
         Ok(self
-            .conn
+            .db
             .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
                 r.get(0)
             })
@@ -282,7 +360,7 @@ impl Store {
 
     /// Writes a setting.
     pub fn set_setting(&self, key: &str, value: &str) -> Result<()> {
-        self.conn.execute(
+        self.db.execute(
             "INSERT INTO settings (key, value) VALUES (?1, ?2)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             [key, value],
@@ -291,7 +369,16 @@ impl Store {
     }
 
     /// Copies the whole database to `dest` with SQLite's online backup (safe while in use).
+    /// A school server is backed up with PostgreSQL's own tools (`pg_dump`), so there this
+    /// is refused with that advice.
     pub fn backup_to(&self, dest: &Path) -> Result<()> {
+        let Some(conn) = self.db.sqlite() else {
+            return Err(StoreError::Invalid(
+                "this is a PostgreSQL server: back it up with pg_dump (or the school's database \
+                 backup), not with rollcall"
+                    .to_owned(),
+            ));
+        };
         if dest.exists() {
             return Err(StoreError::Invalid(format!(
                 "{} already exists: choose a new file name for the backup",
@@ -300,38 +387,41 @@ impl Store {
         }
         let mut out = Connection::open(dest)?;
         restrict_permissions(dest)?;
-        let backup = rusqlite::backup::Backup::new(&self.conn, &mut out)?;
+        let backup = rusqlite::backup::Backup::new(conn, &mut out)?;
         backup.run_to_completion(256, std::time::Duration::from_millis(5), None)?;
         Ok(())
     }
 
-    pub(crate) fn conn(&self) -> &Connection {
-        &self.conn
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
     }
 
     fn configure(&mut self) -> Result<()> {
-        self.conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let Db::Sqlite(conn) = &self.db else {
+            return Ok(());
+        };
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
         // Reading one value forces SQLite to read the header, so a non-database fails here.
-        self.conn
-            .query_row("PRAGMA schema_version", [], |r| r.get::<_, i64>(0))?;
-        self.conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.query_row("PRAGMA schema_version", [], |r| r.get::<_, i64>(0))?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
         if self.path.is_some() {
-            let mode: String = self
-                .conn
-                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+            let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
             if !mode.eq_ignore_ascii_case("wal") {
                 log::warn!("SQLite refused WAL mode (journal mode is {mode:?})");
             }
         }
         // Every committed mark must survive a crash of the app.
-        self.conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
         Ok(())
     }
 
     fn migrate(&mut self) -> Result<()> {
+        let Db::Sqlite(conn) = &mut self.db else {
+            return server::migrate(&self.db);
+        };
         let m = migrations()?;
         let supported = supported_schema_version()?;
-        match m.current_version(&self.conn) {
+        match m.current_version(conn) {
             Ok(SchemaVersion::Outside(v)) => {
                 return Err(StoreError::NewerSchema {
                     found: v.get(),
@@ -341,19 +431,15 @@ impl Store {
             Ok(_) => {}
             Err(err) => return Err(StoreError::Migration(err.to_string())),
         }
-        m.to_latest(&mut self.conn)
+        m.to_latest(conn)
             .map_err(|err| StoreError::Migration(err.to_string()))
     }
 
-    /// Runs `f` in one transaction: all of its changes land, or none.
-    pub(crate) fn in_transaction<T>(
-        &self,
-        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
-    ) -> Result<T> {
-        let tx = self.conn.unchecked_transaction()?;
-        let value = f(&tx)?;
-        tx.commit()?;
-        Ok(value)
+    /// Runs `f` in one transaction: all of its changes land, or none. On PostgreSQL a
+    /// transaction that a concurrent classroom aborted is run again, so `f` may run more than
+    /// once and must only talk to the database.
+    pub(crate) fn in_transaction<T>(&self, f: impl FnMut(&Db) -> Result<T>) -> Result<T> {
+        self.db.transaction(f, StoreError::is_retryable)
     }
 }
 
@@ -398,10 +484,8 @@ fn restrict_permissions(path: &Path) -> Result<()> {
 }
 
 /// Maps a UNIQUE-constraint failure to [`StoreError::Duplicate`].
-pub(crate) fn duplicate_or(err: rusqlite::Error, what: &'static str, key: &str) -> StoreError {
-    if err.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation)
-        && err.to_string().contains("UNIQUE")
-    {
+pub(crate) fn duplicate_or(err: DbError, what: &'static str, key: &str) -> StoreError {
+    if err.is_unique_violation() {
         StoreError::Duplicate {
             what,
             key: key.to_owned(),

@@ -1,6 +1,6 @@
 //! The review queue: faces the engine was unsure about, for the teacher to accept or reject.
 
-use rusqlite::{OptionalExtension as _, params};
+use super::db::{OptionalExtension as _, params};
 
 use super::{RecordOutcome, Result, Store, StoreError};
 use crate::core::attendance::arrival_status;
@@ -45,8 +45,8 @@ const SELECT: &str =
      FROM review_queue q LEFT JOIN students c ON c.id = q.candidate_student_id
      LEFT JOIN students r ON r.id = q.runner_up_student_id";
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReviewRow> {
-    let f = |i: usize| -> rusqlite::Result<Option<f32>> {
+fn row(r: &super::db::Row) -> super::db::DbResult<ReviewRow> {
+    let f = |i: usize| -> super::db::DbResult<Option<f32>> {
         Ok(r.get::<_, Option<f64>>(i)?.map(|v| v as f32))
     };
     Ok(ReviewRow {
@@ -79,10 +79,10 @@ impl Store {
         model: Option<&ModelId>,
         crop: Option<&[u8]>,
     ) -> Result<ReviewId> {
-        self.conn().execute(
+        let id = self.db().query_row(
             "INSERT INTO review_queue (session_id, candidate_student_id, score, margin, runner_up_student_id,
                runner_up_score, model_id, reason, frame_ms, face_crop, created_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id",
             params![
                 session.0,
                 event.candidate.student.0,
@@ -96,22 +96,21 @@ impl Store {
                 crop,
                 self.now_ms(),
             ],
+            |r| r.get(0),
         )?;
-        Ok(ReviewId(self.conn().last_insert_rowid()))
+        Ok(ReviewId(id))
     }
 
     /// Pending reviews, of one session or all, oldest first.
     pub fn pending_reviews(&self, session: Option<SessionId>) -> Result<Vec<ReviewRow>> {
-        let mut stmt = self.conn().prepare(&format!(
-            "{SELECT} WHERE q.state = 'pending' AND (?1 IS NULL OR q.session_id = ?1) ORDER BY q.id"
-        ))?;
-        let rows = stmt.query_map([session.map(|s| s.0)], row)?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        Ok(self.db().query_map(&format!(
+            "{SELECT} WHERE q.state = 'pending' AND (CAST(?1 AS BIGINT) IS NULL OR q.session_id = ?1) ORDER BY q.id"
+        ), [session.map(|s| s.0)], row)?)
     }
 
     /// One review by id.
     pub fn review(&self, id: ReviewId) -> Result<ReviewRow> {
-        self.conn()
+        self.db()
             .query_row(&format!("{SELECT} WHERE q.id = ?1"), [id.0], row)
             .optional()?
             .ok_or_else(|| StoreError::NotFound {
@@ -123,7 +122,7 @@ impl Store {
     /// The stored face crop of a review (PNG).
     pub fn review_crop(&self, id: ReviewId) -> Result<Option<Vec<u8>>> {
         Ok(self
-            .conn()
+            .db()
             .query_row(
                 "SELECT face_crop FROM review_queue WHERE id = ?1",
                 [id.0],
@@ -151,7 +150,7 @@ impl Store {
         let session = self.session(r.session)?;
         let status = arrival_status(session.started_ms, r.frame_ms, session.late_after_minutes);
         let model = self
-            .conn()
+            .db()
             .query_row(
                 "SELECT model_id FROM review_queue WHERE id = ?1",
                 [id.0],

@@ -5,7 +5,7 @@
 
 use std::io::Cursor;
 
-use rusqlite::params;
+use super::db::params;
 
 use super::{EncoderRow, NewEnrollment, Result, Store, StoreError};
 use crate::core::{ClassId, Embedding, Metric, ReviewId, SessionId, StudentId};
@@ -383,15 +383,16 @@ impl Store {
                 )?;
             }
             // Past sessions: most students come nearly always, every ninth misses a third.
-            let insert_session = |started: i64, ended: Option<i64>| -> rusqlite::Result<SessionId> {
-                tx.execute(
+            let insert_session = |started: i64, ended: Option<i64>| -> super::db::DbResult<SessionId> {
+                let id = tx.query_row(
                     "INSERT INTO sessions (class_id, started_ms, ended_ms, model_id, threshold, margin, late_after_minutes)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 10)",
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 10) RETURNING id",
                     params![class.0, started, ended, encoder.id.as_str(), f64::from(threshold), f64::from(margin)],
+                    |r| r.get(0),
                 )?;
-                Ok(SessionId(tx.last_insert_rowid()))
+                Ok(SessionId(id))
             };
-            let insert_mark = |rng: &mut Rng, session: SessionId, student: StudentId, status: &str, source: &str, at: i64| -> rusqlite::Result<()> {
+            let insert_mark = |rng: &mut Rng, session: SessionId, student: StudentId, status: &str, source: &str, at: i64| -> super::db::DbResult<()> {
                 let auto = source != "manual";
                 let score = auto.then(|| rng.range(0.35, 0.75) * f64::from(threshold));
                 let gap = auto.then(|| rng.range(0.2, 0.6));
@@ -458,10 +459,10 @@ impl Store {
                     (rng.range(-6.0, 6.0) as f32, rng.range(-6.0, 6.0) as f32),
                     rng.range(0.75, 1.05) as f32,
                 );
-                tx.execute(
+                let id = tx.query_row(
                     "INSERT INTO review_queue (session_id, candidate_student_id, score, margin, runner_up_student_id,
                        runner_up_score, model_id, reason, frame_ms, face_crop, created_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?9)",
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?9) RETURNING id",
                     params![
                         open_session.0,
                         students[i].0,
@@ -474,8 +475,9 @@ impl Store {
                         frame_ms,
                         crop,
                     ],
+                    |r| r.get(0),
                 )?;
-                reviews.push(ReviewId(tx.last_insert_rowid()));
+                reviews.push(ReviewId(id));
             }
             Ok(SampleClass {
                 class,
@@ -489,7 +491,7 @@ impl Store {
         if built.is_err() {
             // The class row was added outside the transaction: take it back.
             let _ = self
-                .conn()
+                .db()
                 .execute("DELETE FROM classes WHERE id = ?1", [class.0]);
         }
         built

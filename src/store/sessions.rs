@@ -1,6 +1,6 @@
 //! Sessions: one meeting of a class, with the encoder and thresholds in force.
 
-use rusqlite::{OptionalExtension as _, params};
+use super::db::{OptionalExtension as _, params};
 
 use super::{Result, Store, StoreError};
 use crate::core::{ClassId, ModelId, SessionId};
@@ -46,7 +46,7 @@ const SELECT: &str =
         x.margin, x.late_after_minutes, (SELECT count(*) FROM marks k WHERE k.session_id = x.id)
      FROM sessions x JOIN classes c ON c.id = x.class_id";
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRow> {
+fn row(r: &super::db::Row) -> super::db::DbResult<SessionRow> {
     Ok(SessionRow {
         id: SessionId(r.get(0)?),
         class_id: ClassId(r.get(1)?),
@@ -107,9 +107,9 @@ impl Store {
                 c.name, open.id
             )));
         }
-        self.conn().execute(
+        let id = self.db().query_row(
             "INSERT INTO sessions (class_id, started_ms, model_id, threshold, margin, late_after_minutes)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
             params![
                 class.0,
                 self.now_ms(),
@@ -118,8 +118,9 @@ impl Store {
                 settings.map(|s| f64::from(s.margin)),
                 c.late_after_minutes
             ],
+            |r| r.get(0),
         )?;
-        Ok(SessionId(self.conn().last_insert_rowid()))
+        Ok(SessionId(id))
     }
 
     /// Records the encoder settings of a session (when the first automatic marking starts).
@@ -128,7 +129,7 @@ impl Store {
         session: SessionId,
         settings: &SessionSettings,
     ) -> Result<()> {
-        self.conn().execute(
+        self.db().execute(
             "UPDATE sessions SET model_id = ?2, threshold = ?3, margin = ?4 WHERE id = ?1",
             params![
                 session.0,
@@ -149,7 +150,7 @@ impl Store {
             )));
         }
         let end = self.now_ms().max(s.started_ms);
-        self.conn().execute(
+        self.db().execute(
             "UPDATE sessions SET ended_ms = ?2 WHERE id = ?1",
             params![session.0, end],
         )?;
@@ -159,7 +160,7 @@ impl Store {
     /// The open session of `class`, if any.
     pub fn open_session(&self, class: ClassId) -> Result<Option<SessionRow>> {
         Ok(self
-            .conn()
+            .db()
             .query_row(
                 &format!("{SELECT} WHERE x.class_id = ?1 AND x.ended_ms IS NULL"),
                 [class.0],
@@ -170,7 +171,7 @@ impl Store {
 
     /// A session by id.
     pub fn session(&self, id: SessionId) -> Result<SessionRow> {
-        self.conn()
+        self.db()
             .query_row(&format!("{SELECT} WHERE x.id = ?1"), [id.0], row)
             .optional()?
             .ok_or_else(|| StoreError::NotFound {
@@ -186,12 +187,14 @@ impl Store {
         from_ms: Option<i64>,
         to_ms: Option<i64>,
     ) -> Result<Vec<SessionRow>> {
-        let mut stmt = self.conn().prepare(&format!(
-            "{SELECT} WHERE (?1 IS NULL OR x.class_id = ?1) AND (?2 IS NULL OR x.started_ms >= ?2)
-               AND (?3 IS NULL OR x.started_ms < ?3)
+        Ok(self.db().query_map(
+            &format!(
+            "{SELECT} WHERE (CAST(?1 AS BIGINT) IS NULL OR x.class_id = ?1) AND (CAST(?2 AS BIGINT) IS NULL OR x.started_ms >= ?2)
+               AND (CAST(?3 AS BIGINT) IS NULL OR x.started_ms < ?3)
              ORDER BY x.started_ms DESC, x.id DESC"
-        ))?;
-        let rows = stmt.query_map(params![class.map(|c| c.0), from_ms, to_ms], row)?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        ),
+            params![class.map(|c| c.0), from_ms, to_ms],
+            row,
+        )?)
     }
 }

@@ -1,6 +1,6 @@
 //! Students and class membership.
 
-use rusqlite::{OptionalExtension as _, params};
+use super::db::{OptionalExtension as _, params};
 
 use super::classes::clean_name;
 use super::{Result, Store, StoreError, duplicate_or};
@@ -27,11 +27,14 @@ pub struct StudentRow {
     pub quality_warnings: Vec<String>,
 }
 
+// Lists are joined with the unit separator U+001F (a literal in the SQL, so that both engines
+// read the same text); string_agg with ORDER BY is in SQLite since 3.44 and in PostgreSQL.
 const SELECT: &str = "SELECT s.id, s.display_name, s.external_id,
-        (SELECT group_concat(c.name, char(31)) FROM class_members m JOIN classes c ON c.id = m.class_id
-          WHERE m.student_id = s.id),
+        (SELECT string_agg(c.name, '\u{1f}' ORDER BY c.name) FROM class_members m
+           JOIN classes c ON c.id = m.class_id WHERE m.student_id = s.id),
         EXISTS (SELECT 1 FROM enrollments e WHERE e.student_id = s.id),
-        (SELECT group_concat(model_id, char(31)) FROM embeddings b WHERE b.student_id = s.id),
+        (SELECT string_agg(b.model_id, '\u{1f}' ORDER BY b.model_id) FROM embeddings b
+          WHERE b.student_id = s.id),
         EXISTS (SELECT 1 FROM consents k WHERE k.student_id = s.id AND k.withdrawn_ms IS NULL),
         (SELECT quality_json FROM enrollments e WHERE e.student_id = s.id)
      FROM students s";
@@ -41,7 +44,7 @@ fn split(v: Option<String>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StudentRow> {
+fn row(r: &super::db::Row) -> super::db::DbResult<StudentRow> {
     let quality: Option<String> = r.get(7)?;
     let quality_warnings = quality
         .and_then(|q| serde_json::from_str::<serde_json::Value>(&q).ok())
@@ -62,18 +65,21 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StudentRow> {
 
 /// Inserts a student and their class memberships inside a transaction.
 pub(crate) fn insert_student(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &super::db::Db,
     name: &str,
     external_id: Option<&str>,
     classes: &[ClassId],
     now: i64,
 ) -> Result<StudentId> {
-    tx.execute(
-        "INSERT INTO students (display_name, external_id, created_ms) VALUES (?1, ?2, ?3)",
-        params![name, external_id, now],
-    )
-    .map_err(|err| duplicate_or(err, "student id", external_id.unwrap_or("")))?;
-    let id = StudentId(tx.last_insert_rowid());
+    let id = tx
+        .query_row(
+            "INSERT INTO students (display_name, external_id, created_ms) VALUES (?1, ?2, ?3)
+             RETURNING id",
+            params![name, external_id, now],
+            |r| r.get(0),
+        )
+        .map_err(|err| duplicate_or(err, "student id", external_id.unwrap_or("")))?;
+    let id = StudentId(id);
     for class in classes {
         tx.execute(
             "INSERT INTO class_members (class_id, student_id, joined_ms) VALUES (?1, ?2, ?3)",
@@ -101,8 +107,9 @@ impl Store {
 
     /// Adds an existing student to a class (no error if already a member).
     pub fn add_to_class(&self, student: StudentId, class: ClassId) -> Result<()> {
-        self.conn().execute(
-            "INSERT OR IGNORE INTO class_members (class_id, student_id, joined_ms) VALUES (?1, ?2, ?3)",
+        self.db().execute(
+            "INSERT INTO class_members (class_id, student_id, joined_ms) VALUES (?1, ?2, ?3)
+             ON CONFLICT DO NOTHING",
             params![class.0, student.0, self.now_ms()],
         )?;
         Ok(())
@@ -114,23 +121,21 @@ impl Store {
             Some(_) => format!(
                 "{SELECT} WHERE s.removed_ms IS NULL AND EXISTS (SELECT 1 FROM class_members m
                    WHERE m.student_id = s.id AND m.class_id = ?1)
-                 ORDER BY s.display_name COLLATE NOCASE, s.id"
+                 ORDER BY lower(s.display_name), s.id"
             ),
-            None => format!(
-                "{SELECT} WHERE s.removed_ms IS NULL ORDER BY s.display_name COLLATE NOCASE, s.id"
-            ),
+            None => {
+                format!("{SELECT} WHERE s.removed_ms IS NULL ORDER BY lower(s.display_name), s.id")
+            }
         };
-        let mut stmt = self.conn().prepare(&sql)?;
-        let rows = match class {
-            Some(c) => stmt.query_map([c.0], row)?.collect::<Result<Vec<_>, _>>()?,
-            None => stmt.query_map([], row)?.collect::<Result<Vec<_>, _>>()?,
-        };
-        Ok(rows)
+        Ok(match class {
+            Some(c) => self.db().query_map(&sql, [c.0], row)?,
+            None => self.db().query_map(&sql, [], row)?,
+        })
     }
 
     /// A student by id (removed students included).
     pub fn student(&self, id: StudentId) -> Result<StudentRow> {
-        self.conn()
+        self.db()
             .query_row(&format!("{SELECT} WHERE s.id = ?1"), [id.0], row)
             .optional()?
             .ok_or_else(|| StoreError::NotFound {
@@ -147,7 +152,7 @@ impl Store {
             Ok(match class {
                 None => true,
                 Some(c) => self
-                    .conn()
+                    .db()
                     .query_row(
                         "SELECT EXISTS (SELECT 1 FROM class_members WHERE class_id = ?1 AND student_id = ?2)",
                         params![c.0, s.id.0],
@@ -156,7 +161,7 @@ impl Store {
             })
         };
         if let Some(s) = self
-            .conn()
+            .db()
             .query_row(
                 &format!("{SELECT} WHERE s.external_id = ?1 AND s.removed_ms IS NULL"),
                 [key],
@@ -167,12 +172,13 @@ impl Store {
         {
             return Ok(s);
         }
-        let mut stmt = self.conn().prepare(&format!(
-            "{SELECT} WHERE s.display_name = ?1 COLLATE NOCASE AND s.removed_ms IS NULL"
-        ))?;
+        let named = self.db().query_map(
+            &format!("{SELECT} WHERE lower(s.display_name) = lower(?1) AND s.removed_ms IS NULL"),
+            [key],
+            row,
+        )?;
         let mut by_name = Vec::new();
-        for s in stmt.query_map([key], row)? {
-            let s = s?;
+        for s in named {
             if in_class(&s)? {
                 by_name.push(s);
             }
@@ -198,7 +204,7 @@ impl Store {
         }
         if let Ok(id) = key.trim_start_matches('#').parse::<i64>()
             && let Some(s) = self
-                .conn()
+                .db()
                 .query_row(
                     &format!("{SELECT} WHERE s.id = ?1 AND s.removed_ms IS NULL"),
                     [id],

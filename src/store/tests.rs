@@ -1,10 +1,15 @@
-//! Store tests: real SQLite files in temporary folders, and in-memory databases.
+//! Store tests: real SQLite files in temporary folders, and in-memory databases; most of them
+//! run again on a real PostgreSQL server (`the_store_tests_pass_on_postgresql`).
+
+// Each `…_on(store)` body owns the store it is given, as the engine's test loop hands it over.
+#![allow(clippy::needless_pass_by_value, clippy::type_complexity)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use super::export::{ExportFilter, ExportFormat, ExportOptions};
 use super::*;
+use crate::core::StudentId;
 use crate::core::rollcall::MarkEvidence;
 use crate::core::{Candidate, MarkSource, Metric, ModelId, Status};
 
@@ -55,12 +60,12 @@ fn a_file_database_round_trips_and_is_private() {
     assert_eq!(students[0].external_id.as_deref(), Some("S-001"));
     assert_eq!(store.integrity_check().unwrap(), vec!["ok".to_owned()]);
     let mode: String = store
-        .conn()
+        .db()
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
     assert_eq!(mode, "wal");
     let fk: i64 = store
-        .conn()
+        .db()
         .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
         .unwrap();
     assert_eq!(fk, 1);
@@ -110,7 +115,10 @@ fn a_file_that_is_not_a_database_gives_a_clear_error() {
 
 #[test]
 fn names_are_checked_and_duplicates_refused() {
-    let store = Store::open_in_memory().unwrap();
+    names_are_checked_and_duplicates_refused_on(Store::open_in_memory().unwrap());
+}
+
+fn names_are_checked_and_duplicates_refused_on(store: Store) {
     store.add_class("7B").unwrap();
     assert!(matches!(
         store.add_class("7B"),
@@ -135,7 +143,10 @@ fn names_are_checked_and_duplicates_refused() {
 
 #[test]
 fn finding_students_by_id_number_and_name() {
-    let store = Store::open_in_memory().unwrap();
+    finding_students_by_id_number_and_name_on(Store::open_in_memory().unwrap());
+}
+
+fn finding_students_by_id_number_and_name_on(store: Store) {
     let a = store.add_class("A").unwrap();
     let b = store.add_class("B").unwrap();
     let s1 = store.add_student("Kim", Some("1001"), &[a]).unwrap();
@@ -155,7 +166,12 @@ fn finding_students_by_id_number_and_name() {
 
 #[test]
 fn the_operating_point_takes_the_class_override_and_the_margin_setting() {
-    let store = Store::open_in_memory().unwrap();
+    the_operating_point_takes_the_class_override_and_the_margin_setting_on(
+        Store::open_in_memory().unwrap(),
+    );
+}
+
+fn the_operating_point_takes_the_class_override_and_the_margin_setting_on(store: Store) {
     let c = store.add_class("7B").unwrap();
     let e = encoder("m1");
     // The encoder's defaults first.
@@ -177,7 +193,10 @@ fn the_operating_point_takes_the_class_override_and_the_margin_setting() {
 
 #[test]
 fn one_open_session_per_class() {
-    let store = Store::open_in_memory().unwrap();
+    one_open_session_per_class_on(Store::open_in_memory().unwrap());
+}
+
+fn one_open_session_per_class_on(store: Store) {
     let c = store.add_class("7B").unwrap();
     let s = store.start_session(c, None).unwrap();
     assert!(matches!(
@@ -214,8 +233,14 @@ fn evidence(d: f32) -> MarkEvidence {
 
 #[test]
 fn a_student_is_marked_once_per_session_and_the_first_mark_is_kept() {
+    a_student_is_marked_once_per_session_and_the_first_mark_is_kept_on(
+        Store::open_in_memory().unwrap(),
+    );
+}
+
+fn a_student_is_marked_once_per_session_and_the_first_mark_is_kept_on(store: Store) {
     let (clock, t) = test_clock(1_000_000);
-    let store = Store::open_in_memory().unwrap().with_clock(clock);
+    let store = store.with_clock(clock);
     store.register_encoder(&encoder("m")).unwrap();
     let c = store.add_class("7B").unwrap();
     let ada = store.add_student("Ada", None, &[c]).unwrap();
@@ -252,13 +277,13 @@ fn a_student_is_marked_once_per_session_and_the_first_mark_is_kept() {
     assert!((marks[0].score.unwrap() - 0.31).abs() < 1e-6);
     // The database itself refuses a second row.
     let err = store
-        .conn()
+        .db()
         .execute(
             "INSERT INTO marks (session_id, student_id, status, source, marked_ms) VALUES (?1, ?2, 'present', 'manual', 0)",
             [s.0, ada.0],
         )
         .unwrap_err();
-    assert!(err.to_string().contains("UNIQUE"));
+    assert!(err.is_unique_violation(), "{err}");
     // A stopped session takes no automatic marks.
     store.stop_session(s).unwrap();
     assert!(
@@ -270,7 +295,10 @@ fn a_student_is_marked_once_per_session_and_the_first_mark_is_kept() {
 
 #[test]
 fn manual_overrides_are_audited() {
-    let store = Store::open_in_memory().unwrap();
+    manual_overrides_are_audited_on(Store::open_in_memory().unwrap());
+}
+
+fn manual_overrides_are_audited_on(store: Store) {
     let c = store.add_class("7B").unwrap();
     let ada = store.add_student("Ada", None, &[c]).unwrap();
     let outsider = store.add_student("Bob", None, &[]).unwrap();
@@ -299,7 +327,12 @@ fn manual_overrides_are_audited() {
 
 #[test]
 fn enrollment_needs_consent_and_forgetting_removes_biometrics_only() {
-    let store = Store::open_in_memory().unwrap();
+    enrollment_needs_consent_and_forgetting_removes_biometrics_only_on(
+        Store::open_in_memory().unwrap(),
+    );
+}
+
+fn enrollment_needs_consent_and_forgetting_removes_biometrics_only_on(store: Store) {
     store.register_encoder(&encoder("m")).unwrap();
     let c = store.add_class("7B").unwrap();
     let ada = store.add_student("Ada", None, &[c]).unwrap();
@@ -352,7 +385,10 @@ fn enrollment_needs_consent_and_forgetting_removes_biometrics_only() {
 
 #[test]
 fn re_embedding_resumes_from_what_is_missing() {
-    let store = Store::open_in_memory().unwrap();
+    re_embedding_resumes_from_what_is_missing_on(Store::open_in_memory().unwrap());
+}
+
+fn re_embedding_resumes_from_what_is_missing_on(store: Store) {
     store.register_encoder(&encoder("old")).unwrap();
     store.register_encoder(&encoder("new")).unwrap();
     let c = store.add_class("7B").unwrap();
@@ -390,7 +426,10 @@ fn re_embedding_resumes_from_what_is_missing() {
 
 #[test]
 fn encoders_have_one_active() {
-    let store = Store::open_in_memory().unwrap();
+    encoders_have_one_active_on(Store::open_in_memory().unwrap());
+}
+
+fn encoders_have_one_active_on(store: Store) {
     store.register_encoder(&encoder("a")).unwrap();
     store.register_encoder(&encoder("b")).unwrap();
     assert!(store.active_encoder().unwrap().is_none());
@@ -414,7 +453,10 @@ fn encoders_have_one_active() {
 
 #[test]
 fn reviews_accept_and_reject() {
-    let store = Store::open_in_memory().unwrap();
+    reviews_accept_and_reject_on(Store::open_in_memory().unwrap());
+}
+
+fn reviews_accept_and_reject_on(store: Store) {
     let c = store.add_class("7B").unwrap();
     let a = store.add_student("A", None, &[c]).unwrap();
     let b = store.add_student("B", None, &[c]).unwrap();
@@ -453,7 +495,12 @@ fn reviews_accept_and_reject() {
 
 #[test]
 fn a_review_crop_is_deleted_when_the_teacher_decides_either_way() {
-    let store = Store::open_in_memory().unwrap();
+    a_review_crop_is_deleted_when_the_teacher_decides_either_way_on(
+        Store::open_in_memory().unwrap(),
+    );
+}
+
+fn a_review_crop_is_deleted_when_the_teacher_decides_either_way_on(store: Store) {
     let c = store.add_class("7B").unwrap();
     let a = store.add_student("A", None, &[c]).unwrap();
     let s = store.start_session(c, None).unwrap();
@@ -485,8 +532,12 @@ fn a_review_crop_is_deleted_when_the_teacher_decides_either_way() {
 
 #[test]
 fn recorded_matches_feed_the_what_if_preview() {
+    recorded_matches_feed_the_what_if_preview_on(Store::open_in_memory().unwrap());
+}
+
+fn recorded_matches_feed_the_what_if_preview_on(store: Store) {
     use crate::core::calibration::{RecordedKind, what_if};
-    let store = Store::open_in_memory().unwrap();
+    let store = store;
     store.register_encoder(&encoder("m")).unwrap();
     let model = ModelId::new("m");
     let c = store.add_class("7B").unwrap();
@@ -560,7 +611,10 @@ fn recorded_matches_feed_the_what_if_preview() {
 
 #[test]
 fn removing_keeps_history() {
-    let store = Store::open_in_memory().unwrap();
+    removing_keeps_history_on(Store::open_in_memory().unwrap());
+}
+
+fn removing_keeps_history_on(store: Store) {
     let c = store.add_class("7B").unwrap();
     let a = store.add_student("A", None, &[c]).unwrap();
     let s = store.start_session(c, None).unwrap();
@@ -592,9 +646,15 @@ fn export_string(store: &Store, format: ExportFormat, bom: bool) -> String {
 
 #[test]
 fn csv_export_quotes_neutralises_and_never_contains_biometrics() {
+    csv_export_quotes_neutralises_and_never_contains_biometrics_on(
+        Store::open_in_memory().unwrap(),
+    );
+}
+
+fn csv_export_quotes_neutralises_and_never_contains_biometrics_on(store: Store) {
     // 2026-11-29 08:00:00 UTC.
     let (clock, t) = test_clock(1_795_939_200_000);
-    let store = Store::open_in_memory().unwrap().with_clock(clock);
+    let store = store.with_clock(clock);
     store.register_encoder(&encoder("m")).unwrap();
     let c = store.add_class("7B").unwrap();
     let evil = store
@@ -679,8 +739,12 @@ fn csv_export_quotes_neutralises_and_never_contains_biometrics() {
 
 #[test]
 fn export_filters_by_class_session_and_dates() {
+    export_filters_by_class_session_and_dates_on(Store::open_in_memory().unwrap());
+}
+
+fn export_filters_by_class_session_and_dates_on(store: Store) {
     let (clock, t) = test_clock(1_000_000_000);
-    let store = Store::open_in_memory().unwrap().with_clock(clock);
+    let store = store.with_clock(clock);
     let a = store.add_class("A").unwrap();
     let b = store.add_class("B").unwrap();
     store.add_student("Ann", None, &[a]).unwrap();
@@ -762,8 +826,12 @@ fn export_filters_by_class_session_and_dates() {
 
 #[test]
 fn retention_purges_old_biometrics_but_keeps_attendance() {
+    retention_purges_old_biometrics_but_keeps_attendance_on(Store::open_in_memory().unwrap());
+}
+
+fn retention_purges_old_biometrics_but_keeps_attendance_on(store: Store) {
     let (clock, t) = test_clock(0);
-    let store = Store::open_in_memory().unwrap().with_clock(clock);
+    let store = store.with_clock(clock);
     let c = store.add_class("7B").unwrap();
     let old = store.add_student("Old", None, &[c]).unwrap();
     let fresh = store.add_student("Fresh", None, &[c]).unwrap();
@@ -827,11 +895,13 @@ fn a_full_disk_gives_a_clear_error_and_changes_nothing() {
     store.give_consent(ada, "parent", None).unwrap();
     // The database may not grow any more: what SQLite reports on a full disk.
     let pages: i64 = store
-        .conn()
+        .db()
         .query_row("PRAGMA page_count", [], |r| r.get(0))
         .unwrap();
     store
-        .conn()
+        .db()
+        .sqlite()
+        .unwrap()
         .pragma_update(None, "max_page_count", pages)
         .unwrap();
     let photo = vec![7u8; 512 * 1024];
@@ -859,7 +929,9 @@ fn a_read_only_database_gives_a_clear_error_and_changes_nothing() {
     store.add_class("7B").unwrap();
     // What a read-only file or mount gives (root ignores file modes, so ask SQLite directly).
     store
-        .conn()
+        .db()
+        .sqlite()
+        .unwrap()
         .pragma_update(None, "query_only", true)
         .unwrap();
     let err = store.add_class("8C").unwrap_err();
@@ -875,7 +947,12 @@ fn a_second_connection_waits_for_a_writer_instead_of_failing() {
     let path = dir.path().join("shared.db");
     let window = Store::open(&path).unwrap();
     window.add_class("7B").unwrap();
-    let held = window.conn().unchecked_transaction().unwrap();
+    let held = window
+        .db()
+        .sqlite()
+        .unwrap()
+        .unchecked_transaction()
+        .unwrap();
     held.execute(
         "INSERT INTO classes (name, created_ms) VALUES ('8C', 0)",
         [],
@@ -908,7 +985,12 @@ fn a_second_connection_waits_for_a_writer_instead_of_failing() {
 
 #[test]
 fn the_sample_class_is_a_real_sized_class_with_history_and_a_review_queue() {
-    let store = Store::open_in_memory().unwrap();
+    the_sample_class_is_a_real_sized_class_with_history_and_a_review_queue_on(
+        Store::open_in_memory().unwrap(),
+    );
+}
+
+fn the_sample_class_is_a_real_sized_class_with_history_and_a_review_queue_on(store: Store) {
     let enc = EncoderRow {
         dim: 192,
         default_threshold: 0.825,
@@ -986,4 +1068,124 @@ fn the_sample_class_is_a_real_sized_class_with_history_and_a_review_queue() {
     };
     assert!(store.add_sample_class(&too_big, &enc).is_err());
     assert!(store.find_class("Huge").is_err());
+}
+
+/// Every store test above that runs on an in-memory SQLite database runs again on a real
+/// PostgreSQL server (a throwaway cluster; a fresh database for each).
+#[test]
+fn the_store_tests_pass_on_postgresql() {
+    let Some(server) = cluster::TempCluster::start_or_skip("the store tests") else {
+        return;
+    };
+    let tests: [(&str, fn(Store)); 17] = [
+        (
+            "names_are_checked_and_duplicates_refused",
+            names_are_checked_and_duplicates_refused_on,
+        ),
+        (
+            "finding_students_by_id_number_and_name",
+            finding_students_by_id_number_and_name_on,
+        ),
+        (
+            "the_operating_point_takes_the_class_override_and_the_margin_setting",
+            the_operating_point_takes_the_class_override_and_the_margin_setting_on,
+        ),
+        ("one_open_session_per_class", one_open_session_per_class_on),
+        (
+            "manual_overrides_are_audited",
+            manual_overrides_are_audited_on,
+        ),
+        (
+            "enrollment_needs_consent_and_forgetting_removes_biometrics_only",
+            enrollment_needs_consent_and_forgetting_removes_biometrics_only_on,
+        ),
+        (
+            "re_embedding_resumes_from_what_is_missing",
+            re_embedding_resumes_from_what_is_missing_on,
+        ),
+        ("encoders_have_one_active", encoders_have_one_active_on),
+        ("reviews_accept_and_reject", reviews_accept_and_reject_on),
+        (
+            "a_review_crop_is_deleted_when_the_teacher_decides_either_way",
+            a_review_crop_is_deleted_when_the_teacher_decides_either_way_on,
+        ),
+        ("removing_keeps_history", removing_keeps_history_on),
+        (
+            "the_sample_class_is_a_real_sized_class_with_history_and_a_review_queue",
+            the_sample_class_is_a_real_sized_class_with_history_and_a_review_queue_on,
+        ),
+        (
+            "a_student_is_marked_once_per_session_and_the_first_mark_is_kept",
+            a_student_is_marked_once_per_session_and_the_first_mark_is_kept_on,
+        ),
+        (
+            "recorded_matches_feed_the_what_if_preview",
+            recorded_matches_feed_the_what_if_preview_on,
+        ),
+        (
+            "csv_export_quotes_neutralises_and_never_contains_biometrics",
+            csv_export_quotes_neutralises_and_never_contains_biometrics_on,
+        ),
+        (
+            "export_filters_by_class_session_and_dates",
+            export_filters_by_class_session_and_dates_on,
+        ),
+        (
+            "retention_purges_old_biometrics_but_keeps_attendance",
+            retention_purges_old_biometrics_but_keeps_attendance_on,
+        ),
+    ];
+    for (i, (name, test)) in tests.into_iter().enumerate() {
+        let db = format!("store_test_{i}");
+        server.create_database(&db).unwrap();
+        let store = Store::connect(&server.url(cluster::ADMIN, &db)).unwrap();
+        assert_eq!(store.engine(), Engine::Postgres);
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!("on PostgreSQL: {name}");
+        }
+        test(store);
+    }
+
+    // Eight classrooms' connections mark the same 40 students of one session at the same
+    // moment: every student gets exactly one mark, and nobody sees an error.
+    server.create_database("race").unwrap();
+    let url = server.url(cluster::ADMIN, "race");
+    let store = Store::connect(&url).unwrap();
+    let c = store.add_class("7B").unwrap();
+    let students: Vec<StudentId> = (0..40)
+        .map(|i| store.add_student(&format!("S{i}"), None, &[c]).unwrap())
+        .collect();
+    let s = store.start_session(c, None).unwrap();
+    let marked: usize = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let (url, students) = (&url, &students);
+                scope.spawn(move || {
+                    let store = Store::connect(url).unwrap();
+                    students
+                        .iter()
+                        .map(|&student| {
+                            store
+                                .record_auto_mark(&AutoMark {
+                                    session: s,
+                                    student,
+                                    status: Status::Present,
+                                    source: MarkSource::Auto,
+                                    frame_ms: 1,
+                                    evidence: None,
+                                    model_id: None,
+                                    evidence_crop: None,
+                                })
+                                .unwrap()
+                        })
+                        .filter(|o| *o == RecordOutcome::Marked)
+                        .count()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    assert_eq!(marked, 40, "each student marked exactly once");
+    assert_eq!(store.marks(s).unwrap().len(), 40);
 }

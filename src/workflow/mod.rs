@@ -8,8 +8,6 @@ pub mod enroll;
 pub mod live;
 pub mod train;
 
-use std::path::PathBuf;
-
 use anyhow::Context as _;
 
 use crate::store::{self, Store};
@@ -17,8 +15,8 @@ use crate::store::{self, Store};
 /// What the window is opened with.
 #[derive(Debug, Clone)]
 pub struct WindowArgs {
-    /// The database file.
-    pub db: PathBuf,
+    /// The database (a file or a school server).
+    pub db: store::Location,
     /// The frame source chosen on the command line, if any.
     pub source: Option<crate::camera::SourceSpec>,
     /// Start taking attendance for this class as the window opens.
@@ -47,8 +45,29 @@ pub enum WindowScreen {
 }
 
 /// Opens the database with a message that names the file.
-pub fn open(path: &std::path::Path) -> anyhow::Result<Store> {
-    Store::open(path).with_context(|| format!("opening the database {}", path.display()))
+pub fn open(location: &store::Location) -> anyhow::Result<Store> {
+    let store = Store::open_location(location)
+        .with_context(|| format!("opening the database {location}"))?;
+    Ok(match fixed_clock()? {
+        Some(ms) => store.with_clock(std::sync::Arc::new(move || ms)),
+        None => store,
+    })
+}
+
+/// The environment variable that stops the store's clock at one instant (Unix milliseconds),
+/// so that two runs of the same commands write the same times: the tests compare the two
+/// engines' exports byte for byte with it. Frame times of a replay are not affected.
+pub const FIXED_CLOCK_ENV: &str = "ROLLCALL_FIXED_CLOCK_MS";
+
+fn fixed_clock() -> anyhow::Result<Option<i64>> {
+    match std::env::var(FIXED_CLOCK_ENV) {
+        Ok(v) => {
+            v.trim().parse::<i64>().map(Some).with_context(|| {
+                format!("{FIXED_CLOCK_ENV}={v:?} is not a time in Unix milliseconds")
+            })
+        }
+        Err(_) => Ok(None),
+    }
 }
 
 /// Formats a Unix-milliseconds time in local time, "2026-11-29 08:01".

@@ -76,8 +76,18 @@ pub struct TrainRequest {
 
 /// The default models folder: `models/` beside the database file.
 #[must_use]
-pub fn models_dir(db: &Path) -> PathBuf {
-    db.parent().unwrap_or(Path::new(".")).join("models")
+pub fn models_dir(db: &crate::store::Location) -> PathBuf {
+    match db {
+        crate::store::Location::File(file) => {
+            file.parent().unwrap_or(Path::new(".")).join("models")
+        }
+        // Models trained at a classroom stay on that machine, in the platform data folder.
+        crate::store::Location::Server(_) => crate::store::default_db_path()
+            .as_deref()
+            .and_then(Path::parent)
+            .unwrap_or(Path::new("."))
+            .join("models"),
+    }
 }
 
 /// The training settings the arguments ask for.
