@@ -295,6 +295,108 @@ fn a_teacher_sees_only_their_own_classes_on_the_server() {
     assert!(alice.ok(&["student", "list"]).contains("Eve"));
 }
 
+/// Eight classrooms take attendance from their cameras (replays) on one server at the same
+/// time while the office enrolls and exports: every expected mark is there exactly once and no
+/// process reports an error.
+#[test]
+fn eight_classrooms_and_the_office_at_once_on_one_server() {
+    let Some(server) = TempCluster::start_or_skip("the concurrent classrooms") else {
+        return;
+    };
+    let it = Env::on_server(&server, "school");
+    let rooms = 8;
+    for r in 0..rooms {
+        let class = format!("Room {r}");
+        it.ok(&["class", "add", &class]);
+        it.enroll(&format!("Obama {r}"), &class, "obama.jpg");
+        it.enroll(&format!("Biden {r}"), &class, "biden.jpg");
+    }
+    it.ok(&["class", "add", "Office"]);
+    // Each room's camera: ten frames of Obama's other photo, then ten of Biden's.
+    let frames = it.path("frames");
+    std::fs::create_dir(&frames).unwrap();
+    for i in 0..10 {
+        std::fs::copy(demo_photo("obama2.jpg"), frames.join(format!("{i:02}.jpg"))).unwrap();
+        std::fs::copy(
+            demo_photo("biden.jpg"),
+            frames.join(format!("{:02}.jpg", i + 10)),
+        )
+        .unwrap();
+    }
+    let frames = frames.to_str().unwrap().to_owned();
+    let spawn = |args: Vec<String>| {
+        Command::new(env!("CARGO_BIN_EXE_rollcall"))
+            .args(&args)
+            .env("ROLLCALL_DB", it.db())
+            .env_remove("RUST_LOG")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let live: Vec<_> = (0..rooms)
+        .map(|r| {
+            let args = [
+                "live",
+                "--class",
+                &format!("Room {r}"),
+                "--replay",
+                &frames,
+                "--fps",
+                "0",
+                "--stop",
+            ];
+            spawn(args.iter().map(|a| (*a).to_owned()).collect())
+        })
+        .collect();
+    // The office, meanwhile: enrolls students and exports the whole school, again and again.
+    for i in 0..4 {
+        it.enroll(&format!("New {i}"), "Office", "obama3.jpg");
+        let out = it.path(&format!("school-{i}.csv"));
+        it.ok(&["export", "--out", out.to_str().unwrap()]);
+    }
+    for (r, child) in live.into_iter().enumerate() {
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "room {r} failed:\n{stdout}\n{stderr}");
+        assert!(!stderr.contains("error"), "room {r}: {stderr}");
+        assert!(stdout.contains("20 frames, 2 marked"), "room {r}: {stdout}");
+        assert!(
+            stdout.contains(&format!("Obama {r} (present)")),
+            "room {r}: {stdout}"
+        );
+        assert!(
+            stdout.contains(&format!("Biden {r} (present)")),
+            "room {r}: {stdout}"
+        );
+    }
+    // On the server: two marks a room, each its own class's students, none doubled.
+    let sql = |q: &str| server.psql(cluster::ADMIN, "school", q).unwrap();
+    assert_eq!(sql("SELECT count(*) FROM marks"), (2 * rooms).to_string());
+    assert_eq!(
+        sql(
+            "SELECT count(*) FROM marks k JOIN sessions x ON x.id = k.session_id
+             JOIN class_members m ON m.class_id = x.class_id AND m.student_id = k.student_id"
+        ),
+        (2 * rooms).to_string()
+    );
+    assert_eq!(
+        sql(
+            "SELECT count(*) FROM (SELECT 1 FROM marks GROUP BY session_id, student_id HAVING count(*) > 1) d"
+        ),
+        "0"
+    );
+    assert_eq!(
+        sql("SELECT count(*) FROM sessions WHERE ended_ms IS NULL"),
+        "0"
+    );
+    assert!(
+        it.ok(&["student", "list", "--class", "Office"])
+            .contains("New 3")
+    );
+}
+
 /// The issue's walkthrough; returns the long and the matrix export.
 fn walkthrough(env: &Env) -> (Vec<u8>, Vec<u8>) {
     env.ok(&["class", "add", "7B"]);
