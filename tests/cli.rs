@@ -397,6 +397,92 @@ fn eight_classrooms_and_the_office_at_once_on_one_server() {
     );
 }
 
+/// A teacher's file moves onto the server: the server then exports exactly what the file did;
+/// importing it again changes nothing; a file that disagrees is refused whole.
+#[test]
+fn a_teachers_file_moves_onto_the_server_once() {
+    let Some(server) = TempCluster::start_or_skip("server import") else {
+        return;
+    };
+    let clock = 1_788_940_800_000;
+    let teacher = Env::new().with_clock(clock);
+    let from_file = walkthrough(&teacher);
+    let school = Env::on_server(&server, "school").with_clock(clock);
+    let out = school.ok(&["server", "import", teacher.db()]);
+    assert!(out.contains("Imported"), "{out}");
+    let long = school.path("long.csv");
+    school.ok(&[
+        "export",
+        "--class",
+        "7B",
+        "--format",
+        "long",
+        "--out",
+        long.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&std::fs::read(&long).unwrap()),
+        String::from_utf8_lossy(&from_file.0)
+    );
+    let count = |table: &str| {
+        server
+            .psql(
+                cluster::ADMIN,
+                "school",
+                &format!("SELECT count(*) FROM {table}"),
+            )
+            .unwrap()
+    };
+    let before: Vec<String> = [
+        "students",
+        "enrollments",
+        "embeddings",
+        "consents",
+        "marks",
+        "audit_log",
+    ]
+    .iter()
+    .map(|t| count(t))
+    .collect();
+    assert_eq!(before[1], "1", "Ada's photo");
+    let again = school.ok(&["server", "import", teacher.db()]);
+    assert!(again.contains("Nothing new"), "{again}");
+    let after: Vec<String> = [
+        "students",
+        "enrollments",
+        "embeddings",
+        "consents",
+        "marks",
+        "audit_log",
+    ]
+    .iter()
+    .map(|t| count(t))
+    .collect();
+    assert_eq!(before, after);
+    // Another teacher's file gives school number S-2 to someone else: refused, nothing written.
+    let other = Env::new();
+    other.ok(&["class", "add", "8C"]);
+    other.ok(&[
+        "student",
+        "add",
+        "--name",
+        "Grace Smith",
+        "--class",
+        "8C",
+        "--external-id",
+        "S-2",
+    ]);
+    let err = school.fails(&["server", "import", other.db()]);
+    assert!(
+        err.contains("disagrees") && err.contains("Grace Smith"),
+        "{err}"
+    );
+    assert_eq!(count("students"), after[0]);
+    assert!(!school.ok(&["class", "list"]).contains("8C"));
+    let missing = school.fails(&["server", "import", "/nonexistent/rollcall.db"]);
+    assert!(missing.contains("is not a file"), "{missing}");
+}
+
 /// The walkthrough; returns the long and the matrix export.
 fn walkthrough(env: &Env) -> (Vec<u8>, Vec<u8>) {
     env.ok(&["class", "add", "7B"]);

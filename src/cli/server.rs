@@ -35,6 +35,13 @@ pub enum ServerCommand {
         /// The database role, for example `office_kim`.
         role: String,
     },
+    /// Copy a teacher's rollcall file (classes, students, photos, embeddings, consent,
+    /// sessions, marks, reviews, audit) into the server. Importing it again changes nothing;
+    /// where the two disagree nothing is imported and every disagreement is listed.
+    Import {
+        /// The teacher's SQLite file.
+        file: std::path::PathBuf,
+    },
 }
 
 /// Runs a server subcommand on `db`.
@@ -68,6 +75,7 @@ pub fn run(db: &Location, c: ServerCommand) -> anyhow::Result<()> {
             classes,
             remove,
         } => teacher(&store, &role, &classes, remove)?,
+        ServerCommand::Import { file } => import(&store, &file)?,
         ServerCommand::Office { role } => {
             store.add_school_role(&role, SchoolRole::Office)?;
             outln!(
@@ -94,6 +102,33 @@ fn teacher(store: &Store, role: &str, classes: &[String], remove: bool) -> anyho
     }
     if classes.is_empty() && !remove {
         outln!("{role} is in rollcall_teacher; give it classes with --class");
+    }
+    Ok(())
+}
+
+fn import(store: &Store, file: &std::path::Path) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        file.is_file(),
+        "{} is not a file: give the teacher's rollcall database (rollcall.db)",
+        file.display()
+    );
+    let source =
+        Store::open(file).map_err(|err| anyhow::anyhow!("opening {}: {err}", file.display()))?;
+    let name = file.display().to_string();
+    let report = store.import_from(&source, &name)?;
+    let rows: Vec<Vec<String>> = report
+        .added
+        .iter()
+        .zip(&report.matched)
+        .map(|((table, added), (_, matched))| {
+            vec![table.clone(), added.to_string(), matched.to_string()]
+        })
+        .collect();
+    super::table::print(&["what", "added", "already there"], &rows);
+    if report.is_unchanged() {
+        outln!("Nothing new in {name}: it was imported before");
+    } else {
+        outln!("Imported {name}");
     }
     Ok(())
 }
