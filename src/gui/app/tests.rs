@@ -539,6 +539,18 @@ fn class_size_window(
     crate::store::sample::SampleClass,
 ) {
     let (dir, store) = temp_store();
+    let (h, sample) = class_size_window_on(size, store);
+    (dir, h, sample)
+}
+
+/// The class-size window on `store` (a file, or a database on a PostgreSQL server).
+fn class_size_window_on(
+    size: egui::Vec2,
+    store: Store,
+) -> (
+    Harness<'static, RollcallApp>,
+    crate::store::sample::SampleClass,
+) {
     let encoder = crate::vision::pipeline::BuiltinEncoder::MobileFaceNet
         .load_cpu()
         .unwrap();
@@ -551,7 +563,7 @@ fn class_size_window(
         RollcallApp::new(store),
     );
     settle(&mut h);
-    (dir, h, sample)
+    (h, sample)
 }
 
 /// The widget labelled `label`, or (for a label ending in ':') the first whose label starts
@@ -638,271 +650,333 @@ fn button_in_row<'h>(
 #[test]
 fn the_roster_reaches_renames_and_searches_the_fortieth_student_at_both_sizes() {
     for size in CLASS_SIZES {
-        let (_dir, mut h, sample) = class_size_window(size);
-        let mut names: Vec<String> = h
-            .state()
-            .roster()
-            .view()
-            .students
-            .iter()
-            .map(|s| s.display_name.clone())
-            .collect();
-        assert_eq!(names.len(), 40);
-        names.sort_by_key(|n| n.to_lowercase());
-        let last = names[39].clone();
-        // The table shows its rows virtually: the 40th is not drawn until scrolled to.
-        assert!(h.query_by_label(&last).is_none(), "at {size:?}");
-        // The look-alikes are a summary above the table, flagged on the students' rows.
-        // Collapsed, it names the count and the closest pair; opened, the closest three, then
-        // all on request.
-        assert_eq!(h.query_all_by_label_contains(": distance ").count(), 0);
-        h.get_by_label_contains("Look-alike students: 5 pairs")
-            .click();
-        settle(&mut h);
-        assert_eq!(h.query_all_by_label_contains(": distance ").count(), 3);
-        h.get_by_label("Show all 5 pairs").click();
-        settle(&mut h);
-        assert_eq!(h.query_all_by_label_contains(": distance ").count(), 5);
-        assert!(h.query_all_by_label("look-alike").count() >= 1);
-        h.get_by_label("Show the closest only").click();
-        settle(&mut h);
-        h.get_by_label_contains("Look-alike students: 5 pairs")
-            .click();
-        settle(&mut h);
-
-        scroll_to_last(&mut h, &names, &last, size);
-        button_in_row(&h, &last, "Rename…", 0.0).click();
-        settle(&mut h);
-        fill(&mut h, "New name", " (renamed)");
-        h.get_by_label("Save name").click();
-        settle(&mut h);
-        let renamed = format!("{last} (renamed)");
-        let stored = h.state().store().list_students(Some(sample.class)).unwrap();
-        assert!(
-            stored.iter().any(|s| s.display_name == renamed),
-            "at {size:?}: {:?}",
-            h.state().notices().items()
+        let (_dir, h, sample) = class_size_window(size);
+        the_roster_reaches_renames_and_searches_the_fortieth_student_at_both_sizes_in(
+            h, sample, size,
         );
-        h.get_by_label(&renamed);
-
-        // Search by school id, then sort with the problems first.
-        let id = stored
-            .iter()
-            .find(|s| s.display_name == renamed)
-            .and_then(|s| s.external_id.clone())
-            .unwrap();
-        fill(&mut h, "Search", &id);
-        h.get_by_label_contains("showing 1 of 40 students");
-        h.get_by_label(&renamed);
-        h.get_by_label("Search").focus();
-        h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
-        h.key_press(egui::Key::Backspace);
-        settle(&mut h);
-        h.get_by_label("40 students");
-        h.get_by_label("Sort by").click();
-        settle(&mut h);
-        h.get_by_label("Consent missing first").click();
-        settle(&mut h);
-        let first = h.state().roster().visible_students()[0];
-        let student = h.state().roster().view().students[first].clone();
-        assert!(!student.has_consent);
-        // Removing sits under "More…" on the row, and asks first.
-        button_in_row(&h, &student.display_name, "More…", 0.0).click();
-        settle(&mut h);
-        h.get_by_label("Remove…").click();
-        settle(&mut h);
-        h.get_by_label("Remove student").click();
-        settle(&mut h);
-        let left = h.state().store().list_students(Some(sample.class)).unwrap();
-        assert_eq!(left.len(), 39, "at {size:?}");
-        assert!(left.iter().all(|s| s.id != student.id));
-        h.get_by_label("39 students");
     }
+}
+
+fn the_roster_reaches_renames_and_searches_the_fortieth_student_at_both_sizes_in(
+    mut h: Harness<'static, RollcallApp>,
+    sample: crate::store::sample::SampleClass,
+    size: egui::Vec2,
+) {
+    let mut names: Vec<String> = h
+        .state()
+        .roster()
+        .view()
+        .students
+        .iter()
+        .map(|s| s.display_name.clone())
+        .collect();
+    assert_eq!(names.len(), 40);
+    names.sort_by_key(|n| n.to_lowercase());
+    let last = names[39].clone();
+    // The table shows its rows virtually: the 40th is not drawn until scrolled to.
+    assert!(h.query_by_label(&last).is_none(), "at {size:?}");
+    // The look-alikes are a summary above the table, flagged on the students' rows.
+    // Collapsed, it names the count and the closest pair; opened, the closest three, then
+    // all on request.
+    assert_eq!(h.query_all_by_label_contains(": distance ").count(), 0);
+    h.get_by_label_contains("Look-alike students: 5 pairs")
+        .click();
+    settle(&mut h);
+    assert_eq!(h.query_all_by_label_contains(": distance ").count(), 3);
+    h.get_by_label("Show all 5 pairs").click();
+    settle(&mut h);
+    assert_eq!(h.query_all_by_label_contains(": distance ").count(), 5);
+    assert!(h.query_all_by_label("look-alike").count() >= 1);
+    h.get_by_label("Show the closest only").click();
+    settle(&mut h);
+    h.get_by_label_contains("Look-alike students: 5 pairs")
+        .click();
+    settle(&mut h);
+
+    scroll_to_last(&mut h, &names, &last, size);
+    button_in_row(&h, &last, "Rename…", 0.0).click();
+    settle(&mut h);
+    fill(&mut h, "New name", " (renamed)");
+    h.get_by_label("Save name").click();
+    settle(&mut h);
+    let renamed = format!("{last} (renamed)");
+    let stored = h.state().store().list_students(Some(sample.class)).unwrap();
+    assert!(
+        stored.iter().any(|s| s.display_name == renamed),
+        "at {size:?}: {:?}",
+        h.state().notices().items()
+    );
+    h.get_by_label(&renamed);
+
+    // Search by school id, then sort with the problems first.
+    let id = stored
+        .iter()
+        .find(|s| s.display_name == renamed)
+        .and_then(|s| s.external_id.clone())
+        .unwrap();
+    fill(&mut h, "Search", &id);
+    h.get_by_label_contains("showing 1 of 40 students");
+    h.get_by_label(&renamed);
+    h.get_by_label("Search").focus();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.key_press(egui::Key::Backspace);
+    settle(&mut h);
+    h.get_by_label("40 students");
+    h.get_by_label("Sort by").click();
+    settle(&mut h);
+    h.get_by_label("Consent missing first").click();
+    settle(&mut h);
+    let first = h.state().roster().visible_students()[0];
+    let student = h.state().roster().view().students[first].clone();
+    assert!(!student.has_consent);
+    // Removing sits under "More…" on the row, and asks first.
+    button_in_row(&h, &student.display_name, "More…", 0.0).click();
+    settle(&mut h);
+    h.get_by_label("Remove…").click();
+    settle(&mut h);
+    h.get_by_label("Remove student").click();
+    settle(&mut h);
+    let left = h.state().store().list_students(Some(sample.class)).unwrap();
+    assert_eq!(left.len(), 39, "at {size:?}");
+    assert!(left.iter().all(|s| s.id != student.id));
+    h.get_by_label("39 students");
 }
 
 #[test]
 fn the_review_queue_reaches_and_decides_the_twentieth_face_and_takes_shortcuts() {
     for size in CLASS_SIZES {
-        let (_dir, mut h, sample) = class_size_window(size);
-        h.get_by_label("Attendance").click();
-        settle(&mut h);
-        h.get_by_label("Faces to review (20)").click();
-        settle(&mut h);
-        h.get_by_label_contains("Face 1 of 20:");
-        assert!(h.query_by_label_contains("Face 20 of 20:").is_none());
-        let cards: Vec<String> = (1..=20).map(|i| format!("Face {i} of 20:")).collect();
-        scroll_to_last(&mut h, &cards, &cards[19], size);
-        let twentieth = cards[19].clone();
-        let review = sample.reviews[19];
-        let candidate = h
-            .state()
-            .store()
-            .review(review)
-            .unwrap()
-            .candidate_name
-            .unwrap();
-        button_in_row(
-            &h,
-            &twentieth,
-            &format!("It is {candidate}"),
-            style::REVIEW_CROP_PX,
-        )
-        .click();
-        settle(&mut h);
-        let store = h.state().store();
-        assert_eq!(
-            store.review(review).unwrap().state,
-            "accepted",
-            "at {size:?}"
+        let (_dir, h, sample) = class_size_window(size);
+        the_review_queue_reaches_and_decides_the_twentieth_face_and_takes_shortcuts_in(
+            h, sample, size,
         );
-        assert_eq!(
-            store
-                .pending_reviews(Some(sample.open_session))
-                .unwrap()
-                .len(),
-            19
-        );
-
-        // Shortcuts: N says nobody enrolled for the selected (first) face, A accepts the next.
-        h.get_by_label("Faces to review (19)");
-        h.key_press(egui::Key::N);
-        settle(&mut h);
-        assert_eq!(
-            h.state().store().review(sample.reviews[0]).unwrap().state,
-            "rejected"
-        );
-        h.key_press(egui::Key::A);
-        settle(&mut h);
-        assert_eq!(
-            h.state().store().review(sample.reviews[1]).unwrap().state,
-            "accepted"
-        );
-        // Down moves the selection: N then decides the second face waiting.
-        h.key_press(egui::Key::ArrowDown);
-        settle(&mut h);
-        h.key_press(egui::Key::N);
-        settle(&mut h);
-        assert_eq!(
-            h.state().store().review(sample.reviews[3]).unwrap().state,
-            "rejected"
-        );
-        assert_eq!(
-            h.state().store().review(sample.reviews[2]).unwrap().state,
-            "pending"
-        );
-
-        // The roll: the last student can be reached and marked by hand.
-        let roll: Vec<String> = h
-            .state()
-            .attendance()
-            .view()
-            .roll
-            .iter()
-            .map(|e| e.name.clone())
-            .collect();
-        let last = roll[39].clone();
-        h.get_by_label_contains("Roll: ").click();
-        settle(&mut h);
-        scroll_to_last(&mut h, &roll, &last, size);
-        button_in_row(&h, &last, "Excused", 0.0).click();
-        settle(&mut h);
-        let entry = h
-            .state()
-            .attendance()
-            .view()
-            .roll
-            .iter()
-            .find(|e| e.name == last)
-            .unwrap()
-            .status();
-        assert_eq!(entry, Status::Excused, "at {size:?}");
     }
+}
+
+fn the_review_queue_reaches_and_decides_the_twentieth_face_and_takes_shortcuts_in(
+    mut h: Harness<'static, RollcallApp>,
+    sample: crate::store::sample::SampleClass,
+    size: egui::Vec2,
+) {
+    h.get_by_label("Attendance").click();
+    settle(&mut h);
+    h.get_by_label("Faces to review (20)").click();
+    settle(&mut h);
+    h.get_by_label_contains("Face 1 of 20:");
+    assert!(h.query_by_label_contains("Face 20 of 20:").is_none());
+    let cards: Vec<String> = (1..=20).map(|i| format!("Face {i} of 20:")).collect();
+    scroll_to_last(&mut h, &cards, &cards[19], size);
+    let twentieth = cards[19].clone();
+    let review = sample.reviews[19];
+    let candidate = h
+        .state()
+        .store()
+        .review(review)
+        .unwrap()
+        .candidate_name
+        .unwrap();
+    button_in_row(
+        &h,
+        &twentieth,
+        &format!("It is {candidate}"),
+        style::REVIEW_CROP_PX,
+    )
+    .click();
+    settle(&mut h);
+    let store = h.state().store();
+    assert_eq!(
+        store.review(review).unwrap().state,
+        "accepted",
+        "at {size:?}"
+    );
+    assert_eq!(
+        store
+            .pending_reviews(Some(sample.open_session))
+            .unwrap()
+            .len(),
+        19
+    );
+
+    // Shortcuts: N says nobody enrolled for the selected (first) face, A accepts the next.
+    h.get_by_label("Faces to review (19)");
+    h.key_press(egui::Key::N);
+    settle(&mut h);
+    assert_eq!(
+        h.state().store().review(sample.reviews[0]).unwrap().state,
+        "rejected"
+    );
+    h.key_press(egui::Key::A);
+    settle(&mut h);
+    assert_eq!(
+        h.state().store().review(sample.reviews[1]).unwrap().state,
+        "accepted"
+    );
+    // Down moves the selection: N then decides the second face waiting.
+    h.key_press(egui::Key::ArrowDown);
+    settle(&mut h);
+    h.key_press(egui::Key::N);
+    settle(&mut h);
+    assert_eq!(
+        h.state().store().review(sample.reviews[3]).unwrap().state,
+        "rejected"
+    );
+    assert_eq!(
+        h.state().store().review(sample.reviews[2]).unwrap().state,
+        "pending"
+    );
+
+    // The roll: the last student can be reached and marked by hand.
+    let roll: Vec<String> = h
+        .state()
+        .attendance()
+        .view()
+        .roll
+        .iter()
+        .map(|e| e.name.clone())
+        .collect();
+    let last = roll[39].clone();
+    h.get_by_label_contains("Roll: ").click();
+    settle(&mut h);
+    scroll_to_last(&mut h, &roll, &last, size);
+    button_in_row(&h, &last, "Excused", 0.0).click();
+    settle(&mut h);
+    let entry = h
+        .state()
+        .attendance()
+        .view()
+        .roll
+        .iter()
+        .find(|e| e.name == last)
+        .unwrap()
+        .status();
+    assert_eq!(entry, Status::Excused, "at {size:?}");
 }
 
 #[test]
 fn reports_reach_the_oldest_session_and_the_fortieth_rate_at_both_sizes() {
     for size in CLASS_SIZES {
-        let (_dir, mut h, sample) = class_size_window(size);
-        h.get_by_label("Reports").click();
-        settle(&mut h);
-        h.get_by_label("Sessions (31)");
-        // The sessions list, newest first: scroll to the oldest and open its roll.
-        let ids: Vec<String> = h
-            .state()
-            .reports()
-            .view()
-            .sessions
-            .iter()
-            .map(|s| format!("#{}", s.id))
-            .collect();
-        let oldest = format!("#{}", sample.past_sessions[0]);
-        assert_eq!(ids.last(), Some(&oldest));
-        scroll_to_last(&mut h, &ids, &oldest, size);
-        h.get_by_label(&oldest).click();
-        settle(&mut h);
-        h.get_by_label_contains(&format!("Session {oldest} on"));
-        assert_eq!(h.state().reports().view().roll.len(), 40);
-
-        // The students: 40 rates, the last one scrolled to and opened.
-        h.get_by_label("Students (40)").click();
-        settle(&mut h);
-        h.get_by_label_contains("Class attendance over 31 sessions");
-        let names: Vec<String> = h
-            .state()
-            .reports()
-            .sorted_rates()
-            .iter()
-            .map(|r| r.name.clone())
-            .collect();
-        assert_eq!(names.len(), 40);
-        scroll_to_last(&mut h, &names, &names[39], size);
-        h.get_by_label(&names[39]).click();
-        settle(&mut h);
-        let rate = h
-            .state()
-            .reports()
-            .view()
-            .rates
-            .iter()
-            .find(|r| r.name == names[39])
-            .unwrap()
-            .clone();
-        assert_eq!(rate.present + rate.late + rate.absent + rate.excused, 31);
-        h.get_by_label_contains(&format!(
-            "{}: {} of {} sessions attended ({:.0}%)",
-            rate.name,
-            rate.attended(),
-            rate.expected(),
-            rate.percent().unwrap()
-        ));
-        // Sorting by rate puts the lowest first.
-        h.get_by_label("Rate").click();
-        settle(&mut h);
-        let sorted = h.state().reports().sorted_rates();
-        assert!(sorted[0].percent() <= sorted[39].percent());
-        assert!(sorted[0].percent() < Some(90.0), "{:?}", sorted[0]);
+        let (_dir, h, sample) = class_size_window(size);
+        reports_reach_the_oldest_session_and_the_fortieth_rate_at_both_sizes_in(h, sample, size);
     }
+}
+
+fn reports_reach_the_oldest_session_and_the_fortieth_rate_at_both_sizes_in(
+    mut h: Harness<'static, RollcallApp>,
+    sample: crate::store::sample::SampleClass,
+    size: egui::Vec2,
+) {
+    h.get_by_label("Reports").click();
+    settle(&mut h);
+    h.get_by_label("Sessions (31)");
+    // The sessions list, newest first: scroll to the oldest and open its roll.
+    let ids: Vec<String> = h
+        .state()
+        .reports()
+        .view()
+        .sessions
+        .iter()
+        .map(|s| format!("#{}", s.id))
+        .collect();
+    let oldest = format!("#{}", sample.past_sessions[0]);
+    assert_eq!(ids.last(), Some(&oldest));
+    scroll_to_last(&mut h, &ids, &oldest, size);
+    h.get_by_label(&oldest).click();
+    settle(&mut h);
+    h.get_by_label_contains(&format!("Session {oldest} on"));
+    assert_eq!(h.state().reports().view().roll.len(), 40);
+
+    // The students: 40 rates, the last one scrolled to and opened.
+    h.get_by_label("Students (40)").click();
+    settle(&mut h);
+    h.get_by_label_contains("Class attendance over 31 sessions");
+    let names: Vec<String> = h
+        .state()
+        .reports()
+        .sorted_rates()
+        .iter()
+        .map(|r| r.name.clone())
+        .collect();
+    assert_eq!(names.len(), 40);
+    scroll_to_last(&mut h, &names, &names[39], size);
+    h.get_by_label(&names[39]).click();
+    settle(&mut h);
+    let rate = h
+        .state()
+        .reports()
+        .view()
+        .rates
+        .iter()
+        .find(|r| r.name == names[39])
+        .unwrap()
+        .clone();
+    assert_eq!(rate.present + rate.late + rate.absent + rate.excused, 31);
+    h.get_by_label_contains(&format!(
+        "{}: {} of {} sessions attended ({:.0}%)",
+        rate.name,
+        rate.attended(),
+        rate.expected(),
+        rate.percent().unwrap()
+    ));
+    // Sorting by rate puts the lowest first.
+    h.get_by_label("Rate").click();
+    settle(&mut h);
+    let sorted = h.state().reports().sorted_rates();
+    assert!(sorted[0].percent() <= sorted[39].percent());
+    assert!(sorted[0].percent() < Some(90.0), "{:?}", sorted[0]);
 }
 
 #[test]
 fn settings_and_training_fit_both_sizes_with_the_class() {
     for size in CLASS_SIZES {
-        let (_dir, mut h, _sample) = class_size_window(size);
-        h.get_by_label("Settings").click();
+        let (_dir, h, sample) = class_size_window(size);
+        settings_and_training_fit_both_sizes_with_the_class_in(h, sample, size);
+    }
+}
+
+fn settings_and_training_fit_both_sizes_with_the_class_in(
+    mut h: Harness<'static, RollcallApp>,
+    _sample: crate::store::sample::SampleClass,
+    size: egui::Vec2,
+) {
+    h.get_by_label("Settings").click();
+    settle(&mut h);
+    if !in_window(&h, "Save settings", size) {
+        h.get_by_label("Save settings").scroll_to_me();
         settle(&mut h);
-        if !in_window(&h, "Save settings", size) {
-            h.get_by_label("Save settings").scroll_to_me();
-            settle(&mut h);
+    }
+    assert!(in_window(&h, "Save settings", size), "at {size:?}");
+    h.get_by_label("Save settings").click();
+    settle(&mut h);
+    h.get_by_label("Training").click();
+    settle(&mut h);
+    if !in_window(&h, "Start training", size) {
+        h.get_by_label("Start training").scroll_to_me();
+        settle(&mut h);
+    }
+    assert!(in_window(&h, "Start training", size), "at {size:?}");
+}
+
+/// The class-size window tests again, on a PostgreSQL server: every screen works the same there.
+#[test]
+fn the_class_size_window_works_the_same_on_postgresql() {
+    let Some(server) = crate::store::cluster::TempCluster::start_or_skip("the window tests") else {
+        return;
+    };
+    let tests: [fn(Harness<'static, RollcallApp>, crate::store::sample::SampleClass, egui::Vec2);
+        4] = [
+        the_roster_reaches_renames_and_searches_the_fortieth_student_at_both_sizes_in,
+        the_review_queue_reaches_and_decides_the_twentieth_face_and_takes_shortcuts_in,
+        reports_reach_the_oldest_session_and_the_fortieth_rate_at_both_sizes_in,
+        settings_and_training_fit_both_sizes_with_the_class_in,
+    ];
+    let mut n = 0;
+    for test in tests {
+        for size in CLASS_SIZES {
+            n += 1;
+            let db = format!("window_{n}");
+            server.create_database(&db).unwrap();
+            let store = Store::connect(&server.url(crate::store::cluster::ADMIN, &db)).unwrap();
+            let (h, sample) = class_size_window_on(size, store);
+            test(h, sample, size);
         }
-        assert!(in_window(&h, "Save settings", size), "at {size:?}");
-        h.get_by_label("Save settings").click();
-        settle(&mut h);
-        h.get_by_label("Training").click();
-        settle(&mut h);
-        if !in_window(&h, "Start training", size) {
-            h.get_by_label("Start training").scroll_to_me();
-            settle(&mut h);
-        }
-        assert!(in_window(&h, "Start training", size), "at {size:?}");
     }
 }
