@@ -17,6 +17,8 @@ struct Env {
     db: String,
     /// A fixed clock (`ROLLCALL_FIXED_CLOCK_MS`), so that two runs write the same times.
     clock_ms: Option<i64>,
+    /// More environment variables for every command.
+    vars: Vec<(String, String)>,
 }
 
 impl Env {
@@ -27,6 +29,7 @@ impl Env {
             dir,
             db,
             clock_ms: None,
+            vars: Vec::new(),
         }
     }
 
@@ -37,6 +40,7 @@ impl Env {
             dir: tempfile::tempdir().unwrap(),
             db: cluster.url(cluster::ADMIN, database).redacted(),
             clock_ms: None,
+            vars: Vec::new(),
         }
     }
 
@@ -46,7 +50,13 @@ impl Env {
             dir: tempfile::tempdir().unwrap(),
             db: cluster.url(role, database).redacted(),
             clock_ms: None,
+            vars: Vec::new(),
         }
+    }
+
+    fn with_var(mut self, name: &str, value: &str) -> Self {
+        self.vars.push((name.to_owned(), value.to_owned()));
+        self
     }
 
     fn with_clock(mut self, ms: i64) -> Self {
@@ -70,6 +80,22 @@ impl Env {
             .env_remove("RUST_LOG");
         if let Some(ms) = self.clock_ms {
             cmd.env("ROLLCALL_FIXED_CLOCK_MS", ms.to_string());
+        }
+        for (k, v) in &self.vars {
+            cmd.env(k, v);
+        }
+        // libpq's own variables from the machine running the tests must not leak in.
+        for k in [
+            "PGPASSWORD",
+            "PGPASSFILE",
+            "PGSERVICE",
+            "PGSERVICEFILE",
+            "PGUSER",
+            "PGHOST",
+        ] {
+            if !self.vars.iter().any(|(name, _)| name == k) {
+                cmd.env_remove(k);
+            }
         }
         cmd.output().unwrap()
     }
@@ -481,6 +507,95 @@ fn a_teachers_file_moves_onto_the_server_once() {
     assert!(!school.ok(&["class", "list"]).contains("8C"));
     let missing = school.fails(&["server", "import", "/nonexistent/rollcall.db"]);
     assert!(missing.contains("is not a file"), "{missing}");
+}
+
+/// The server killed with SIGKILL: commands say it cannot be reached (no panic, exit 1), and
+/// after the restart every committed change is there.
+#[test]
+fn a_killed_server_gives_a_clear_error_and_loses_nothing() {
+    let Some(server) = TempCluster::start_or_skip("the killed server") else {
+        return;
+    };
+    let it = Env::on_server(&server, "school");
+    it.ok(&["class", "add", "7B"]);
+    it.ok(&["student", "add", "--name", "Ada", "--class", "7B"]);
+    it.ok(&["session", "start", "--class", "7B"]);
+    it.ok(&[
+        "mark",
+        "--class",
+        "7B",
+        "--student",
+        "Ada",
+        "--status",
+        "present",
+    ]);
+    server.kill().unwrap();
+    let err = it.fails(&["student", "list"]);
+    assert!(err.contains("school server cannot be reached"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    server.restart().unwrap();
+    let roll = it.ok(&["session", "show", "--class", "7B"]);
+    assert!(roll.contains("Ada") && roll.contains("present"), "{roll}");
+}
+
+/// A role that must give its password: without one rollcall says where to put it; from
+/// PGPASSWORD or a private password file it connects; a password file others can read is
+/// ignored, as libpq does; the password never shows in rollcall's output or log.
+#[test]
+fn a_password_comes_from_libpqs_places_and_never_shows() {
+    let Some(server) = TempCluster::start_or_skip("passwords") else {
+        return;
+    };
+    let it = Env::on_server(&server, "school");
+    it.ok(&["server", "init"]);
+    it.ok(&["server", "teacher", "pw_teacher"]);
+    server
+        .psql(
+            cluster::ADMIN,
+            "school",
+            "ALTER ROLE pw_teacher PASSWORD 's3cret-Pw'",
+        )
+        .unwrap();
+    server.require_password_for("pw_teacher").unwrap();
+    let as_teacher = || Env::as_role(&server, "pw_teacher", "school");
+    let err = as_teacher().fails(&["class", "list"]);
+    assert!(
+        err.contains("asks for a password") && err.contains("~/.pgpass"),
+        "{err}"
+    );
+    let wrong = as_teacher()
+        .with_var("PGPASSWORD", "wrong")
+        .fails(&["class", "list"]);
+    assert!(wrong.contains("password authentication failed"), "{wrong}");
+    let out = as_teacher()
+        .with_var("PGPASSWORD", "s3cret-Pw")
+        .run(&["-vv", "class", "list"]);
+    assert!(out.status.success(), "{out:?}");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!all.contains("s3cret"), "{all}");
+    let pgpass = it.path("pgpass");
+    std::fs::write(
+        &pgpass,
+        format!("127.0.0.1:{}:school:pw_teacher:s3cret-Pw\n", server.port()),
+    )
+    .unwrap();
+    let with_file = || as_teacher().with_var("PGPASSFILE", pgpass.to_str().unwrap());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(
+            with_file()
+                .fails(&["class", "list"])
+                .contains("asks for a password")
+        );
+        std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    with_file().ok(&["class", "list"]);
 }
 
 /// The walkthrough; returns the long and the matrix export.

@@ -27,7 +27,7 @@ use clap::{Parser, Subcommand};
 pub use cameras::SourceArgs;
 
 use crate::store::{self};
-use crate::workflow::{WindowArgs, WindowScreen, open};
+use crate::workflow::{WindowArgs, WindowScreen};
 
 /// Takes class attendance by face, offline.
 #[derive(Debug, Parser)]
@@ -202,6 +202,29 @@ pub fn run(db: Option<&store::Location>, command: Command) -> anyhow::Result<Exi
         Command::Models(c) => train::run_models(&db, &c),
     }
     .map(|()| ExitCode::SUCCESS)
+}
+
+/// Opens the database. When a school server asks for a password that none of libpq's places
+/// holds and rollcall runs in a terminal, it asks for it (without echo) and tries once more;
+/// the password is used for this connection only.
+pub fn open(location: &store::Location) -> anyhow::Result<store::Store> {
+    use std::io::IsTerminal as _;
+    match crate::workflow::open(location) {
+        Err(err)
+            if matches!(
+                err.downcast_ref::<store::StoreError>(),
+                Some(store::StoreError::PasswordNeeded(_))
+            ) && std::io::stdin().is_terminal() =>
+        {
+            let store::Location::Server(url) = location else {
+                return Err(err);
+            };
+            let password = rpassword::prompt_password(format!("Password for {}: ", url.redacted()))
+                .context("reading the password")?;
+            crate::workflow::open_with_password(url, &password)
+        }
+        other => other,
+    }
 }
 
 /// The database: `--db`, else `ROLLCALL_DB` (handled by clap), else the platform default file.

@@ -56,7 +56,7 @@ pub fn run(db: &Location, c: ServerCommand) -> anyhow::Result<()> {
              (or set ROLLCALL_DB); {db} is a file"
         );
     };
-    let store = crate::workflow::open(db)?;
+    let store = super::open(db)?;
     match c {
         ServerCommand::Init { .. } => {
             store.server_init()?;

@@ -143,6 +143,24 @@ impl TempCluster {
         .map(|out| out.trim().to_owned())
     }
 
+    /// Makes `role` log in with its password over TCP (scram-sha-256) instead of being
+    /// trusted, as a school's server would, and reloads the server's settings.
+    pub fn require_password_for(&self, role: &str) -> Result<(), String> {
+        let hba = self.data_dir().join("pg_hba.conf");
+        let old =
+            std::fs::read_to_string(&hba).map_err(|e| format!("reading {}: {e}", hba.display()))?;
+        let line = format!("host all {role} 127.0.0.1/32 scram-sha-256\n");
+        std::fs::write(&hba, line + &old).map_err(|e| format!("writing {}: {e}", hba.display()))?;
+        self.run_tool(
+            "pg_ctl",
+            &["-D", &self.data_dir().display().to_string(), "reload"],
+        )
+        .map(drop)?;
+        // The reload is asynchronous; give the postmaster a moment to read the file.
+        std::thread::sleep(Duration::from_millis(300));
+        Ok(())
+    }
+
     /// Kills the server the hard way (SIGKILL to the postmaster and every backend), as a
     /// crash or a pulled plug would, and waits until nothing answers on the port.
     pub fn kill(&self) -> Result<(), String> {
@@ -160,6 +178,7 @@ impl TempCluster {
             let _ = Command::new("kill")
                 .arg("-KILL")
                 .arg(p.to_string())
+                .stderr(std::process::Stdio::null())
                 .status();
         }
         let deadline = Instant::now() + Duration::from_secs(10);

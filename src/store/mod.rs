@@ -124,6 +124,13 @@ pub enum StoreError {
     /// The school's PostgreSQL server cannot be reached (stopped, or the network is down).
     #[error("the school server cannot be reached: {0}")]
     Unreachable(DbError),
+    /// The server wants a password and none was found in libpq's places.
+    #[error(
+        "the school server {0} asks for a password, and none was given: put it in ~/.pgpass \
+         (or the file PGPASSFILE names), a service file, or PGPASSWORD; in a terminal rollcall \
+         asks for it"
+    )]
+    PasswordNeeded(String),
     /// A row could not be read (a damaged row, or a query the store got wrong).
     #[error("database error: {0}")]
     Db(DbError),

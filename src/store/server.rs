@@ -571,9 +571,13 @@ fn percent_encode(s: &str) -> String {
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Connects to the server with libpq's lookup rules for credentials and TLS.
-fn connect(url: &ServerUrl) -> Result<postgres::Client> {
+fn connect(url: &ServerUrl, typed_password: Option<&str>) -> Result<postgres::Client> {
     let env = |k: &str| std::env::var(k).ok();
-    let s = url.settings(&env)?;
+    let mut s = url.settings(&env)?;
+    if let Some(p) = typed_password {
+        s.password = Some(p.to_owned());
+    }
+    let had_password = s.password.is_some();
     let mut config = postgres::Config::new();
     if let Some(host) = &s.host {
         config.host(host);
@@ -611,7 +615,16 @@ fn connect(url: &ServerUrl) -> Result<postgres::Client> {
         .map_or(Ok(SslMode::Prefer), SslMode::parse)
         .map_err(StoreError::Invalid)?;
     let who = url.redacted();
-    let failed = |err: postgres::Error| StoreError::from(super::db::DbError::from(err));
+    let failed = |err: postgres::Error| {
+        let wrong = err.code() == Some(&postgres::error::SqlState::INVALID_PASSWORD);
+        let missing = std::error::Error::source(&err)
+            .is_some_and(|s| s.to_string().contains("password missing"));
+        if missing || (wrong && !had_password) {
+            StoreError::PasswordNeeded(who.clone())
+        } else {
+            StoreError::from(super::db::DbError::from(err))
+        }
+    };
     if mode == SslMode::Disable {
         config.ssl_mode(postgres::config::SslMode::Disable);
         return config.connect(postgres::NoTls).map_err(failed);
@@ -659,7 +672,13 @@ impl Store {
     /// Connects to a school's PostgreSQL server, brings its schema up to date (creating it on
     /// an empty database) and refuses a schema written by a newer rollcall.
     pub fn connect(url: &ServerUrl) -> Result<Self> {
-        let client = connect(url)?;
+        Self::connect_with_password(url, None)
+    }
+
+    /// [`Store::connect`] with a password the user has just typed (it is used for this
+    /// connection only and kept nowhere).
+    pub fn connect_with_password(url: &ServerUrl, password: Option<&str>) -> Result<Self> {
+        let client = connect(url, password)?;
         let mut store = Self {
             db: Db::Postgres(Box::new(std::cell::RefCell::new(PgConn::new(client)))),
             path: None,

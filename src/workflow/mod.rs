@@ -46,8 +46,21 @@ pub enum WindowScreen {
 
 /// Opens the database with a message that names the file.
 pub fn open(location: &store::Location) -> anyhow::Result<Store> {
-    let store = Store::open_location(location)
-        .with_context(|| format!("opening the database {location}"))?;
+    with_clock(
+        Store::open_location(location)
+            .with_context(|| format!("opening the database {location}"))?,
+    )
+}
+
+/// [`open`] for a school server, with a password the user has just typed.
+pub fn open_with_password(url: &store::ServerUrl, password: &str) -> anyhow::Result<Store> {
+    with_clock(
+        Store::connect_with_password(url, Some(password))
+            .with_context(|| format!("opening the database {}", url.redacted()))?,
+    )
+}
+
+fn with_clock(store: Store) -> anyhow::Result<Store> {
     Ok(match fixed_clock()? {
         Some(ms) => store.with_clock(std::sync::Arc::new(move || ms)),
         None => store,
