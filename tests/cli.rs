@@ -81,6 +81,8 @@ impl Env {
         if let Some(ms) = self.clock_ms {
             cmd.env("ROLLCALL_FIXED_CLOCK_MS", ms.to_string());
         }
+        // The platform data folder (offline copies, trained models) stays in the test's folder.
+        cmd.env("XDG_DATA_HOME", self.dir.path().join("data"));
         for (k, v) in &self.vars {
             cmd.env(k, v);
         }
@@ -596,6 +598,76 @@ fn a_password_comes_from_libpqs_places_and_never_shows() {
         std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
     with_file().ok(&["class", "list"]);
+}
+
+/// A lesson started while the server is down runs from the roster copy this machine kept
+/// at the last lesson, and everything it marked reaches the server once, when it is back.
+#[test]
+fn a_lesson_taken_offline_reaches_the_server_once_it_is_back() {
+    let Some(server) = TempCluster::start_or_skip("the offline lesson") else {
+        return;
+    };
+    let it = Env::on_server(&server, "school");
+    let data = it.path("data");
+    let it = it.with_var("XDG_DATA_HOME", data.to_str().unwrap());
+    it.ok(&["class", "add", "7B"]);
+    it.enroll("Barack Obama", "7B", "obama.jpg");
+    it.enroll("Joe Biden", "7B", "biden.jpg");
+    let replay = |name: &str, photo: &str| {
+        let dir = it.path(name);
+        std::fs::create_dir(&dir).unwrap();
+        for i in 0..5 {
+            std::fs::copy(demo_photo(photo), dir.join(format!("{i:02}.jpg"))).unwrap();
+        }
+        dir.to_str().unwrap().to_owned()
+    };
+    let (monday, tuesday) = (
+        replay("monday", "obama2.jpg"),
+        replay("tuesday", "biden.jpg"),
+    );
+    // Monday, online: the lesson keeps a copy of the class's roster on this machine.
+    let out = it.ok(&[
+        "live", "--class", "7B", "--replay", &monday, "--fps", "0", "--stop",
+    ]);
+    assert!(
+        out.contains("Barack Obama (present)") && !out.contains("Offline"),
+        "{out}"
+    );
+    assert!(data.join("rollcall/offline").is_dir());
+    // Tuesday, the server is down: the lesson runs from the copy.
+    server.kill().unwrap();
+    let out = it.ok(&[
+        "live", "--class", "7B", "--replay", &tuesday, "--fps", "0", "--stop",
+    ]);
+    assert!(
+        out.contains("Offline: ") && out.contains("the school server cannot be reached"),
+        "{out}"
+    );
+    assert!(out.contains("Joe Biden (present)"), "{out}");
+    assert!(out.contains("2 change(s) waiting for the server"), "{out}");
+    let err = it.fails(&["sync"]);
+    assert!(
+        err.contains("2 change(s) are waiting on this machine"),
+        "{err}"
+    );
+    // The server is back: one sync sends everything, a second finds nothing.
+    server.restart().unwrap();
+    let out = it.ok(&["sync"]);
+    assert!(out.contains("Sent 1 session(s), 1 mark(s)"), "{out}");
+    assert!(it.ok(&["sync"]).contains("Sent 0 session(s), 0 mark(s)"));
+    let sql = |q: &str| server.psql(cluster::ADMIN, "school", q).unwrap();
+    assert_eq!(sql("SELECT count(*) FROM sessions"), "2");
+    assert_eq!(
+        sql(
+            "SELECT string_agg(s.display_name, ',' ORDER BY k.session_id) FROM marks k
+             JOIN students s ON s.id = k.student_id"
+        ),
+        "Barack Obama,Joe Biden"
+    );
+    assert_eq!(
+        sql("SELECT count(*) FROM sessions WHERE ended_ms IS NULL"),
+        "0"
+    );
 }
 
 /// The issue's walkthrough; returns the long and the matrix export.

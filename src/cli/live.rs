@@ -13,6 +13,7 @@ use crate::core::rollcall::FaceOutcome;
 use crate::store::Store;
 
 use crate::workflow::live::LiveEngine;
+use crate::workflow::offline::{LessonStore, open_for_lesson};
 
 /// Arguments of `rollcall live`.
 #[derive(Debug, Args)]
@@ -34,7 +35,63 @@ pub struct LiveArgs {
     pub stop: bool,
 }
 
-/// Runs `rollcall live`: the engine headless, printing each decision.
+/// Runs `rollcall live` on `db`. On a school server that cannot be reached, the lesson runs
+/// on this machine's offline copy of the class and waits there for the server.
+pub fn run_lesson(db: &crate::store::Location, args: &LiveArgs) -> anyhow::Result<()> {
+    match open_for_lesson(db, &args.class, super::open)? {
+        LessonStore::Online { server, sent } => {
+            if sent.total() > 0 {
+                outln!(
+                    "Sent what this machine took offline: {} session(s), {} mark(s), {} face(s) to review",
+                    sent.sessions,
+                    sent.marks,
+                    sent.reviews
+                );
+            }
+            run(&server, args)
+        }
+        LessonStore::Offline { copy, reason } => {
+            outln!(
+                "Offline: {reason}. Taking attendance from the copy of the roster kept on this machine; the marks wait here and are sent when the server is back (`rollcall sync`, or the next lesson)."
+            );
+            run(&copy, args)?;
+            let waiting = copy.waiting_changes()?;
+            outln!("{} change(s) waiting for the server", waiting.total());
+            Ok(())
+        }
+    }
+}
+
+/// Runs `rollcall sync`: sends what was taken offline to the school server.
+pub fn run_sync(db: &crate::store::Location) -> anyhow::Result<()> {
+    let crate::store::Location::Server(url) = db else {
+        anyhow::bail!(
+            "`rollcall sync` is for a school server (--db postgresql://…); {db} is a file"
+        );
+    };
+    match super::open(db) {
+        Ok(server) => {
+            let sent = crate::workflow::offline::send_waiting(url, &server)?;
+            outln!(
+                "Sent {} session(s), {} mark(s) and {} face(s) to review to {}",
+                sent.sessions,
+                sent.marks,
+                sent.reviews,
+                url.redacted()
+            );
+            Ok(())
+        }
+        Err(err) => {
+            let waiting = crate::workflow::offline::waiting(url)?;
+            Err(err.context(format!(
+                "{} change(s) are waiting on this machine and stay there",
+                waiting.total()
+            )))
+        }
+    }
+}
+
+/// Runs the engine headless on `store`, printing each decision.
 pub fn run(store: &Store, args: &LiveArgs) -> anyhow::Result<()> {
     let class = store.find_class(&args.class)?;
     let pipeline = crate::workflow::enroll::pipeline_for(store)?;

@@ -77,6 +77,8 @@ pub enum Command {
     Session(sessions::SessionCommand),
     /// Take attendance headless: frames from a camera or replay, marks printed as they happen.
     Live(live::LiveArgs),
+    /// Send the lessons this machine took while the school server was unreachable.
+    Sync,
     /// Set a student's status in a session by hand (present, late, absent, excused).
     Mark(sessions::MarkArgs),
     /// Export attendance as CSV.
@@ -180,7 +182,8 @@ pub fn run(db: Option<&store::Location>, command: Command) -> anyhow::Result<Exi
         Command::Consent(c) => roster::run_consent(&open(&db)?, c),
         Command::Session(c) => sessions::run(&open(&db)?, c),
         Command::Mark(a) => sessions::run_mark(&open(&db)?, &a),
-        Command::Live(a) => live::run(&open(&db)?, &a),
+        Command::Live(a) => live::run_lesson(&db, &a),
+        Command::Sync => live::run_sync(&db),
         Command::Export(a) => export::run(&open(&db)?, &a),
         Command::Audit(a) => sessions::run_audit(&open(&db)?, &a),
         Command::Review(c) => review::run_review(&open(&db)?, c),

@@ -14,6 +14,7 @@ pub mod export;
 mod import;
 mod lock;
 mod marks;
+pub mod offline;
 mod review;
 pub mod sample;
 pub mod server;

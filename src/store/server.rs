@@ -145,6 +145,33 @@ impl ServerUrl {
         Self(text)
     }
 
+    /// A file name for this server, database and role (for the classroom's offline copy):
+    /// `host_port_database_user` with anything but letters, digits, `.` and `-` as `_`.
+    #[must_use]
+    pub fn copy_key(&self) -> String {
+        let env = |k: &str| std::env::var(k).ok();
+        let (host, port, db, user) = match self.settings(&env) {
+            Ok(s) => (s.host, s.port, s.dbname, s.user),
+            Err(_) => (None, None, None, None),
+        };
+        let key = format!(
+            "{}_{}_{}_{}",
+            host.unwrap_or_default(),
+            port.unwrap_or(5432),
+            db.unwrap_or_default(),
+            user.unwrap_or_default()
+        );
+        key.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    }
+
     /// Whether `s` names a server rather than a file.
     #[must_use]
     pub fn is_server(s: &str) -> bool {

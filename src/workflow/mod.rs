@@ -6,6 +6,7 @@
 pub mod encoders;
 pub mod enroll;
 pub mod live;
+pub mod offline;
 pub mod train;
 
 use anyhow::Context as _;
