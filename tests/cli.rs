@@ -670,6 +670,107 @@ fn a_lesson_taken_offline_reaches_the_server_once_it_is_back() {
     );
 }
 
+/// Classrooms taking attendance while the server is killed with SIGKILL and started again,
+/// three times here (`ROLLCALL_FAULT_KILLS=20` for the long run): every lesson carries on in
+/// its offline copy, and afterwards every expected mark is on the server exactly once.
+#[test]
+fn marks_survive_the_server_being_killed_during_lessons() {
+    let Some(server) = TempCluster::start_or_skip("the server faults") else {
+        return;
+    };
+    let kills: usize = std::env::var("ROLLCALL_FAULT_KILLS")
+        .ok()
+        .and_then(|k| k.parse().ok())
+        .unwrap_or(3);
+    let it = Env::on_server(&server, "school");
+    let rooms = 4;
+    for r in 0..rooms {
+        let class = format!("Room {r}");
+        it.ok(&["class", "add", &class]);
+        it.enroll(&format!("Obama {r}"), &class, "obama.jpg");
+        it.enroll(&format!("Biden {r}"), &class, "biden.jpg");
+    }
+    // Long enough for every kill to land in the middle of the lessons.
+    let per_face = 6 + 7 * kills;
+    let frames = it.path("frames");
+    std::fs::create_dir(&frames).unwrap();
+    for i in 0..per_face {
+        std::fs::copy(demo_photo("obama2.jpg"), frames.join(format!("{i:03}.jpg"))).unwrap();
+        std::fs::copy(
+            demo_photo("biden.jpg"),
+            frames.join(format!("{:03}.jpg", i + per_face)),
+        )
+        .unwrap();
+    }
+    let frames = frames.to_str().unwrap().to_owned();
+    let lessons: Vec<_> = (0..rooms)
+        .map(|r| {
+            Command::new(env!("CARGO_BIN_EXE_rollcall"))
+                .args([
+                    "live",
+                    "--class",
+                    &format!("Room {r}"),
+                    "--replay",
+                    &frames,
+                    "--fps",
+                    "6",
+                    "--stop",
+                ])
+                .env("ROLLCALL_DB", it.db())
+                .env("XDG_DATA_HOME", it.path("data"))
+                .env_remove("RUST_LOG")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    for _ in 0..kills {
+        server.kill().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1200));
+        server.restart().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(800));
+    }
+    let mut went_offline = 0;
+    for (r, child) in lessons.into_iter().enumerate() {
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "room {r} failed:\n{stdout}\n{stderr}");
+        assert!(
+            stdout.contains(&format!("Obama {r} (present)")),
+            "room {r}: {stdout}"
+        );
+        assert!(
+            stdout.contains(&format!("Biden {r} (present)")),
+            "room {r}: {stdout}"
+        );
+        went_offline += usize::from(stdout.contains("Offline"));
+    }
+    assert!(went_offline > 0, "no lesson noticed the server going away");
+    // Whatever waited when its lesson ended is sent now (once more changes nothing).
+    it.ok(&["sync"]);
+    it.ok(&["sync"]);
+    let sql = |q: &str| server.psql(cluster::ADMIN, "school", q).unwrap();
+    assert_eq!(sql("SELECT count(*) FROM marks"), (2 * rooms).to_string());
+    assert_eq!(
+        sql(
+            "SELECT count(*) FROM marks k JOIN sessions x ON x.id = k.session_id
+             JOIN class_members m ON m.class_id = x.class_id AND m.student_id = k.student_id"
+        ),
+        (2 * rooms).to_string()
+    );
+    assert_eq!(
+        sql("SELECT count(DISTINCT session_id) FROM marks"),
+        rooms.to_string()
+    );
+    assert_eq!(
+        sql("SELECT count(*) FROM sessions WHERE ended_ms IS NULL"),
+        "0"
+    );
+}
+
 /// The issue's walkthrough; returns the long and the matrix export.
 fn walkthrough(env: &Env) -> (Vec<u8>, Vec<u8>) {
     env.ok(&["class", "add", "7B"]);

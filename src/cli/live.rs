@@ -10,10 +10,9 @@ use super::outln;
 use crate::camera::{CameraThread, NextFrame};
 use crate::core::SessionId;
 use crate::core::rollcall::FaceOutcome;
-use crate::store::Store;
 
 use crate::workflow::live::LiveEngine;
-use crate::workflow::offline::{LessonStore, open_for_lesson};
+use crate::workflow::offline::{Lesson, LessonStore, open_for_lesson};
 
 /// Arguments of `rollcall live`.
 #[derive(Debug, Args)]
@@ -38,28 +37,21 @@ pub struct LiveArgs {
 /// Runs `rollcall live` on `db`. On a school server that cannot be reached, the lesson runs
 /// on this machine's offline copy of the class and waits there for the server.
 pub fn run_lesson(db: &crate::store::Location, args: &LiveArgs) -> anyhow::Result<()> {
-    match open_for_lesson(db, &args.class, super::open)? {
-        LessonStore::Online { server, sent } => {
-            if sent.total() > 0 {
-                outln!(
-                    "Sent what this machine took offline: {} session(s), {} mark(s), {} face(s) to review",
-                    sent.sessions,
-                    sent.marks,
-                    sent.reviews
-                );
-            }
-            run(&server, args)
-        }
-        LessonStore::Offline { copy, reason } => {
-            outln!(
-                "Offline: {reason}. Taking attendance from the copy of the roster kept on this machine; the marks wait here and are sent when the server is back (`rollcall sync`, or the next lesson)."
-            );
-            run(&copy, args)?;
-            let waiting = copy.waiting_changes()?;
-            outln!("{} change(s) waiting for the server", waiting.total());
-            Ok(())
-        }
+    let opened = open_for_lesson(db, &args.class, super::open)?;
+    match &opened {
+        LessonStore::Online { sent, .. } if sent.total() > 0 => outln!(
+            "Sent what this machine took offline: {} session(s), {} mark(s), {} face(s) to review",
+            sent.sessions,
+            sent.marks,
+            sent.reviews
+        ),
+        LessonStore::Offline { reason, .. } => outln!(
+            "Offline: {reason}. Taking attendance from the copy of the roster kept on this machine; the marks wait here and are sent when the server is back (`rollcall sync`, or the next lesson)."
+        ),
+        LessonStore::Online { .. } => {}
     }
+    let mut lesson = Lesson::new(opened, db, super::open)?;
+    run(&mut lesson, args)
 }
 
 /// Runs `rollcall sync`: sends what was taken offline to the school server.
@@ -91,11 +83,15 @@ pub fn run_sync(db: &crate::store::Location) -> anyhow::Result<()> {
     }
 }
 
-/// Runs the engine headless on `store`, printing each decision.
-pub fn run(store: &Store, args: &LiveArgs) -> anyhow::Result<()> {
-    let class = store.find_class(&args.class)?;
-    let pipeline = crate::workflow::enroll::pipeline_for(store)?;
-    let mut engine = LiveEngine::start(store, &pipeline, class.id, args.session.map(SessionId))?;
+/// Runs the engine headless on the lesson's store, printing each decision.
+fn run(lesson: &mut Lesson, args: &LiveArgs) -> anyhow::Result<()> {
+    let (class, pipeline, mut engine) = {
+        let store = lesson.store()?;
+        let class = store.find_class(&args.class)?;
+        let pipeline = crate::workflow::enroll::pipeline_for(store)?;
+        let engine = LiveEngine::start(store, &pipeline, class.id, args.session.map(SessionId))?;
+        (class, pipeline, engine)
+    };
     let (gallery, missing) = engine.gallery_size();
     let rule = engine.rule();
     outln!(
@@ -127,7 +123,14 @@ pub fn run(store: &Store, args: &LiveArgs) -> anyhow::Result<()> {
             NextFrame::Ended => break,
         };
         frames += 1;
-        let update = engine.process(store, &pipeline, &frame.image, frame.captured_ms)?;
+        let update = engine.process(lesson, &pipeline, &frame.image, frame.captured_ms)?;
+        lesson.try_server(engine.session());
+        for event in lesson.take_events() {
+            outln!(
+                "{}  {event}",
+                crate::workflow::local_time_s(update.frame_ms)
+            );
+        }
         for m in &update.marked {
             marked += 1;
             outln!(
@@ -163,9 +166,15 @@ pub fn run(store: &Store, args: &LiveArgs) -> anyhow::Result<()> {
         "{frames} frames, {marked} marked, {reviews} sent to review ({})",
         stats.summary()
     );
-    if args.stop {
-        let s = store.stop_session(engine.session().id)?;
+    let (stopped, waiting) = lesson.finish(engine.session(), args.stop)?;
+    if let Some(s) = stopped {
         outln!("Stopped session #{} ({} marked)", s.id, s.mark_count);
+    }
+    for event in lesson.take_events() {
+        outln!("{event}");
+    }
+    if waiting.total() > 0 {
+        outln!("{} change(s) waiting for the server", waiting.total());
     }
     Ok(())
 }

@@ -169,7 +169,7 @@ fn run(
                     .0;
             }
         };
-        let update = engine.process(&store, &pipeline, &frame.image, frame.captured_ms)?;
+        let update = engine.process(&mut &store, &pipeline, &frame.image, frame.captured_ms)?;
         send(WorkerEvent::Update {
             update,
             frame_size: frame.image.dimensions(),

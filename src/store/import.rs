@@ -434,7 +434,17 @@ fn sessions(src: &Db, tx: &Db, im: &mut Import) -> Result<()> {
             )
             .optional()?;
         if let Some(t) = there {
-            matched += 1;
+            // A lesson that ended while the server was away ends here too.
+            let n = tx.execute(
+                "UPDATE sessions SET ended_ms = ?2 WHERE id = ?1 AND ended_ms IS NULL
+                   AND CAST(?2 AS BIGINT) IS NOT NULL",
+                params![t, ended],
+            )?;
+            if n == 1 {
+                added += 1;
+            } else {
+                matched += 1;
+            }
             im.sessions.insert(id, t);
             continue;
         }

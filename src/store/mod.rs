@@ -441,8 +441,15 @@ impl Store {
             Ok(_) => {}
             Err(err) => return Err(StoreError::Migration(err.to_string())),
         }
-        m.to_latest(conn)
-            .map_err(|err| StoreError::Migration(err.to_string()))
+        match m.to_latest(conn) {
+            Ok(()) => Ok(()),
+            // Two processes opening a new file at the same moment both start the migration;
+            // SQLite lets one finish and the other fails. The schema is then current all the same.
+            Err(err) => match m.current_version(conn) {
+                Ok(SchemaVersion::Inside(v)) if v.get() == supported => Ok(()),
+                _ => Err(StoreError::Migration(err.to_string())),
+            },
+        }
     }
 
     /// Runs `f` in one transaction: all of its changes land, or none. On PostgreSQL a

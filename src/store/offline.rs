@@ -13,7 +13,7 @@
 //! transaction (matched by class and start time, student and session, so sending twice never
 //! doubles a mark), then deletes them from the copy.
 
-use super::db::params;
+use super::db::{OptionalExtension as _, params};
 use super::{Result, Store, StoreError};
 use crate::core::ClassId;
 
@@ -195,6 +195,48 @@ impl Store {
         })
     }
 
+    /// Carries the server's open `session` over into this offline copy, with the server's id,
+    /// so that a lesson whose server went away goes on writing here.
+    pub fn mirror_session(&self, session: &super::SessionRow) -> Result<()> {
+        let taken = self
+            .db()
+            .query_row(
+                "SELECT class_id, started_ms FROM sessions WHERE id = ?1",
+                [session.id.0],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+            )
+            .optional()?;
+        match taken {
+            Some((class, started))
+                if class == session.class_id.0 && started == session.started_ms =>
+            {
+                Ok(())
+            }
+            Some(_) => Err(StoreError::Invalid(format!(
+                "cannot carry session #{} on offline: this machine still holds another lesson \
+                 with that number for the server; run `rollcall sync` once the server is back",
+                session.id
+            ))),
+            None => {
+                self.db().execute(
+                    "INSERT INTO sessions (id, class_id, started_ms, ended_ms, model_id, threshold,
+                       margin, late_after_minutes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![
+                        session.id.0,
+                        session.class_id.0,
+                        session.started_ms,
+                        session.ended_ms,
+                        session.model_id.as_ref().map(|m| m.as_str().to_owned()),
+                        session.threshold.map(f64::from),
+                        session.margin.map(f64::from),
+                        session.late_after_minutes
+                    ],
+                )?;
+                Ok(())
+            }
+        }
+    }
+
     /// What this offline copy holds for the server.
     pub fn waiting_changes(&self) -> Result<Waiting> {
         let count = |sql: &str| -> Result<usize> {
@@ -215,23 +257,17 @@ impl Store {
         if waiting.total() == 0 {
             return Ok(waiting);
         }
-        let open: i64 = self.db().query_row(
-            "SELECT count(*) FROM sessions WHERE ended_ms IS NULL",
-            [],
-            |r| r.get(0),
-        )?;
-        if open > 0 {
-            return Err(StoreError::Invalid(
-                "a lesson taken offline is still open on this machine; stop it, then send it"
-                    .to_owned(),
-            ));
-        }
-        server.import_from(self, "this classroom's offline copy")?;
-        self.in_transaction(|tx| {
-            tx.execute("DELETE FROM sessions", [])?;
-            tx.execute("DELETE FROM audit_log", [])?;
-            Ok(())
-        })?;
-        Ok(waiting)
+        // The copy's write lock is taken first and held until the sent rows are deleted, so a
+        // lesson writing to the copy meanwhile (another window or process on this machine)
+        // waits instead of adding a mark that would be deleted unsent. Should the server's
+        // commit succeed and this one fail, sending again matches what is there.
+        self.in_transaction(|copy| {
+            copy.execute("UPDATE settings SET value = value WHERE 0 = 1", [])?;
+            let waiting = self.waiting_changes()?;
+            server.import_from(self, "this classroom's offline copy")?;
+            copy.execute("DELETE FROM sessions", [])?;
+            copy.execute("DELETE FROM audit_log", [])?;
+            Ok(waiting)
+        })
     }
 }

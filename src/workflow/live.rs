@@ -186,10 +186,12 @@ impl LiveEngine {
             .unwrap_or_else(|| format!("#{student}"))
     }
 
-    /// Processes one frame: analyses it, decides, and writes marks and reviews to `store`.
+    /// Processes one frame: analyses it, decides, and writes marks and reviews through `out`
+    /// (a store, or a lesson that carries on in its offline copy when the server goes away,
+    /// so a decided mark is never lost).
     pub fn process(
         &mut self,
-        store: &Store,
+        out: &mut impl Writes,
         pipeline: &FacePipeline,
         image: &RgbImage,
         frame_ms: i64,
@@ -218,7 +220,7 @@ impl LiveEngine {
             } else {
                 None
             };
-            let outcome = store.record_auto_mark(&AutoMark {
+            let mark = AutoMark {
                 session: self.session.id,
                 student: m.student,
                 status: m.status,
@@ -227,7 +229,8 @@ impl LiveEngine {
                 evidence: Some(m.evidence),
                 model_id: Some(&self.encoder.id),
                 evidence_crop: crop.as_deref(),
-            })?;
+            };
+            let outcome = out.write(&self.session, |store| store.record_auto_mark(&mark))?;
             if outcome == RecordOutcome::Marked {
                 update.marked.push(NewMark {
                     student: m.student,
@@ -239,7 +242,9 @@ impl LiveEngine {
             }
         }
         for s in &report.seen_again {
-            store.touch_last_seen(self.session.id, *s, frame_ms)?;
+            out.write(&self.session, |store| {
+                store.touch_last_seen(self.session.id, *s, frame_ms)
+            })?;
         }
         for r in &report.reviews {
             // The crop is what the teacher looks at to decide; it is deleted once decided.
@@ -247,7 +252,9 @@ impl LiveEngine {
                 .get(r.face_index)
                 .map(|f| image_io::encode_png(&f.chip))
                 .transpose()?;
-            store.add_review(self.session.id, r, Some(&self.encoder.id), crop.as_deref())?;
+            out.write(&self.session, |store| {
+                store.add_review(self.session.id, r, Some(&self.encoder.id), crop.as_deref())
+            })?;
             update.reviews += 1;
         }
         update.faces = report
@@ -279,5 +286,26 @@ impl LiveEngine {
             },
             FaceOutcome::Unknown { .. } => "unknown".to_owned(),
         }
+    }
+}
+
+/// Where the live engine writes its marks and reviews.
+pub trait Writes {
+    /// Runs `f` on the store in use for `session`. A lesson on a school server moves to its
+    /// offline copy when the server goes away and runs `f` there.
+    fn write<T>(
+        &mut self,
+        session: &SessionRow,
+        f: impl Fn(&Store) -> crate::store::Result<T>,
+    ) -> anyhow::Result<T>;
+}
+
+impl Writes for &Store {
+    fn write<T>(
+        &mut self,
+        _session: &SessionRow,
+        f: impl Fn(&Store) -> crate::store::Result<T>,
+    ) -> anyhow::Result<T> {
+        Ok(f(self)?)
     }
 }

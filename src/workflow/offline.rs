@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 
+use super::live::Writes as _;
 use crate::core::ClassId;
 use crate::store::offline::Waiting;
 use crate::store::{Location, ServerUrl, Store, StoreError};
@@ -104,4 +105,171 @@ fn is_unreachable(err: &anyhow::Error) -> bool {
         err.downcast_ref::<StoreError>(),
         Some(StoreError::Unreachable(_))
     )
+}
+
+/// How a lesson opens its server again (the CLI's asks for a password in a terminal).
+type Opener = dyn Fn(&Location) -> anyhow::Result<Store>;
+
+/// How often a lesson that lost its server tries to reach it again.
+const RECONNECT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The stores of one live lesson: the server while it answers, the offline copy when it does
+/// not. A mark decided while the server goes away is written to the copy, never lost, and the
+/// lesson keeps trying the server; once it answers, what was written meanwhile is sent and the
+/// lesson carries on there.
+pub struct Lesson {
+    server: Option<Store>,
+    copy: Option<Store>,
+    location: Location,
+    open: Box<Opener>,
+    last_try: std::time::Instant,
+    events: Vec<String>,
+}
+
+impl Lesson {
+    /// A lesson from what [`open_for_lesson`] opened; `open` reconnects to the server.
+    pub fn new(
+        opened: LessonStore,
+        location: &Location,
+        open: impl Fn(&Location) -> anyhow::Result<Store> + 'static,
+    ) -> anyhow::Result<Self> {
+        let (server, copy) = match opened {
+            LessonStore::Online { server, .. } => {
+                let copy = match location {
+                    Location::Server(url) => Some(open_copy(url)?),
+                    Location::File(_) => None,
+                };
+                (Some(server), copy)
+            }
+            LessonStore::Offline { copy, .. } => (None, Some(copy)),
+        };
+        Ok(Self {
+            server,
+            copy,
+            location: location.clone(),
+            open: Box::new(open),
+            last_try: std::time::Instant::now(),
+            events: Vec::new(),
+        })
+    }
+
+    /// The store in use now.
+    pub fn store(&self) -> anyhow::Result<&Store> {
+        self.server
+            .as_ref()
+            .or(self.copy.as_ref())
+            .context("the lesson has no store")
+    }
+
+    /// Whether the lesson runs on the server now.
+    #[must_use]
+    pub fn is_online(&self) -> bool {
+        self.server.is_some()
+    }
+
+    /// What happened since the last call (went offline, came back, sent N changes), for the
+    /// teacher.
+    pub fn take_events(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// While offline, tries the server again (at most once a second); when it answers, sends
+    /// what was written to the copy and goes on there. A session that started on the copy
+    /// (the lesson began offline) stays there until the lesson ends and is sent then.
+    pub fn try_server(&mut self, session: &crate::store::SessionRow) {
+        if self.server.is_some() || self.last_try.elapsed() < RECONNECT_EVERY {
+            return;
+        }
+        self.last_try = std::time::Instant::now();
+        let Some(copy) = &self.copy else { return };
+        let Ok(server) = (self.open)(&self.location) else {
+            return;
+        };
+        // Only a lesson that began on the server may move back to it mid-way: its session has
+        // the server's number.
+        let ours = server
+            .session(session.id)
+            .is_ok_and(|s| s.class_id == session.class_id && s.started_ms == session.started_ms);
+        if !ours {
+            return;
+        }
+        match copy.send_waiting_changes(&server) {
+            Ok(sent) => {
+                self.events.push(format!(
+                    "Back online: sent {} mark(s) and {} face(s) to review taken meanwhile",
+                    sent.marks, sent.reviews
+                ));
+                self.server = Some(server);
+            }
+            Err(err) => self.events.push(format!(
+                "The server is back but the changes could not be sent yet: {err}"
+            )),
+        }
+    }
+
+    /// Ends the lesson: stops `session` when asked, then sends whatever waits in the copy if the
+    /// server can be reached. Returns the stopped session (if stopped) and what still waits.
+    pub fn finish(
+        &mut self,
+        session: &crate::store::SessionRow,
+        stop: bool,
+    ) -> anyhow::Result<(Option<crate::store::SessionRow>, Waiting)> {
+        let stopped = if stop {
+            Some(self.write(session, |s| s.stop_session(session.id))?)
+        } else {
+            None
+        };
+        let Some(copy) = &self.copy else {
+            return Ok((stopped, Waiting::default()));
+        };
+        if copy.waiting_changes()?.total() > 0 {
+            let server = match self.server.take() {
+                Some(s) => Some(s),
+                None => (self.open)(&self.location).ok(),
+            };
+            if let Some(server) = server {
+                match copy.send_waiting_changes(&server) {
+                    Ok(sent) if sent.total() > 0 => self.events.push(format!(
+                        "Sent what was taken offline: {} session(s), {} mark(s), {} face(s) to review",
+                        sent.sessions, sent.marks, sent.reviews
+                    )),
+                    Ok(_) => {}
+                    Err(err) => self.events.push(format!("Could not send the offline changes yet: {err}")),
+                }
+                self.server = Some(server);
+            }
+        }
+        Ok((stopped, copy.waiting_changes()?))
+    }
+}
+
+impl super::live::Writes for Lesson {
+    fn write<T>(
+        &mut self,
+        session: &crate::store::SessionRow,
+        f: impl Fn(&Store) -> crate::store::Result<T>,
+    ) -> anyhow::Result<T> {
+        if let Some(server) = &self.server {
+            match f(server) {
+                Err(StoreError::Unreachable(err)) if self.copy.is_some() => {
+                    self.server = None;
+                    self.last_try = std::time::Instant::now();
+                    self.events.push(format!(
+                        "Offline: the school server cannot be reached ({err}); carrying on with this machine's copy"
+                    ));
+                    if let Some(copy) = &self.copy {
+                        copy.mirror_session(session)?;
+                    }
+                }
+                other => return Ok(other?),
+            }
+        }
+        let copy = self.copy.as_ref().context("the lesson has no store")?;
+        // Another lesson on this machine may have sent the copy's changes (and with them this
+        // session's row) to the server meanwhile: carry the session over again.
+        if copy.session(session.id).is_err() {
+            copy.mirror_session(session)?;
+        }
+        Ok(f(copy)?)
+    }
 }
