@@ -126,6 +126,8 @@ struct Live {
     session: Option<SessionId>,
     rule: Option<DecisionRule>,
     gallery: (usize, usize),
+    /// On a school server: online or not, changes waiting, and the last word about it.
+    connection: Option<(bool, usize, String)>,
     last: Option<(LiveUpdate, (u32, u32))>,
     /// When the last frames were shown, for the displayed frame rate.
     shown: std::collections::VecDeque<std::time::Instant>,
@@ -246,6 +248,7 @@ impl AttendanceScreen {
             session: None,
             rule: None,
             gallery: (0, 0),
+            connection: None,
             last: None,
             shown: std::collections::VecDeque::new(),
         });
@@ -317,6 +320,18 @@ impl AttendanceScreen {
                     }
                     changed |= !update.marked.is_empty() || update.reviews > 0;
                     live.last = Some((update, frame_size));
+                }
+                WorkerEvent::Connection {
+                    online,
+                    waiting,
+                    note,
+                } => {
+                    notices.push(
+                        if online { Level::Info } else { Level::Warning },
+                        note.clone(),
+                    );
+                    live.connection = Some((online, waiting, note));
+                    changed = true;
                 }
                 WorkerEvent::Failed(err) => failed = Some(err),
             }
@@ -448,6 +463,23 @@ impl AttendanceScreen {
                 ));
                 if let Some(err) = &stats.last_error {
                     ui.colored_label(style::WARNING, err);
+                }
+                match &live.connection {
+                    Some((true, 0, _)) => {
+                        ui.weak("School server: online");
+                    }
+                    Some((true, waiting, _)) => {
+                        ui.weak(format!("School server: online · {waiting} changes waiting"));
+                    }
+                    Some((false, waiting, _)) => {
+                        ui.colored_label(
+                            style::WARNING,
+                            format!(
+                                "Offline: the school server cannot be reached · {waiting} changes waiting on this machine"
+                            ),
+                        );
+                    }
+                    None => {}
                 }
                 if let Some(rule) = live.rule {
                     ui.weak(format!(

@@ -12,6 +12,7 @@ use crate::camera::Frame;
 use crate::core::decision::DecisionRule;
 use crate::core::{ClassId, SessionId};
 use crate::workflow::live::{LiveEngine, LiveUpdate};
+use crate::workflow::offline::{Lesson, LessonStore, open_for_lesson};
 
 /// What the recognition thread reports.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +34,15 @@ pub enum WorkerEvent {
         update: LiveUpdate,
         /// The frame's size (the boxes are in its pixels).
         frame_size: (u32, u32),
+    },
+    /// Where a lesson on a school server writes now (never sent for a file).
+    Connection {
+        /// On the server (`true`) or on this machine's offline copy.
+        online: bool,
+        /// Changes waiting in the copy for the server.
+        waiting: usize,
+        /// What happened, for the teacher.
+        note: String,
     },
     /// The engine stopped because of an error.
     Failed(String),
@@ -142,9 +152,18 @@ fn run(
     stop: &AtomicBool,
     send: &dyn Fn(WorkerEvent),
 ) -> anyhow::Result<()> {
-    let store = crate::workflow::open(db)?;
-    let pipeline = crate::workflow::enroll::pipeline_for(&store)?;
-    let mut engine = LiveEngine::start(&store, &pipeline, class, session)?;
+    let opened = open_for_lesson(db, &class.0.to_string(), crate::workflow::open)?;
+    let offline = match &opened {
+        LessonStore::Offline { reason, .. } => Some(reason.clone()),
+        LessonStore::Online { .. } => None,
+    };
+    let mut lesson = Lesson::new(opened, db, crate::workflow::open)?;
+    let (pipeline, mut engine) = {
+        let store = lesson.store()?;
+        let pipeline = crate::workflow::enroll::pipeline_for(store)?;
+        let engine = LiveEngine::start(store, &pipeline, class, session)?;
+        (pipeline, engine)
+    };
     let (gallery, missing) = engine.gallery_size();
     send(WorkerEvent::Ready {
         session: engine.session().id,
@@ -152,6 +171,44 @@ fn run(
         missing,
         rule: engine.rule(),
     });
+    let on_server = matches!(db, crate::store::Location::Server(_));
+    if on_server {
+        send(WorkerEvent::Connection {
+            online: offline.is_none(),
+            waiting: lesson.waiting(),
+            note: offline.map_or_else(
+                || "Taking attendance on the school server".to_owned(),
+                |r| {
+                    format!(
+                        "Offline ({r}): taking attendance from this machine's copy of the roster"
+                    )
+                },
+            ),
+        });
+    }
+    let result = lesson_loop(&mut lesson, &mut engine, &pipeline, slot, stop, send);
+    // Whatever the copy holds goes to the server now if it answers.
+    let finished = lesson.finish(engine.session(), false);
+    if on_server && let Ok((_, waiting)) = &finished {
+        for note in lesson.take_events() {
+            send(WorkerEvent::Connection {
+                online: lesson.is_online(),
+                waiting: waiting.total(),
+                note,
+            });
+        }
+    }
+    result.and(finished.map(drop))
+}
+
+fn lesson_loop(
+    lesson: &mut Lesson,
+    engine: &mut LiveEngine,
+    pipeline: &crate::vision::pipeline::FacePipeline,
+    slot: &Slot,
+    stop: &AtomicBool,
+    send: &dyn Fn(WorkerEvent),
+) -> anyhow::Result<()> {
     loop {
         let frame = {
             let mut guard = slot.frame.lock().unwrap_or_else(PoisonError::into_inner);
@@ -169,7 +226,15 @@ fn run(
                     .0;
             }
         };
-        let update = engine.process(&mut &store, &pipeline, &frame.image, frame.captured_ms)?;
+        let update = engine.process(lesson, pipeline, &frame.image, frame.captured_ms)?;
+        lesson.try_server(engine.session());
+        for note in lesson.take_events() {
+            send(WorkerEvent::Connection {
+                online: lesson.is_online(),
+                waiting: lesson.waiting(),
+                note,
+            });
+        }
         send(WorkerEvent::Update {
             update,
             frame_size: frame.image.dimensions(),

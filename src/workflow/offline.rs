@@ -161,6 +161,15 @@ impl Lesson {
             .context("the lesson has no store")
     }
 
+    /// Changes waiting in this machine's copy for the server (0 for a file).
+    #[must_use]
+    pub fn waiting(&self) -> usize {
+        self.copy
+            .as_ref()
+            .and_then(|c| c.waiting_changes().ok())
+            .map_or(0, |w| w.total())
+    }
+
     /// Whether the lesson runs on the server now.
     #[must_use]
     pub fn is_online(&self) -> bool {
