@@ -356,6 +356,7 @@ fn eight_classrooms_and_the_office_at_once_on_one_server() {
         Command::new(env!("CARGO_BIN_EXE_rollcall"))
             .args(&args)
             .env("ROLLCALL_DB", it.db())
+            .env("XDG_DATA_HOME", it.path("data"))
             .env_remove("RUST_LOG")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -713,7 +714,7 @@ fn marks_survive_the_server_being_killed_during_lessons() {
                     "--replay",
                     &frames,
                     "--fps",
-                    "6",
+                    "0",
                     "--stop",
                 ])
                 .env("ROLLCALL_DB", it.db())

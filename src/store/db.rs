@@ -357,17 +357,42 @@ pub(crate) enum Db {
 pub(crate) struct PgConn {
     pub(crate) client: postgres::Client,
     statements: HashMap<String, postgres::Statement>,
+    /// Opens a new connection when the server dropped this one (it restarted, or the network
+    /// came back), so a long-running window or lesson recovers without being restarted.
+    reconnect: Option<Box<Reconnect>>,
+    in_transaction: bool,
 }
 
+/// How a [`PgConn`] connects again.
+pub(crate) type Reconnect = dyn Fn() -> Result<postgres::Client, super::StoreError> + Send;
+
 impl PgConn {
-    pub(crate) fn new(client: postgres::Client) -> Self {
+    pub(crate) fn new(client: postgres::Client, reconnect: Option<Box<Reconnect>>) -> Self {
         Self {
             client,
             statements: HashMap::new(),
+            reconnect,
+            in_transaction: false,
+        }
+    }
+
+    /// Between transactions, replaces a connection the server has closed. The statement that
+    /// found it closed has failed already; nothing is run twice behind the caller's back, and
+    /// inside a transaction nothing is reconnected (its work is lost with the old connection).
+    fn ensure_connected(&mut self) {
+        if self.in_transaction || !self.client.is_closed() {
+            return;
+        }
+        if let Some(reconnect) = &self.reconnect
+            && let Ok(client) = reconnect()
+        {
+            self.client = client;
+            self.statements.clear();
         }
     }
 
     fn statement(&mut self, sql: &str) -> DbResult<postgres::Statement> {
+        self.ensure_connected();
         if let Some(stmt) = self.statements.get(sql) {
             return Ok(stmt.clone());
         }
@@ -482,7 +507,11 @@ impl Db {
     pub(crate) fn batch(&self, sql: &str) -> DbResult<()> {
         match self {
             Self::Sqlite(conn) => Ok(conn.execute_batch(sql)?),
-            Self::Postgres(pg) => Ok(pg.borrow_mut().client.batch_execute(sql)?),
+            Self::Postgres(pg) => {
+                let mut pg = pg.borrow_mut();
+                pg.ensure_connected();
+                Ok(pg.client.batch_execute(sql)?)
+            }
         }
     }
 
@@ -507,7 +536,9 @@ impl Db {
                 loop {
                     {
                         let mut pg = pg.borrow_mut();
+                        pg.ensure_connected();
                         pg.client.batch_execute("BEGIN").map_err(DbError::from)?;
+                        pg.in_transaction = true;
                     }
                     let outcome = f(self).and_then(|value| {
                         pg.borrow_mut()
@@ -517,6 +548,7 @@ impl Db {
                         Ok(value)
                     });
                     let mut conn = pg.borrow_mut();
+                    conn.in_transaction = false;
                     match outcome {
                         Ok(value) => return Ok(value),
                         Err(err) => {

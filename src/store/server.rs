@@ -702,12 +702,17 @@ impl Store {
         Self::connect_with_password(url, None)
     }
 
-    /// [`Store::connect`] with a password the user has just typed (it is used for this
-    /// connection only and kept nowhere).
+    /// [`Store::connect`] with a password the user has just typed (kept in this process's
+    /// memory only, to connect again after the server restarts; never written anywhere).
     pub fn connect_with_password(url: &ServerUrl, password: Option<&str>) -> Result<Self> {
         let client = connect(url, password)?;
+        let (again, typed) = (url.clone(), password.map(str::to_owned));
+        let reconnect = Box::new(move || connect(&again, typed.as_deref()));
         let mut store = Self {
-            db: Db::Postgres(Box::new(std::cell::RefCell::new(PgConn::new(client)))),
+            db: Db::Postgres(Box::new(std::cell::RefCell::new(PgConn::new(
+                client,
+                Some(reconnect),
+            )))),
             path: None,
             server: Some(url.clone()),
             clock: system_clock(),

@@ -1188,4 +1188,19 @@ fn the_store_tests_pass_on_postgresql() {
     });
     assert_eq!(marked, 40, "each student marked exactly once");
     assert_eq!(store.marks(s).unwrap().len(), 40);
+
+    // The server killed and started again: the call that finds the connection gone fails
+    // with "cannot be reached", and the same store works again once the server is back.
+    server.kill().unwrap();
+    assert!(matches!(
+        store.list_classes(),
+        Err(StoreError::Unreachable(_))
+    ));
+    assert!(matches!(
+        store.list_classes(),
+        Err(StoreError::Unreachable(_))
+    ));
+    server.restart().unwrap();
+    assert_eq!(store.list_classes().unwrap().len(), 1);
+    assert_eq!(store.marks(s).unwrap().len(), 40);
 }

@@ -205,8 +205,8 @@ impl Lesson {
         match copy.send_waiting_changes(&server) {
             Ok(sent) => {
                 self.events.push(format!(
-                    "Back online: sent {} mark(s) and {} face(s) to review taken meanwhile",
-                    sent.marks, sent.reviews
+                    "Back online: sent the {} change(s) made meanwhile",
+                    sent.total()
                 ));
                 self.server = Some(server);
             }
