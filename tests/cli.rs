@@ -671,9 +671,10 @@ fn a_lesson_taken_offline_reaches_the_server_once_it_is_back() {
     );
 }
 
-/// Classrooms taking attendance while the server is killed with SIGKILL and started again,
-/// three times here (`ROLLCALL_FAULT_KILLS=20` for the long run): every lesson carries on in
-/// its offline copy, and afterwards every expected mark is on the server exactly once.
+/// Eight classrooms taking attendance, and the office enrolling, while the server is killed
+/// with SIGKILL and started again, three times here (`ROLLCALL_FAULT_KILLS=20` for the long
+/// run): every lesson carries on in its offline copy, the office's commands fail clearly and
+/// are tried again, and afterwards every expected mark and student is on the server once.
 #[test]
 fn marks_survive_the_server_being_killed_during_lessons() {
     let Some(server) = TempCluster::start_or_skip("the server faults") else {
@@ -684,7 +685,8 @@ fn marks_survive_the_server_being_killed_during_lessons() {
         .and_then(|k| k.parse().ok())
         .unwrap_or(3);
     let it = Env::on_server(&server, "school");
-    let rooms = 4;
+    let rooms = 8;
+    it.ok(&["class", "add", "Office"]);
     for r in 0..rooms {
         let class = format!("Room {r}");
         it.ok(&["class", "add", &class]);
@@ -726,13 +728,49 @@ fn marks_survive_the_server_being_killed_during_lessons() {
                 .unwrap()
         })
         .collect();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    for _ in 0..kills {
-        server.kill().unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(1200));
-        server.restart().unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(800));
-    }
+    // The office enrolls through the outages: a command the outage cut off says so, and is
+    // run again (a student it did add is found by the school number, not added twice).
+    let office = std::thread::scope(|scope| {
+        let office = scope.spawn(|| {
+            let mut failures = 0;
+            for i in 0..6 {
+                let id = format!("N-{i}");
+                loop {
+                    let photo = demo_photo("obama3.jpg");
+                    let out = it.run(&[
+                        "student",
+                        "add",
+                        "--name",
+                        &format!("New {i}"),
+                        "--class",
+                        "Office",
+                        "--external-id",
+                        &id,
+                        "--photo",
+                        photo.to_str().unwrap(),
+                        "--consent-by",
+                        "Self",
+                    ]);
+                    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+                    if out.status.success() || stderr.contains("already exists") {
+                        break;
+                    }
+                    assert!(stderr.contains("cannot be reached"), "office: {stderr}");
+                    failures += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(300));
+                }
+            }
+            failures
+        });
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        for _ in 0..kills {
+            server.kill().unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(1200));
+            server.restart().unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(800));
+        }
+        office.join().unwrap()
+    });
     let mut went_offline = 0;
     for (r, child) in lessons.into_iter().enumerate() {
         let out = child.wait_with_output().unwrap();
@@ -769,6 +807,11 @@ fn marks_survive_the_server_being_killed_during_lessons() {
     assert_eq!(
         sql("SELECT count(*) FROM sessions WHERE ended_ms IS NULL"),
         "0"
+    );
+    assert_eq!(
+        sql("SELECT count(*) FROM students WHERE external_id LIKE 'N-%'"),
+        "6",
+        "the office's students, each once ({office} command(s) cut off by an outage)"
     );
 }
 
