@@ -54,6 +54,16 @@ impl Env {
         }
     }
 
+    /// An environment on the database `url` as typed.
+    fn at_url(url: String) -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            db: url,
+            clock_ms: None,
+            vars: Vec::new(),
+        }
+    }
+
     fn with_var(mut self, name: &str, value: &str) -> Self {
         self.vars.push((name.to_owned(), value.to_owned()));
         self
@@ -813,6 +823,38 @@ fn marks_survive_the_server_being_killed_during_lessons() {
         "6",
         "the office's students, each once ({office} command(s) cut off by an outage)"
     );
+}
+
+/// TLS: a role the server accepts over TLS only connects with `sslmode=require`, and with
+/// `verify-full` when the server's certificate is trusted through `sslrootcert`; without TLS,
+/// or with an untrusted certificate under `verify-full`, it is refused.
+#[test]
+fn a_server_can_be_reached_over_tls_only() {
+    let Some(server) = TempCluster::start_or_skip("TLS") else {
+        return;
+    };
+    let it = Env::on_server(&server, "school");
+    it.ok(&["server", "init"]);
+    it.ok(&["class", "add", "7B"]);
+    it.ok(&["server", "teacher", "tls_teacher", "--class", "7B"]);
+    let cert = server.enable_tls_for("tls_teacher").unwrap();
+    let url = |query: &str| {
+        Env::at_url(format!(
+            "postgresql://tls_teacher@127.0.0.1:{}/school?connect_timeout=3&{query}",
+            server.port()
+        ))
+    };
+    let plain = url("sslmode=disable").fails(&["class", "list"]);
+    assert!(
+        plain.contains("no encryption") || plain.contains("rejects"),
+        "{plain}"
+    );
+    assert!(url("sslmode=require").ok(&["class", "list"]).contains("7B"));
+    assert!(url("sslmode=prefer").ok(&["class", "list"]).contains("7B"));
+    let trusted = format!("sslmode=verify-full&sslrootcert={}", cert.display());
+    assert!(url(&trusted).ok(&["class", "list"]).contains("7B"));
+    let untrusted = url("sslmode=verify-full").fails(&["class", "list"]);
+    assert!(untrusted.contains("certificate"), "{untrusted}");
 }
 
 /// The walkthrough; returns the long and the matrix export.

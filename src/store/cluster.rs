@@ -161,6 +161,66 @@ impl TempCluster {
         Ok(())
     }
 
+    /// Turns TLS on with a fresh self-signed certificate for 127.0.0.1 (made with `openssl`)
+    /// and makes `role` connect over TLS only. Returns the certificate (PEM), which a client
+    /// can trust with `sslrootcert`.
+    pub fn enable_tls_for(&self, role: &str) -> Result<PathBuf, String> {
+        let data = self.data_dir();
+        let (crt, key) = (data.join("server.crt"), data.join("server.key"));
+        let out = Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=127.0.0.1",
+            ])
+            .args([
+                "-addext",
+                "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                "-keyout",
+            ])
+            .arg(&key)
+            .arg("-out")
+            .arg(&crt)
+            .output()
+            .map_err(|e| format!("could not run openssl: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "openssl failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        if let Some(user) = &self.run_as {
+            for f in [&crt, &key] {
+                let _ = Command::new("chown").arg(user).arg(f).status();
+            }
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| e.to_string())?;
+        }
+        let conf = data.join("postgresql.conf");
+        let mut text = std::fs::read_to_string(&conf).map_err(|e| e.to_string())?;
+        text.push_str("\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+        std::fs::write(&conf, text).map_err(|e| e.to_string())?;
+        let hba = data.join("pg_hba.conf");
+        let old = std::fs::read_to_string(&hba).map_err(|e| e.to_string())?;
+        let lines = format!(
+            "hostssl all {role} 127.0.0.1/32 trust\nhostnossl all {role} 127.0.0.1/32 reject\n"
+        );
+        std::fs::write(&hba, lines + &old).map_err(|e| e.to_string())?;
+        self.run_tool("pg_ctl", &["-D", &data.display().to_string(), "reload"])?;
+        std::thread::sleep(Duration::from_millis(500));
+        Ok(crt)
+    }
+
     /// Kills the server the hard way (SIGKILL to the postmaster and every backend), as a
     /// crash or a pulled plug would, and waits until nothing answers on the port.
     pub fn kill(&self) -> Result<(), String> {

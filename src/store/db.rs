@@ -64,7 +64,21 @@ fn postgres_message(err: &postgres::Error) -> String {
             Some(detail) => format!("{} ({detail})", db.message()),
             None => db.message().to_owned(),
         },
-        None => err.to_string(),
+        // A connection or TLS failure: the cause says what went wrong (refused, timed out,
+        // "certificate verify failed: self-signed certificate", …).
+        None => {
+            let mut text = err.to_string();
+            let mut cause = std::error::Error::source(err);
+            while let Some(c) = cause {
+                let more = c.to_string();
+                if !text.contains(&more) {
+                    text.push_str(": ");
+                    text.push_str(&more);
+                }
+                cause = c.source();
+            }
+            text
+        }
     }
 }
 
