@@ -59,27 +59,25 @@ pub enum DbError {
 }
 
 fn postgres_message(err: &postgres::Error) -> String {
-    match err.as_db_error() {
-        Some(db) => match db.detail() {
+    if let Some(db) = err.as_db_error() {
+        return match db.detail() {
             Some(detail) => format!("{} ({detail})", db.message()),
             None => db.message().to_owned(),
-        },
-        // A connection or TLS failure: the cause says what went wrong (refused, timed out,
-        // "certificate verify failed: self-signed certificate", …).
-        None => {
-            let mut text = err.to_string();
-            let mut cause = std::error::Error::source(err);
-            while let Some(c) = cause {
-                let more = c.to_string();
-                if !text.contains(&more) {
-                    text.push_str(": ");
-                    text.push_str(&more);
-                }
-                cause = c.source();
-            }
-            text
-        }
+        };
     }
+    // A connection or TLS failure: the cause says what went wrong (refused, timed out,
+    // "certificate verify failed: self-signed certificate", …).
+    let mut text = err.to_string();
+    let mut cause = std::error::Error::source(err);
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
+    }
+    text
 }
 
 impl DbError {
