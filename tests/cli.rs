@@ -343,51 +343,10 @@ fn eight_classrooms_and_the_office_at_once_on_one_server() {
     };
     let it = Env::on_server(&server, "school");
     let rooms = 8;
-    for r in 0..rooms {
-        let class = format!("Room {r}");
-        it.ok(&["class", "add", &class]);
-        it.enroll(&format!("Obama {r}"), &class, "obama.jpg");
-        it.enroll(&format!("Biden {r}"), &class, "biden.jpg");
-    }
+    two_face_rooms(&it, rooms);
     it.ok(&["class", "add", "Office"]);
-    // Each room's camera: ten frames of Obama's other photo, then ten of Biden's.
-    let frames = it.path("frames");
-    std::fs::create_dir(&frames).unwrap();
-    for i in 0..10 {
-        std::fs::copy(demo_photo("obama2.jpg"), frames.join(format!("{i:02}.jpg"))).unwrap();
-        std::fs::copy(
-            demo_photo("biden.jpg"),
-            frames.join(format!("{:02}.jpg", i + 10)),
-        )
-        .unwrap();
-    }
-    let frames = frames.to_str().unwrap().to_owned();
-    let spawn = |args: Vec<String>| {
-        Command::new(env!("CARGO_BIN_EXE_rollcall"))
-            .args(&args)
-            .env("ROLLCALL_DB", it.db())
-            .env("XDG_DATA_HOME", it.path("data"))
-            .env_remove("RUST_LOG")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
-    let live: Vec<_> = (0..rooms)
-        .map(|r| {
-            let args = [
-                "live",
-                "--class",
-                &format!("Room {r}"),
-                "--replay",
-                &frames,
-                "--fps",
-                "0",
-                "--stop",
-            ];
-            spawn(args.iter().map(|a| (*a).to_owned()).collect())
-        })
-        .collect();
+    let frames = two_face_replay(&it, 10);
+    let live: Vec<_> = (0..rooms).map(|r| spawn_lesson(&it, r, &frames)).collect();
     // The office, meanwhile: enrolls students and exports the whole school, again and again.
     for i in 0..4 {
         it.enroll(&format!("New {i}"), "Office", "obama3.jpg");
@@ -395,41 +354,11 @@ fn eight_classrooms_and_the_office_at_once_on_one_server() {
         it.ok(&["export", "--out", out.to_str().unwrap()]);
     }
     for (r, child) in live.into_iter().enumerate() {
-        let out = child.wait_with_output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "room {r} failed:\n{stdout}\n{stderr}");
+        let (stdout, stderr) = lesson_marked_both(r, child);
         assert!(!stderr.contains("error"), "room {r}: {stderr}");
         assert!(stdout.contains("20 frames, 2 marked"), "room {r}: {stdout}");
-        assert!(
-            stdout.contains(&format!("Obama {r} (present)")),
-            "room {r}: {stdout}"
-        );
-        assert!(
-            stdout.contains(&format!("Biden {r} (present)")),
-            "room {r}: {stdout}"
-        );
     }
-    // On the server: two marks a room, each its own class's students, none doubled.
-    let sql = |q: &str| server.psql(cluster::ADMIN, "school", q).unwrap();
-    assert_eq!(sql("SELECT count(*) FROM marks"), (2 * rooms).to_string());
-    assert_eq!(
-        sql(
-            "SELECT count(*) FROM marks k JOIN sessions x ON x.id = k.session_id
-             JOIN class_members m ON m.class_id = x.class_id AND m.student_id = k.student_id"
-        ),
-        (2 * rooms).to_string()
-    );
-    assert_eq!(
-        sql(
-            "SELECT count(*) FROM (SELECT 1 FROM marks GROUP BY session_id, student_id HAVING count(*) > 1) d"
-        ),
-        "0"
-    );
-    assert_eq!(
-        sql("SELECT count(*) FROM sessions WHERE ended_ms IS NULL"),
-        "0"
-    );
+    each_room_marked_once(&server, rooms);
     assert!(
         it.ok(&["student", "list", "--class", "Office"])
             .contains("New 3")
@@ -697,47 +626,11 @@ fn marks_survive_the_server_being_killed_during_lessons() {
     let it = Env::on_server(&server, "school");
     let rooms = 8;
     it.ok(&["class", "add", "Office"]);
-    for r in 0..rooms {
-        let class = format!("Room {r}");
-        it.ok(&["class", "add", &class]);
-        it.enroll(&format!("Obama {r}"), &class, "obama.jpg");
-        it.enroll(&format!("Biden {r}"), &class, "biden.jpg");
-    }
+    two_face_rooms(&it, rooms);
     // Long enough for every kill to land in the middle of the lessons.
     let per_face = 6 + 7 * kills;
-    let frames = it.path("frames");
-    std::fs::create_dir(&frames).unwrap();
-    for i in 0..per_face {
-        std::fs::copy(demo_photo("obama2.jpg"), frames.join(format!("{i:03}.jpg"))).unwrap();
-        std::fs::copy(
-            demo_photo("biden.jpg"),
-            frames.join(format!("{:03}.jpg", i + per_face)),
-        )
-        .unwrap();
-    }
-    let frames = frames.to_str().unwrap().to_owned();
-    let lessons: Vec<_> = (0..rooms)
-        .map(|r| {
-            Command::new(env!("CARGO_BIN_EXE_rollcall"))
-                .args([
-                    "live",
-                    "--class",
-                    &format!("Room {r}"),
-                    "--replay",
-                    &frames,
-                    "--fps",
-                    "0",
-                    "--stop",
-                ])
-                .env("ROLLCALL_DB", it.db())
-                .env("XDG_DATA_HOME", it.path("data"))
-                .env_remove("RUST_LOG")
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
+    let frames = two_face_replay(&it, per_face);
+    let lessons: Vec<_> = (0..rooms).map(|r| spawn_lesson(&it, r, &frames)).collect();
     // The office enrolls through the outages: a command the outage cut off says so, and is
     // run again (a student it did add is found by the school number, not added twice).
     let office = std::thread::scope(|scope| {
@@ -783,41 +676,14 @@ fn marks_survive_the_server_being_killed_during_lessons() {
     });
     let mut went_offline = 0;
     for (r, child) in lessons.into_iter().enumerate() {
-        let out = child.wait_with_output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "room {r} failed:\n{stdout}\n{stderr}");
-        assert!(
-            stdout.contains(&format!("Obama {r} (present)")),
-            "room {r}: {stdout}"
-        );
-        assert!(
-            stdout.contains(&format!("Biden {r} (present)")),
-            "room {r}: {stdout}"
-        );
-        went_offline += usize::from(stdout.contains("Offline"));
+        went_offline += usize::from(lesson_marked_both(r, child).0.contains("Offline"));
     }
     assert!(went_offline > 0, "no lesson noticed the server going away");
     // Whatever waited when its lesson ended is sent now (once more changes nothing).
     it.ok(&["sync"]);
     it.ok(&["sync"]);
+    each_room_marked_once(&server, rooms);
     let sql = |q: &str| server.psql(cluster::ADMIN, "school", q).unwrap();
-    assert_eq!(sql("SELECT count(*) FROM marks"), (2 * rooms).to_string());
-    assert_eq!(
-        sql(
-            "SELECT count(*) FROM marks k JOIN sessions x ON x.id = k.session_id
-             JOIN class_members m ON m.class_id = x.class_id AND m.student_id = k.student_id"
-        ),
-        (2 * rooms).to_string()
-    );
-    assert_eq!(
-        sql("SELECT count(DISTINCT session_id) FROM marks"),
-        rooms.to_string()
-    );
-    assert_eq!(
-        sql("SELECT count(*) FROM sessions WHERE ended_ms IS NULL"),
-        "0"
-    );
     assert_eq!(
         sql("SELECT count(*) FROM students WHERE external_id LIKE 'N-%'"),
         "6",
@@ -1585,4 +1451,87 @@ fn eval_faces_measures_a_small_face_set() {
         "vgg",
     ]);
     assert!(err.contains("unknown encoder \"vgg\""), "{err}");
+}
+
+/// Adds `rooms` classes "Room r", each with "Obama r" and "Biden r" enrolled.
+fn two_face_rooms(it: &Env, rooms: usize) {
+    for r in 0..rooms {
+        let class = format!("Room {r}");
+        it.ok(&["class", "add", &class]);
+        it.enroll(&format!("Obama {r}"), &class, "obama.jpg");
+        it.enroll(&format!("Biden {r}"), &class, "biden.jpg");
+    }
+}
+
+/// A replay folder: `per_face` frames of Obama's other photo, then as many of Biden's.
+fn two_face_replay(it: &Env, per_face: usize) -> String {
+    let frames = it.path("frames");
+    std::fs::create_dir(&frames).unwrap();
+    for i in 0..per_face {
+        std::fs::copy(demo_photo("obama2.jpg"), frames.join(format!("{i:03}.jpg"))).unwrap();
+        std::fs::copy(
+            demo_photo("biden.jpg"),
+            frames.join(format!("{:03}.jpg", i + per_face)),
+        )
+        .unwrap();
+    }
+    frames.to_str().unwrap().to_owned()
+}
+
+/// Starts `rollcall live` for "Room r" on every frame of `frames`, in the background.
+fn spawn_lesson(it: &Env, r: usize, frames: &str) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_rollcall"))
+        .args(["live", "--class", &format!("Room {r}"), "--replay", frames])
+        .args(["--fps", "0", "--stop"])
+        .env("ROLLCALL_DB", it.db())
+        .env("XDG_DATA_HOME", it.path("data"))
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for room `r`'s lesson: it succeeded and marked both its students. Returns its
+/// standard output and error.
+fn lesson_marked_both(r: usize, child: std::process::Child) -> (String, String) {
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "room {r} failed:\n{stdout}\n{stderr}");
+    for name in ["Obama", "Biden"] {
+        assert!(
+            stdout.contains(&format!("{name} {r} (present)")),
+            "room {r}: {stdout}"
+        );
+    }
+    (stdout, stderr)
+}
+
+/// On the server: two marks a room, each of its own class's students, none doubled, and no
+/// session left open.
+fn each_room_marked_once(server: &TempCluster, rooms: usize) {
+    let sql = |q: &str| server.psql(cluster::ADMIN, "school", q).unwrap();
+    assert_eq!(sql("SELECT count(*) FROM marks"), (2 * rooms).to_string());
+    assert_eq!(
+        sql(
+            "SELECT count(*) FROM marks k JOIN sessions x ON x.id = k.session_id
+             JOIN class_members m ON m.class_id = x.class_id AND m.student_id = k.student_id"
+        ),
+        (2 * rooms).to_string()
+    );
+    assert_eq!(
+        sql(
+            "SELECT count(*) FROM (SELECT 1 FROM marks GROUP BY session_id, student_id HAVING count(*) > 1) d"
+        ),
+        "0"
+    );
+    assert_eq!(
+        sql("SELECT count(DISTINCT session_id) FROM marks"),
+        rooms.to_string()
+    );
+    assert_eq!(
+        sql("SELECT count(*) FROM sessions WHERE ended_ms IS NULL"),
+        "0"
+    );
 }

@@ -321,6 +321,11 @@ pub(crate) struct Row {
 }
 
 impl Row {
+    /// Every column, as read (for copying a row from one store to another).
+    pub(crate) fn values(&self) -> Vec<Value> {
+        self.values.clone()
+    }
+
     /// The value of column `i`, converted. `get::<_, T>(i)` reads like rusqlite's.
     pub(crate) fn get<I: RowIndex, T: FromValue>(&self, i: I) -> DbResult<T> {
         let column = i.index();

@@ -272,7 +272,7 @@ fn memberships(src: &Db, tx: &Db, im: &mut Import) -> Result<()> {
              ON CONFLICT DO NOTHING",
             params![c, s, joined],
         )?;
-        if n == 1 { added += 1 } else { matched += 1 }
+        tally(n, &mut added, &mut matched);
     }
     im.count("class memberships", added, matched);
     Ok(())
@@ -345,7 +345,7 @@ fn enrollments(src: &Db, tx: &Db, im: &mut Import) -> Result<()> {
              ON CONFLICT DO NOTHING",
             params![s, model, vector, created],
         )?;
-        if n == 1 { added += 1 } else { matched += 1 }
+        tally(n, &mut added, &mut matched);
     }
     im.count("embeddings", added, matched);
     Ok(())
@@ -440,11 +440,7 @@ fn sessions(src: &Db, tx: &Db, im: &mut Import) -> Result<()> {
                    AND CAST(?2 AS BIGINT) IS NOT NULL",
                 params![t, ended],
             )?;
-            if n == 1 {
-                added += 1;
-            } else {
-                matched += 1;
-            }
+            tally(n, &mut added, &mut matched);
             im.sessions.insert(id, t);
             continue;
         }
@@ -482,11 +478,7 @@ fn marks(src: &Db, tx: &Db, im: &mut Import) -> Result<()> {
            runner_up_student_id, runner_up_score, model_id, frame_ms, evidence_crop
          FROM marks ORDER BY id",
         [],
-        |r| {
-            (0..13)
-                .map(|i| r.get::<_, Value>(i))
-                .collect::<Result<Vec<_>, _>>()
-        },
+        |r| Ok(r.values()),
     )?;
     let (mut added, mut matched) = (0, 0);
     for v in rows {
@@ -549,11 +541,7 @@ fn reviews(src: &Db, tx: &Db, im: &mut Import) -> Result<()> {
            runner_up_score, model_id, reason, frame_ms, face_crop, state, created_ms, resolved_ms
          FROM review_queue ORDER BY id",
         [],
-        |r| {
-            (0..13)
-                .map(|i| r.get::<_, Value>(i))
-                .collect::<Result<Vec<_>, _>>()
-        },
+        |r| Ok(r.values()),
     )?;
     let (mut added, mut matched) = (0, 0);
     for v in rows {
@@ -660,8 +648,18 @@ fn teachers(src: &Db, tx: &Db, im: &mut Import) -> Result<()> {
             "INSERT INTO class_teachers (class_id, teacher) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             params![c, teacher],
         )?;
-        if n == 1 { added += 1 } else { matched += 1 }
+        tally(n, &mut added, &mut matched);
     }
     im.count("class teachers", added, matched);
     Ok(())
+}
+
+/// Counts one `INSERT … ON CONFLICT DO NOTHING` (or conditional `UPDATE`): a changed row was
+/// added, an unchanged one was there already.
+fn tally(changed: usize, added: &mut usize, matched: &mut usize) {
+    if changed == 1 {
+        *added += 1;
+    } else {
+        *matched += 1;
+    }
 }

@@ -47,11 +47,7 @@ impl Store {
             "SELECT id, name, path, metric, dim, default_threshold, default_margin, is_active,
                created_ms FROM encoders",
             [],
-            |r| {
-                (0..9)
-                    .map(|i| r.get(i))
-                    .collect::<Result<Vec<super::db::Value>, _>>()
-            },
+            |r| Ok(r.values()),
         )?;
         let settings = src.query_map("SELECT key, value FROM settings", [], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
@@ -65,40 +61,28 @@ impl Store {
             "SELECT s.id, s.display_name, s.external_id, s.created_ms, s.removed_ms, m.joined_ms
              FROM class_members m JOIN students s ON s.id = m.student_id WHERE m.class_id = ?1",
             [class.0],
-            |r| {
-                (0..6)
-                    .map(|i| r.get(i))
-                    .collect::<Result<Vec<super::db::Value>, _>>()
-            },
+            |r| Ok(r.values()),
         )?;
         let enrollments = src.query_map(
             "SELECT e.student_id, e.photo, e.photo_format, e.face_crop, e.quality_json, e.enrolled_ms
              FROM enrollments e JOIN class_members m ON m.student_id = e.student_id
              WHERE m.class_id = ?1",
             [class.0],
-            |r| (0..6).map(|i| r.get(i)).collect::<Result<Vec<super::db::Value>, _>>(),
+            |r| Ok(r.values()),
         )?;
         let embeddings = src.query_map(
             "SELECT b.student_id, b.model_id, b.vector, b.created_ms
              FROM embeddings b JOIN class_members m ON m.student_id = b.student_id
              WHERE m.class_id = ?1",
             [class.0],
-            |r| {
-                (0..4)
-                    .map(|i| r.get(i))
-                    .collect::<Result<Vec<super::db::Value>, _>>()
-            },
+            |r| Ok(r.values()),
         )?;
         let consents = src.query_map(
             "SELECT k.id, k.student_id, k.given_by, k.purpose, k.given_ms, k.withdrawn_ms
              FROM consents k JOIN class_members m ON m.student_id = k.student_id
              WHERE m.class_id = ?1",
             [class.0],
-            |r| {
-                (0..6)
-                    .map(|i| r.get(i))
-                    .collect::<Result<Vec<super::db::Value>, _>>()
-            },
+            |r| Ok(r.values()),
         )?;
         self.in_transaction(|tx| {
             tx.execute("UPDATE encoders SET is_active = 0", [])?;
