@@ -14,6 +14,7 @@ mod import;
 pub mod live;
 mod review;
 mod roster;
+mod rosters;
 mod server;
 mod sessions;
 mod table;
@@ -66,6 +67,9 @@ pub enum Command {
     /// Add, list, configure or remove classes.
     #[command(subcommand)]
     Class(classes::ClassCommand),
+    /// Import the school's roster (OneRoster bundles from its information system).
+    #[command(subcommand)]
+    Roster(rosters::RosterCommand),
     /// Add, list, rename, enroll or remove students.
     #[command(subcommand)]
     Student(roster::StudentCommand),
@@ -178,6 +182,7 @@ pub fn run(db: Option<&store::Location>, command: Command) -> anyhow::Result<Exi
     let db = db_location(db)?;
     match command {
         Command::Class(c) => classes::run(&open(&db)?, c),
+        Command::Roster(c) => rosters::run(|| open(&db), c),
         Command::Student(c) => roster::run_student(&open(&db)?, c),
         Command::Consent(c) => roster::run_consent(&open(&db)?, c),
         Command::Session(c) => sessions::run(&open(&db)?, c),

@@ -26,19 +26,20 @@ GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO rollcall_office, rollca
 GRANT SELECT ON rollcall_schema, encoders, settings, class_teachers TO rollcall_office, rollcall_teacher;
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON
-    classes, class_members, students, enrollments, embeddings, consents, sessions, marks,
+    classes, class_members, past_members, students, enrollments, embeddings, consents, sessions, marks,
     review_queue, class_teachers, encoders, settings
     TO rollcall_office;
 GRANT SELECT, INSERT ON audit_log TO rollcall_office, rollcall_teacher;
 
 GRANT SELECT, UPDATE ON classes TO rollcall_teacher;
-GRANT SELECT ON class_members, students, consents TO rollcall_teacher;
+GRANT SELECT ON class_members, past_members, students, consents TO rollcall_teacher;
 GRANT SELECT, INSERT, UPDATE, DELETE ON
     enrollments, embeddings, sessions, marks, review_queue
     TO rollcall_teacher;
 
 ALTER TABLE classes ENABLE ROW LEVEL SECURITY;
 ALTER TABLE class_members ENABLE ROW LEVEL SECURITY;
+ALTER TABLE past_members ENABLE ROW LEVEL SECURITY;
 ALTER TABLE students ENABLE ROW LEVEL SECURITY;
 ALTER TABLE enrollments ENABLE ROW LEVEL SECURITY;
 ALTER TABLE embeddings ENABLE ROW LEVEL SECURITY;
@@ -60,10 +61,15 @@ DROP POLICY IF EXISTS rollcall_class_members ON class_members;
 CREATE POLICY rollcall_class_members ON class_members
     USING (class_id IN (SELECT id FROM classes));
 
+DROP POLICY IF EXISTS rollcall_past_members ON past_members;
+CREATE POLICY rollcall_past_members ON past_members
+    USING (class_id IN (SELECT id FROM classes));
+
 DROP POLICY IF EXISTS rollcall_students ON students;
 CREATE POLICY rollcall_students ON students
     USING (pg_has_role(current_user, 'rollcall_office', 'MEMBER')
-           OR id IN (SELECT student_id FROM class_members));
+           OR id IN (SELECT student_id FROM class_members)
+           OR id IN (SELECT student_id FROM past_members));
 
 DROP POLICY IF EXISTS rollcall_enrollments ON enrollments;
 CREATE POLICY rollcall_enrollments ON enrollments

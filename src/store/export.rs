@@ -104,8 +104,8 @@ pub fn neutralize(cell: &str) -> std::borrow::Cow<'_, str> {
 }
 
 impl Store {
-    /// The students expected in a session (members of its class at the time, plus anyone
-    /// with a mark), with their marks, by name.
+    /// The students expected in a session (members of its class at the time, those who left
+    /// it later included, plus anyone with a mark), with their marks, by name.
     pub fn session_roll(&self, session: SessionId) -> Result<Vec<RollEntry>> {
         let s = self.session(session)?;
         let until = s
@@ -114,6 +114,10 @@ impl Store {
         let students = self.db().query_map(
             "SELECT s.id, s.display_name, s.external_id FROM class_members m JOIN students s ON s.id = m.student_id
              WHERE m.class_id = ?1 AND m.joined_ms <= ?2 AND (s.removed_ms IS NULL OR s.removed_ms > ?3)
+             UNION
+             SELECT s.id, s.display_name, s.external_id FROM past_members p JOIN students s ON s.id = p.student_id
+             WHERE p.class_id = ?1 AND p.joined_ms <= ?2 AND p.left_ms > ?3
+               AND (s.removed_ms IS NULL OR s.removed_ms > ?3)
              UNION
              SELECT s.id, s.display_name, s.external_id FROM marks k JOIN students s ON s.id = k.student_id
              WHERE k.session_id = ?4",

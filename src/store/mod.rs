@@ -15,6 +15,7 @@ mod import;
 mod lock;
 mod marks;
 pub mod offline;
+pub mod oneroster;
 mod review;
 pub mod sample;
 pub mod server;
@@ -132,6 +133,9 @@ pub enum StoreError {
          asks for it"
     )]
     PasswordNeeded(String),
+    /// A OneRoster bundle that cannot be imported: every problem, with its file and line.
+    #[error("{0}")]
+    Roster(oneroster::Problems),
     /// A row could not be read (a damaged row, or a query the store got wrong).
     #[error("database error: {0}")]
     Db(DbError),

@@ -249,34 +249,41 @@ impl Store {
     pub fn remove_student(&self, id: StudentId) -> Result<()> {
         let s = self.student(id)?;
         let now = self.now_ms();
-        self.in_transaction(|tx| {
-            tx.execute(
-                "UPDATE students SET removed_ms = ?2 WHERE id = ?1",
-                params![id.0, now],
-            )?;
-            tx.execute("DELETE FROM enrollments WHERE student_id = ?1", [id.0])?;
-            tx.execute("DELETE FROM embeddings WHERE student_id = ?1", [id.0])?;
-            tx.execute(
-                "UPDATE marks SET evidence_crop = NULL WHERE student_id = ?1",
-                [id.0],
-            )?;
-            tx.execute(
-                "DELETE FROM review_queue WHERE candidate_student_id = ?1 AND state = 'pending'",
-                [id.0],
-            )?;
-            tx.execute(
-                "INSERT INTO audit_log (at_ms, actor, action, student_id, details)
-                 VALUES (?1, 'teacher', 'student_removed', ?2, ?3)",
-                params![
-                    now,
-                    id.0,
-                    format!(
-                        "{:?}; biometric data deleted, attendance kept",
-                        s.display_name
-                    )
-                ],
-            )?;
-            Ok(())
-        })
+        self.in_transaction(|tx| remove_student(tx, id, &s.display_name, now, "teacher"))
     }
+}
+
+/// [`Store::remove_student`] inside a transaction, logged as done by `actor`.
+pub(super) fn remove_student(
+    tx: &super::db::Db,
+    id: StudentId,
+    name: &str,
+    now: i64,
+    actor: &str,
+) -> Result<()> {
+    tx.execute(
+        "UPDATE students SET removed_ms = ?2 WHERE id = ?1",
+        params![id.0, now],
+    )?;
+    tx.execute("DELETE FROM enrollments WHERE student_id = ?1", [id.0])?;
+    tx.execute("DELETE FROM embeddings WHERE student_id = ?1", [id.0])?;
+    tx.execute(
+        "UPDATE marks SET evidence_crop = NULL WHERE student_id = ?1",
+        [id.0],
+    )?;
+    tx.execute(
+        "DELETE FROM review_queue WHERE candidate_student_id = ?1 AND state = 'pending'",
+        [id.0],
+    )?;
+    tx.execute(
+        "INSERT INTO audit_log (at_ms, actor, action, student_id, details)
+         VALUES (?1, ?2, 'student_removed', ?3, ?4)",
+        params![
+            now,
+            actor,
+            id.0,
+            format!("{name:?}; biometric data deleted, attendance kept")
+        ],
+    )?;
+    Ok(())
 }
