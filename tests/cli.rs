@@ -1110,6 +1110,93 @@ fn importing_a_folder_adds_one_student_per_photo() {
 }
 
 #[test]
+fn a_roster_from_the_information_system_then_its_id_photos() {
+    let env = Env::new();
+    let bundle = env.path("roster.zip");
+    env.ok(&["roster", "example", bundle.to_str().unwrap()]);
+    let preview = env.ok(&[
+        "roster",
+        "import",
+        "--oneroster",
+        bundle.to_str().unwrap(),
+        "--dry-run",
+    ]);
+    assert!(
+        preview.contains("6 new classes")
+            && preview.contains("150 new students")
+            && preview.contains("nothing was written"),
+        "{preview}"
+    );
+    assert!(
+        env.ok(&["class", "list"]).contains("No classes"),
+        "the preview wrote nothing"
+    );
+    let out = env.ok(&["roster", "import", "--oneroster", bundle.to_str().unwrap()]);
+    assert!(out.contains("Imported."), "{out}");
+    let again = env.ok(&["roster", "import", "--oneroster", bundle.to_str().unwrap()]);
+    assert!(again.contains("already up to date"), "{again}");
+
+    // The school's ID photos, named by school number: two match, one names nobody, one is no
+    // face at all, one is not a photo.
+    let photos = env.path("id-photos");
+    std::fs::create_dir(&photos).unwrap();
+    std::fs::copy(demo_photo("obama.jpg"), photos.join("26001.jpg")).unwrap();
+    std::fs::copy(demo_photo("biden.jpg"), photos.join("26003.JPG")).unwrap();
+    std::fs::copy(demo_photo("obama2.jpg"), photos.join("99999.jpg")).unwrap();
+    image::RgbImage::from_pixel(320, 240, image::Rgb([200, 200, 190]))
+        .save(photos.join("26005.png"))
+        .unwrap();
+    std::fs::write(photos.join("Thumbs.db"), b"not a photo").unwrap();
+    let args = [
+        "student",
+        "import",
+        "--folder",
+        photos.to_str().unwrap(),
+        "--match",
+        "school-number",
+        "--class",
+        "Science 7",
+        "--consent-by",
+        "Signed school forms 2026",
+    ];
+    let out = env.ok(&args);
+    assert!(
+        out.contains(
+            "Enrolled 2 photo(s); 0 student(s) had one already; 1 refused; 2 file(s) unmatched"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("refused") && out.contains("26005.png") && out.contains("No face found"),
+        "{out}"
+    );
+    assert!(
+        out.contains("99999.jpg: no student has the school number"),
+        "{out}"
+    );
+    assert!(out.contains("Thumbs.db: not a photo"), "{out}");
+    assert!(
+        out.contains("Still without a photo in Science 7 (38)"),
+        "{out}"
+    );
+    let list = env.ok(&["student", "list", "--class", "Science 7"]);
+    let with_photo = list
+        .lines()
+        .filter(|l| (l.contains("26001") || l.contains("26003")) && l.contains(" yes "))
+        .count();
+    assert_eq!(with_photo, 2, "{list}");
+    let consent = env.ok(&["consent", "list", "--student", "26001"]);
+    assert!(consent.contains("Signed school forms 2026"), "{consent}");
+
+    // Run again: it resumes, leaving the two enrolled students alone.
+    let out = env.ok(&args);
+    assert!(
+        out.contains("Enrolled 0 photo(s); 2 student(s) had one already"),
+        "{out}"
+    );
+}
+
+#[test]
 fn a_photo_without_a_face_is_refused_with_advice() {
     let env = Env::new();
     env.ok(&["class", "add", "7B"]);

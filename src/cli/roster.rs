@@ -30,17 +30,29 @@ pub enum StudentCommand {
         #[arg(long, value_name = "NAME")]
         consent_by: Option<String>,
     },
-    /// Add one student per photo in a folder (the file name is the student's name).
+    /// Enroll a folder of photos. With --match, the school's ID photos of students already on
+    /// the roster (`26001.jpg` by school number, `Ada_Lovelace.jpg` by name, `stu-0001.jpg` by
+    /// sourcedId); run it again to resume. Without it, one new student per photo (the file name
+    /// is the name) in --class.
     Import {
-        /// The class they join (name or id).
-        #[arg(long)]
-        class: String,
-        /// The folder of photos (`Ada_Lovelace.jpg` becomes "Ada Lovelace").
+        /// The class: the one new students join, or (with --match) the only class to match in.
+        #[arg(long, required_unless_present = "match_by")]
+        class: Option<String>,
+        /// The folder of photos.
         #[arg(long)]
         folder: PathBuf,
-        /// Who gave biometric consent for these students (e.g. "signed school forms 2026").
+        /// Who gave biometric consent for these students (e.g. "signed school forms 2026");
+        /// recorded for each student who has none on record.
         #[arg(long, value_name = "WHO")]
         consent_by: String,
+        /// Enroll students already on the roster, whose file names give their school number,
+        /// name or sourcedId.
+        #[arg(long = "match", value_enum, value_name = "KEY")]
+        match_by: Option<enroll::MatchBy>,
+        /// With --match: replace the photos of students who have one (otherwise they are left
+        /// alone, so a rerun resumes).
+        #[arg(long, requires = "match_by")]
+        replace: bool,
     },
     /// List students.
     List {
@@ -161,7 +173,42 @@ pub fn run_student(store: &Store, command: StudentCommand) -> anyhow::Result<()>
             class,
             folder,
             consent_by,
+            match_by: Some(by),
+            replace,
         } => {
+            let class = class.map(|c| store.find_class(&c)).transpose()?;
+            let pipeline = enroll::pipeline_for(store)?;
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} photos")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar.set_prefix("Enrolling");
+            let report = enroll::import_id_photos(
+                store,
+                &pipeline,
+                &folder,
+                by,
+                class.as_ref().map(|c| c.id),
+                (&consent_by, replace),
+                &|done, total| {
+                    bar.set_length(total as u64);
+                    bar.set_position(done as u64);
+                },
+            )?;
+            bar.finish_and_clear();
+            print_id_photos(&report, class.as_ref().map(|c| c.name.as_str()));
+        }
+        StudentCommand::Import {
+            class,
+            folder,
+            consent_by,
+            match_by: None,
+            ..
+        } => {
+            let Some(class) = class else {
+                anyhow::bail!("say which class the new students join (--class), or use --match");
+            };
             let c = store.find_class(&class)?;
             let pipeline = enroll::pipeline_for(store)?;
             let items = enroll::import_folder(store, &pipeline, &folder, c.id, &consent_by)?;
@@ -330,5 +377,32 @@ fn print_report(path: &Path, report: &enroll::EnrollReport) {
     );
     for w in &report.warnings {
         outln!("  warning: {w}");
+    }
+}
+
+fn print_id_photos(report: &enroll::IdPhotoReport, class: Option<&str>) {
+    for (path, name) in &report.enrolled {
+        outln!("enrolled {name} from {}", path.display());
+    }
+    for (path, name, why) in &report.refused {
+        outln!("refused  {} ({name}): {why}", path.display());
+    }
+    for (path, why) in &report.unmatched {
+        outln!("unmatched {}: {why}", path.display());
+    }
+    outln!(
+        "Enrolled {} photo(s); {} student(s) had one already; {} refused; {} file(s) unmatched.",
+        report.enrolled.len(),
+        report.already.len(),
+        report.refused.len(),
+        report.unmatched.len()
+    );
+    if !report.without_photo.is_empty() {
+        outln!(
+            "Still without a photo{} ({}): {}",
+            class.map(|c| format!(" in {c}")).unwrap_or_default(),
+            report.without_photo.len(),
+            report.without_photo.join(", ")
+        );
     }
 }

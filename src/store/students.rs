@@ -25,6 +25,8 @@ pub struct StudentRow {
     pub has_consent: bool,
     /// Quality warnings recorded at enrollment.
     pub quality_warnings: Vec<String>,
+    /// The key of the school's information system (OneRoster `sourcedId`), when imported.
+    pub sourced_id: Option<String>,
 }
 
 // Lists are joined with the unit separator U+001F (a literal in the SQL, so that both engines
@@ -36,7 +38,8 @@ const SELECT: &str = "SELECT s.id, s.display_name, s.external_id,
         (SELECT string_agg(b.model_id, '\u{1f}' ORDER BY b.model_id) FROM embeddings b
           WHERE b.student_id = s.id),
         EXISTS (SELECT 1 FROM consents k WHERE k.student_id = s.id AND k.withdrawn_ms IS NULL),
-        (SELECT quality_json FROM enrollments e WHERE e.student_id = s.id)
+        (SELECT quality_json FROM enrollments e WHERE e.student_id = s.id),
+        s.sourced_id
      FROM students s";
 
 fn split(v: Option<String>) -> Vec<String> {
@@ -60,6 +63,7 @@ fn row(r: &super::db::Row) -> super::db::DbResult<StudentRow> {
         embedded_with: split(r.get(5)?),
         has_consent: r.get(6)?,
         quality_warnings,
+        sourced_id: r.get(8)?,
     })
 }
 

@@ -205,6 +205,203 @@ pub fn import_folder(
     Ok(items)
 }
 
+/// How ID-photo file names name their students.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum MatchBy {
+    /// `26001.jpg` is the student with school number 26001.
+    SchoolNumber,
+    /// `Ada_Lovelace.jpg` is the student called Ada Lovelace.
+    Name,
+    /// `stu-0001.jpg` is the student with that `sourcedId` from the roster import.
+    SourcedId,
+}
+
+impl MatchBy {
+    /// Words for the window.
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::SchoolNumber => "school number",
+            Self::Name => "name",
+            Self::SourcedId => "sourcedId",
+        }
+    }
+}
+
+/// What an ID-photo import did, file by file and student by student.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct IdPhotoReport {
+    /// Photos stored: (file, student).
+    pub enrolled: Vec<(PathBuf, String)>,
+    /// Students who had a photo already, so their file was left alone (a rerun resumes).
+    pub already: Vec<(PathBuf, String)>,
+    /// Photos refused: (file, student, why), by the quality gate or because they are damaged.
+    pub refused: Vec<(PathBuf, String, String)>,
+    /// Files that name no student, or more than one: (file, why).
+    pub unmatched: Vec<(PathBuf, String)>,
+    /// Students (of the class, or of the school) still without a photo afterwards.
+    pub without_photo: Vec<String>,
+}
+
+fn normalise(text: &str, by: MatchBy) -> String {
+    match by {
+        MatchBy::Name => text
+            .replace(['_', '.'], " ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase(),
+        MatchBy::SchoolNumber | MatchBy::SourcedId => text.trim().to_lowercase(),
+    }
+}
+
+/// Enrolls the ID photos in `folder` whose file names match students already on the roster
+/// (of `class`, or of the whole school), recording consent by `consent_by` where none is on
+/// record. Each photo is its own transaction, and students with a photo are skipped unless
+/// `replace`, so an interrupted import run again picks up where it stopped. `progress` is told
+/// (done, total) after each file.
+pub fn import_id_photos(
+    store: &Store,
+    pipeline: &FacePipeline,
+    folder: &Path,
+    by: MatchBy,
+    class: Option<ClassId>,
+    options: (&str, bool),
+    progress: &dyn Fn(usize, usize),
+) -> anyhow::Result<IdPhotoReport> {
+    let (consent_by, replace) = options;
+    anyhow::ensure!(
+        !consent_by.trim().is_empty(),
+        "say who gave consent for these students"
+    );
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(folder)
+        .with_context(|| format!("reading the folder {}", folder.display()))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.is_file()
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
+        .collect();
+    paths.sort();
+    anyhow::ensure!(
+        paths.iter().any(|p| is_photo_name(p)),
+        "the folder {} has no photos (.jpg, .png, ...)",
+        folder.display()
+    );
+    let students = store.list_students(class)?;
+    let key_of = |s: &crate::store::StudentRow| match by {
+        MatchBy::SchoolNumber => s.external_id.clone(),
+        MatchBy::Name => Some(s.display_name.clone()),
+        MatchBy::SourcedId => s.sourced_id.clone(),
+    };
+    let mut by_key: std::collections::HashMap<String, Vec<usize>> =
+        std::collections::HashMap::new();
+    for (i, s) in students.iter().enumerate() {
+        if let Some(key) = key_of(s) {
+            by_key.entry(normalise(&key, by)).or_default().push(i);
+        }
+    }
+    let mut report = IdPhotoReport::default();
+    let mut has_photo: Vec<bool> = students.iter().map(|s| s.has_photo).collect();
+    let mut claimed: std::collections::HashMap<usize, PathBuf> = std::collections::HashMap::new();
+    let total = paths.len();
+    for (done, path) in paths.into_iter().enumerate() {
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let matches = by_key
+            .get(&normalise(&stem, by))
+            .map_or(&[][..], Vec::as_slice);
+        if !is_photo_name(&path) {
+            report
+                .unmatched
+                .push((path, "not a photo (.jpg, .png, ...)".to_owned()));
+            progress(done + 1, total);
+            continue;
+        }
+        match matches {
+            [] => report
+                .unmatched
+                .push((path, format!("no student has the {} {stem:?}", by.label()))),
+            [i] => {
+                let i = *i;
+                let s = &students[i];
+                if let Some(first) = claimed.get(&i) {
+                    report.unmatched.push((
+                        path,
+                        format!(
+                            "{} has a photo in this folder already ({})",
+                            s.display_name,
+                            first.display()
+                        ),
+                    ));
+                } else if has_photo[i] && !replace {
+                    claimed.insert(i, path.clone());
+                    report.already.push((path, s.display_name.clone()));
+                } else {
+                    claimed.insert(i, path.clone());
+                    match enroll_one(store, pipeline, &path, s, consent_by) {
+                        Ok(()) => {
+                            has_photo[i] = true;
+                            report.enrolled.push((path, s.display_name.clone()));
+                        }
+                        Err(err) => {
+                            report
+                                .refused
+                                .push((path, s.display_name.clone(), format!("{err:#}")));
+                        }
+                    }
+                }
+            }
+            several => report.unmatched.push((
+                path,
+                format!(
+                    "{} students have the {} {stem:?}; enroll them one by one",
+                    several.len(),
+                    by.label()
+                ),
+            )),
+        }
+        progress(done + 1, total);
+    }
+    report.without_photo = students
+        .iter()
+        .zip(&has_photo)
+        .filter(|(_, has)| !**has)
+        .map(|(s, _)| s.display_name.clone())
+        .collect();
+    Ok(report)
+}
+
+/// Whether a file name says it is a photo the image decoder reads.
+fn is_photo_name(path: &Path) -> bool {
+    path.extension().is_some_and(|e| {
+        matches!(
+            e.to_string_lossy().to_ascii_lowercase().as_str(),
+            "jpg" | "jpeg" | "png" | "bmp" | "gif" | "tif" | "tiff" | "webp" | "pnm" | "ppm"
+        )
+    })
+}
+
+fn enroll_one(
+    store: &Store,
+    pipeline: &FacePipeline,
+    path: &Path,
+    student: &crate::store::StudentRow,
+    consent_by: &str,
+) -> anyhow::Result<()> {
+    let bytes = image_io::read_file(path)?;
+    let photo = prepare_photo(pipeline, bytes)?;
+    if !student.has_consent {
+        store.give_consent(student.id, consent_by.trim(), None)?;
+    }
+    store_photo(store, student.id, &photo)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

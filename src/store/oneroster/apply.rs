@@ -244,7 +244,10 @@ impl Stored {
 #[allow(clippy::too_many_lines)] // one pass per file of the bundle, in order
 fn plan(stored: &Stored, bundle: &Bundle) -> std::result::Result<RosterPlan, Problems> {
     let mut problems: Vec<Problem> = Vec::new();
-    let mut out = RosterPlan::default();
+    let mut out = RosterPlan {
+        notes: bundle.notes.clone(),
+        ..RosterPlan::default()
+    };
 
     // Names for reading references back into words.
     let mut class_names: HashMap<Ref, String> = stored
@@ -520,6 +523,19 @@ fn plan(stored: &Stored, bundle: &Bundle) -> std::result::Result<RosterPlan, Pro
         student_names.insert(this, fields.name);
         students.insert(&u.sourced_id, this);
     }
+    if bundle.mode("users") == FileMode::Bulk {
+        let listed: HashSet<&str> = bundle.users.iter().map(|u| u.sourced_id.as_str()).collect();
+        let missing = stored_by_sourced_id
+            .iter()
+            .filter(|(k, s)| !s.removed && !listed.contains(*k))
+            .count();
+        if missing > 0 {
+            out.notes.push(format!(
+                "{missing} student(s) imported before are not in this bulk users.csv; they stay \
+                 (remove a student who left with `rollcall student remove`)"
+            ));
+        }
+    }
     if ignored_users > 0 {
         out.notes.push(format!(
             "{ignored_users} user(s) who are neither a student nor a teacher of a class (parents, \
@@ -622,7 +638,14 @@ fn plan(stored: &Stored, bundle: &Bundle) -> std::result::Result<RosterPlan, Pro
             "{ignored_roles} enrollment(s) of aides, guardians or others are not recorded"
         ));
     }
-    // A bulk enrollments file is the whole truth for the classes the bundle lists.
+    // A bulk enrollments file is the whole truth for the classes the bundle lists (a removed
+    // student keeps their memberships, as removal always does).
+    let removed_before: HashSet<i64> = stored
+        .students
+        .iter()
+        .filter(|s| s.removed)
+        .map(|s| s.id)
+        .collect();
     if bundle.mode("enrollments") == FileMode::Bulk {
         let listed_students: HashSet<(Ref, Ref)> = bundle
             .enrollments
@@ -648,6 +671,7 @@ fn plan(stored: &Stored, bundle: &Bundle) -> std::result::Result<RosterPlan, Pro
             for ((c, s), sourced) in &stored.members {
                 if *c == class
                     && sourced.is_some()
+                    && !removed_before.contains(s)
                     && !listed_students.contains(&(Ref::Id(class), Ref::Id(*s)))
                 {
                     leaves.insert((class, *s));

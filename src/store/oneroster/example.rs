@@ -19,7 +19,8 @@ pub enum Variant {
     OrphanEnrollment,
     /// Two rows of `users.csv` share a `sourcedId`.
     DuplicateSourcedId,
-    /// `users.csv` starts with a UTF-8 byte-order mark.
+    /// `users.csv` starts with a UTF-8 byte-order mark (which OneRoster 1.2 says to ignore:
+    /// this one imports, with a note).
     ByteOrderMark,
     /// `users.csv` is in Latin-1, not UTF-8.
     Latin1,

@@ -167,6 +167,8 @@ pub struct Bundle {
     pub courses: Vec<Titled>,
     /// Terms and school years.
     pub terms: Vec<Titled>,
+    /// What the reader noticed and let pass (a byte-order mark), for the preview.
+    pub notes: Vec<String>,
 }
 
 impl Bundle {
@@ -404,6 +406,20 @@ fn read_from(source: &mut dyn Source) -> Result<Bundle, Problems> {
         &mut problems,
     );
 
+    for (name, t) in [
+        ("orgs.csv", &orgs),
+        ("users.csv", &users),
+        ("classes.csv", &classes),
+        ("enrollments.csv", &enrollments),
+        ("courses.csv", &courses),
+        ("academicSessions.csv", &terms),
+    ] {
+        if t.as_ref().is_some_and(|(_, t)| t.had_bom) {
+            bundle.notes.push(format!(
+                "{name} starts with a byte-order mark, which OneRoster 1.2 says to ignore; rollcall ignored it"
+            ));
+        }
+    }
     if let Some((mode, t)) = &orgs {
         for row in &t.rows {
             if let Some((sourced_id, status)) = keyed(row, *mode, &mut problems) {
@@ -603,6 +619,8 @@ fn duplicates<'a>(keys: impl Iterator<Item = (&'a String, At)>, problems: &mut V
 /// One CSV file, its header checked.
 struct CsvTable {
     rows: Vec<CsvRow>,
+    /// The file started with a UTF-8 byte-order mark (ignored).
+    had_bom: bool,
 }
 
 struct CsvRow {
@@ -636,13 +654,16 @@ fn table(
             return None;
         }
     };
-    if let Some(problem) = encoding_problem(file, &bytes) {
+    // OneRoster 1.2's CSV binding: importers must tolerate a byte-order mark and ignore it.
+    let had_bom = bytes.starts_with(b"\xEF\xBB\xBF");
+    let bytes = if had_bom { &bytes[3..] } else { &bytes[..] };
+    if let Some(problem) = encoding_problem(file, bytes) {
         problems.push(problem);
         return None;
     }
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
-        .from_reader(bytes.as_slice());
+        .from_reader(bytes);
     let header = match reader.headers() {
         Ok(h) => h.clone(),
         Err(err) => {
@@ -704,17 +725,11 @@ fn table(
             }
         }
     }
-    Some(CsvTable { rows })
+    Some(CsvTable { rows, had_bom })
 }
 
-/// A byte-order mark, UTF-16, or bytes that are not UTF-8, with the line they are on.
+/// UTF-16, or bytes that are not UTF-8, with the line they are on.
 fn encoding_problem(file: &'static str, bytes: &[u8]) -> Option<Problem> {
-    if bytes.starts_with(b"\xEF\xBB\xBF") {
-        return Some(At { file, line: 1 }.problem(
-            "the file starts with a byte-order mark; OneRoster files are UTF-8 without one (save the \
-             file as UTF-8 without BOM, or ask the system that exported it)",
-        ));
-    }
     if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
         return Some(
             At { file, line: 1 }
