@@ -810,7 +810,9 @@ fn walkthrough(env: &Env) -> (Vec<u8>, Vec<u8>) {
             "time",
             "source",
             "score",
-            "margin"
+            "margin",
+            "student_sourced_id",
+            "class_sourced_id"
         ]
     );
     let status_of = |name: &str| {
@@ -1194,6 +1196,56 @@ fn a_roster_from_the_information_system_then_its_id_photos() {
         out.contains("Enrolled 0 photo(s); 2 student(s) had one already"),
         "{out}"
     );
+
+    // The lesson goes back to the information system with its codes.
+    env.ok(&["settings", "set", "sis-code-late", "TD"]);
+    assert!(
+        env.ok(&["settings", "show"])
+            .contains("sis-code-late        TD")
+    );
+    let err = env.fails(&["settings", "set", "sis-code-absent", " "]);
+    assert!(err.contains("must be 1 to 12 characters"), "{err}");
+    env.ok(&["session", "start", "--class", "Science 7"]);
+    env.ok(&["mark", "--class", "Science 7", "--student", "26001"]);
+    env.ok(&[
+        "mark",
+        "--class",
+        "Science 7",
+        "--student",
+        "26008",
+        "--status",
+        "late",
+    ]);
+    env.ok(&["session", "stop", "--class", "Science 7"]);
+    let sis = env.path("sis.csv");
+    let out = env.ok(&[
+        "export",
+        "--format",
+        "sis",
+        "--class",
+        "Science 7",
+        "--out",
+        sis.to_str().unwrap(),
+    ]);
+    assert!(
+        out.contains("Wrote 40 rows (1 sessions, 40 students)"),
+        "{out}"
+    );
+    let (header, rows) = read_csv(&sis);
+    assert_eq!(header[0], "school_number");
+    let code = |number: &str| {
+        let r = rows.iter().find(|r| r[0] == number).unwrap();
+        (r[1].clone(), r[2].clone(), r[10].clone())
+    };
+    assert_eq!(
+        code("26001"),
+        ("stu-0001".into(), "Amara Adeyemi".into(), "P".into())
+    );
+    assert_eq!(
+        code("26008"),
+        ("stu-0008".into(), "Hiro Smith, Jr.".into(), "TD".into())
+    );
+    assert_eq!(code("26002").2, "A");
 }
 
 #[test]

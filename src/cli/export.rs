@@ -16,6 +16,9 @@ pub enum FormatArg {
     Long,
     /// One row per student, one column per session.
     Matrix,
+    /// For the school's information system: one row per student per finished session, with
+    /// school number, sourcedIds, class code and the attendance codes of `rollcall settings`.
+    Sis,
 }
 
 /// Arguments of `rollcall export`.
@@ -67,6 +70,7 @@ pub fn run(store: &Store, args: &ExportArgs) -> anyhow::Result<()> {
     let format = match args.format {
         FormatArg::Long => ExportFormat::Long,
         FormatArg::Matrix => ExportFormat::Matrix,
+        FormatArg::Sis => ExportFormat::Sis,
     };
     let options = ExportOptions {
         format,
@@ -82,9 +86,22 @@ pub fn run(store: &Store, args: &ExportArgs) -> anyhow::Result<()> {
             summary.students,
             path.display()
         );
+        note_open(summary.open_left_out);
     } else {
         let stdout = std::io::stdout();
-        store.export_csv(&options, &chrono::Local, stdout.lock())?;
+        let summary = store.export_csv(&options, &chrono::Local, stdout.lock())?;
+        note_open(summary.open_left_out);
     }
     Ok(())
+}
+
+/// Says on standard error that open sessions were left out (their roll is not final).
+fn note_open(open: usize) {
+    if open > 0 {
+        log::warn!("left out {open} session(s) still open: stop them to export their roll");
+        #[allow(clippy::print_stderr)] // the export itself may be on standard output
+        {
+            eprintln!("Left out {open} session(s) still open: stop them to export their roll.");
+        }
+    }
 }

@@ -17,6 +17,7 @@ mod roster;
 mod rosters;
 mod server;
 mod sessions;
+mod settings;
 mod table;
 pub mod train;
 
@@ -94,6 +95,9 @@ pub enum Command {
     Review(review::ReviewCommand),
     /// Check a class's threshold against its own data and list look-alike students.
     Calibrate(review::CalibrateArgs),
+    /// Show or change the settings (recognition rules, privacy, information-system codes).
+    #[command(subcommand)]
+    Settings(settings::SettingsCommand),
     /// Copy the whole database to a new file (safe while rollcall runs).
     Backup(admin::BackupArgs),
     /// Replace the database with a backup (the current one is kept beside it).
@@ -193,6 +197,7 @@ pub fn run(db: Option<&store::Location>, command: Command) -> anyhow::Result<Exi
         Command::Audit(a) => sessions::run_audit(&open(&db)?, &a),
         Command::Review(c) => review::run_review(&open(&db)?, c),
         Command::Calibrate(a) => review::run_calibrate(&open(&db)?, &a),
+        Command::Settings(c) => settings::run(&open(&db)?, &c),
         Command::Backup(a) => admin::run_backup(&open(&db)?, &a),
         Command::Restore(a) => admin::run_restore(&db, &a),
         Command::Purge(a) => admin::run_purge(&open(&db)?, &a),

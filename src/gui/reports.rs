@@ -243,7 +243,7 @@ pub struct ReportsScreen {
     view: ReportView,
     loaded_version: Option<u64>,
     export_path: String,
-    matrix: bool,
+    layout: ExportFormat,
     bom: bool,
     picker: FilePicker,
     tab: ReportTab,
@@ -341,7 +341,16 @@ impl ReportsScreen {
 
     fn export_ui(&mut self, ui: &mut egui::Ui, cx: &mut ScreenCtx<'_>, class: ClassId) {
         ui.horizontal_wrapped(|ui| {
-            ui.checkbox(&mut self.matrix, "Matrix (students × sessions)");
+            let l = ui.label("Layout");
+            egui::ComboBox::from_id_salt("export-layout")
+                .selected_text(layout_label(self.layout))
+                .show_ui(ui, |ui| {
+                    for layout in [ExportFormat::Long, ExportFormat::Matrix, ExportFormat::Sis] {
+                        ui.selectable_value(&mut self.layout, layout, layout_label(layout));
+                    }
+                })
+                .response
+                .labelled_by(l.id);
             ui.checkbox(&mut self.bom, "Byte-order mark for Excel");
             let l = ui.label("File");
             ui.add(egui::TextEdit::singleline(&mut self.export_path).desired_width(220.0))
@@ -373,11 +382,7 @@ impl ReportsScreen {
 
     fn export(&mut self, cx: &mut ScreenCtx<'_>) {
         let options = ExportOptions {
-            format: if self.matrix {
-                ExportFormat::Matrix
-            } else {
-                ExportFormat::Long
-            },
+            format: self.layout,
             bom: self.bom,
             filter: ExportFilter {
                 class: self.view.class.as_ref().map(|c| c.id),
@@ -708,4 +713,13 @@ fn roll_ui(ui: &mut egui::Ui, session: Option<&SessionRow>, roll: &[RollEntry]) 
                 });
             });
         });
+}
+
+/// The name of an export layout in the window.
+fn layout_label(layout: ExportFormat) -> &'static str {
+    match layout {
+        ExportFormat::Long => "One row per student and session",
+        ExportFormat::Matrix => "Matrix (students × sessions)",
+        ExportFormat::Sis => "Information system (codes from Settings)",
+    }
 }

@@ -141,6 +141,24 @@ impl SettingsScreen {
         ui.weak("Attendance history is always kept; only biometric data is deleted.");
         ui.add_space(style::SECTION_GAP);
 
+        ui.strong("Information system codes");
+        egui::Grid::new("sis-codes").num_columns(4).show(ui, |ui| {
+            let codes = &mut s.sis_codes;
+            for (label, code) in [
+                ("Present", &mut codes.present),
+                ("Late", &mut codes.late),
+                ("Absent", &mut codes.absent),
+                ("Excused", &mut codes.excused),
+            ] {
+                let l = ui.label(label);
+                ui.add(egui::TextEdit::singleline(code).desired_width(60.0))
+                    .labelled_by(l.id);
+            }
+            ui.end_row();
+        });
+        ui.weak("The attendance codes the school's information system takes back, written by the Reports screen's \"Information system\" export (for example P, T, A, E).");
+        ui.add_space(style::SECTION_GAP);
+
         ui.horizontal(|ui| {
             if ui.button("Save settings").clicked() {
                 cx.commands.push(Command::SaveSettings(s.clone()));

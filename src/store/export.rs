@@ -20,6 +20,9 @@ pub enum ExportFormat {
     Long,
     /// One row per student, one column per session.
     Matrix,
+    /// One row per student per finished session, with the school's attendance codes (Settings)
+    /// and the keys its information system knows: school number, sourcedIds, class code.
+    Sis,
 }
 
 /// Which sessions to export.
@@ -55,6 +58,8 @@ pub struct ExportSummary {
     pub sessions: usize,
     /// Distinct students covered.
     pub students: usize,
+    /// Sessions still open, left out of an information-system export (their roll is not final).
+    pub open_left_out: usize,
 }
 
 /// One expected student of a session and their mark, if any.
@@ -66,6 +71,8 @@ pub struct RollEntry {
     pub name: String,
     /// Their school number.
     pub external_id: Option<String>,
+    /// Their key in the school's information system.
+    pub sourced_id: Option<String>,
     /// Their mark; `None` means not (yet) seen, which counts as absent.
     pub mark: Option<MarkRow>,
 }
@@ -79,7 +86,7 @@ impl RollEntry {
 }
 
 /// Header of the long format.
-pub const LONG_HEADER: [&str; 11] = [
+pub const LONG_HEADER: [&str; 13] = [
     "date",
     "class",
     "session",
@@ -91,6 +98,24 @@ pub const LONG_HEADER: [&str; 11] = [
     "source",
     "score",
     "margin",
+    "student_sourced_id",
+    "class_sourced_id",
+];
+
+/// The columns of the information-system export (see the README for how two systems map them).
+pub const SIS_HEADER: [&str; 12] = [
+    "school_number",
+    "student_sourced_id",
+    "student_name",
+    "school",
+    "class_sourced_id",
+    "class_code",
+    "class",
+    "date",
+    "start_time",
+    "session",
+    "code",
+    "status",
 ];
 
 /// Makes a cell safe for spreadsheets: a cell starting with `=`, `+`, `-`, `@`, tab or carriage
@@ -112,14 +137,14 @@ impl Store {
             .ended_ms
             .unwrap_or_else(|| self.now_ms().max(s.started_ms));
         let students = self.db().query_map(
-            "SELECT s.id, s.display_name, s.external_id FROM class_members m JOIN students s ON s.id = m.student_id
+            "SELECT s.id, s.display_name, s.external_id, s.sourced_id FROM class_members m JOIN students s ON s.id = m.student_id
              WHERE m.class_id = ?1 AND m.joined_ms <= ?2 AND (s.removed_ms IS NULL OR s.removed_ms > ?3)
              UNION
-             SELECT s.id, s.display_name, s.external_id FROM past_members p JOIN students s ON s.id = p.student_id
+             SELECT s.id, s.display_name, s.external_id, s.sourced_id FROM past_members p JOIN students s ON s.id = p.student_id
              WHERE p.class_id = ?1 AND p.joined_ms <= ?2 AND p.left_ms > ?3
                AND (s.removed_ms IS NULL OR s.removed_ms > ?3)
              UNION
-             SELECT s.id, s.display_name, s.external_id FROM marks k JOIN students s ON s.id = k.student_id
+             SELECT s.id, s.display_name, s.external_id, s.sourced_id FROM marks k JOIN students s ON s.id = k.student_id
              WHERE k.session_id = ?4",
             params![s.class_id.0, until, s.started_ms, session.0],
             |r| {
@@ -127,6 +152,7 @@ impl Store {
                     StudentId(r.get(0)?),
                     r.get::<_, String>(1)?,
                     r.get::<_, Option<String>>(2)?,
+                    r.get::<_, Option<String>>(3)?,
                 ))
             },
         )?;
@@ -137,11 +163,12 @@ impl Store {
             .collect();
         let mut roll = Vec::new();
         for st in students {
-            let (student, name, external_id) = st;
+            let (student, name, external_id, sourced_id) = st;
             roll.push(RollEntry {
                 student,
                 name,
                 external_id,
+                sourced_id,
                 mark: marks.remove(&student),
             });
         }
@@ -223,6 +250,8 @@ impl Store {
             ExportFormat::Long => {
                 w.write_record(LONG_HEADER).map_err(csv_err)?;
                 for s in &sessions {
+                    let class_sourced_id =
+                        self.class_keys(s.class_id)?.sourced_id.unwrap_or_default();
                     for e in self.session_roll(s.id)? {
                         seen_students.insert(e.student);
                         let m = e.mark.as_ref();
@@ -239,12 +268,52 @@ impl Store {
                             m.map(|m| m.source.to_string()).unwrap_or_default(),
                             num(m.and_then(|m| m.score)),
                             num(m.and_then(|m| m.margin)),
+                            e.sourced_id.clone().unwrap_or_default(),
+                            class_sourced_id.clone(),
                         ];
                         w.write_record(record.iter().map(|c| neutralize(c).into_owned()))
                             .map_err(csv_err)?;
                         summary.rows += 1;
                     }
                 }
+            }
+            ExportFormat::Sis => {
+                let codes = self.settings()?.sis_codes;
+                w.write_record(SIS_HEADER).map_err(csv_err)?;
+                for s in &sessions {
+                    if s.ended_ms.is_none() {
+                        summary.open_left_out += 1;
+                        continue;
+                    }
+                    let class = self.class_keys(s.class_id)?;
+                    let start = tz
+                        .timestamp_millis_opt(s.started_ms)
+                        .single()
+                        .map(|t| t.format("%H:%M").to_string())
+                        .unwrap_or_default();
+                    for e in self.session_roll(s.id)? {
+                        seen_students.insert(e.student);
+                        let status = e.status();
+                        let record = [
+                            e.external_id.clone().unwrap_or_default(),
+                            e.sourced_id.clone().unwrap_or_default(),
+                            e.name.clone(),
+                            class.school.clone().unwrap_or_default(),
+                            class.sourced_id.clone().unwrap_or_default(),
+                            class.class_code.clone().unwrap_or_default(),
+                            s.class_name.clone(),
+                            date(s.started_ms),
+                            start.clone(),
+                            s.id.to_string(),
+                            codes.code(status).to_owned(),
+                            status.to_string(),
+                        ];
+                        w.write_record(record.iter().map(|c| neutralize(c).into_owned()))
+                            .map_err(csv_err)?;
+                        summary.rows += 1;
+                    }
+                }
+                summary.sessions -= summary.open_left_out;
             }
             ExportFormat::Matrix => {
                 let mut students: Vec<(StudentId, String, Option<String>)> = Vec::new();
@@ -319,7 +388,29 @@ impl Store {
     }
 }
 
+/// What a class is called in the school's information system.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct ClassKeys {
+    sourced_id: Option<String>,
+    class_code: Option<String>,
+    school: Option<String>,
+}
+
 impl Store {
+    fn class_keys(&self, class: ClassId) -> Result<ClassKeys> {
+        Ok(self.db().query_row(
+            "SELECT sourced_id, class_code, school FROM classes WHERE id = ?1",
+            [class.0],
+            |r| {
+                Ok(ClassKeys {
+                    sourced_id: r.get(0)?,
+                    class_code: r.get(1)?,
+                    school: r.get(2)?,
+                })
+            },
+        )?)
+    }
+
     /// Writes the export to `path` through a temporary file in the same folder and a rename,
     /// so a failed export never leaves half a file (or clobbers an older one).
     pub fn export_csv_file<Tz: TimeZone>(

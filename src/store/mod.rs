@@ -45,7 +45,7 @@ pub use marks::{AutoMark, MarkRow, RecordOutcome};
 pub use review::ReviewRow;
 pub use server::{Location, ServerUrl};
 pub use sessions::{SessionRow, SessionSettings};
-pub use settings::Settings;
+pub use settings::{Settings, SisCodes};
 pub use students::StudentRow;
 
 static MIGRATIONS_DIR: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/migrations/sqlite");

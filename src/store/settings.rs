@@ -1,6 +1,7 @@
 //! Typed application settings that belong with the data (so a backup carries them).
 
 use super::{Result, Store, StoreError};
+use crate::core::Status;
 
 const KEY: &str = "app_settings";
 
@@ -21,6 +22,58 @@ pub struct Settings {
     pub retention_days: Option<u32>,
     /// The camera chosen last (a stable device key, or "demo").
     pub camera: Option<String>,
+    /// The codes the school's information system uses for each status, for its export.
+    pub sis_codes: SisCodes,
+}
+
+/// The attendance codes of the school's information system, one per status.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct SisCodes {
+    /// Present (default `P`).
+    pub present: String,
+    /// Late, tardy (default `T`).
+    pub late: String,
+    /// Absent (default `A`).
+    pub absent: String,
+    /// Excused (default `E`).
+    pub excused: String,
+}
+
+impl Default for SisCodes {
+    fn default() -> Self {
+        Self {
+            present: "P".into(),
+            late: "T".into(),
+            absent: "A".into(),
+            excused: "E".into(),
+        }
+    }
+}
+
+impl SisCodes {
+    /// The code of a status.
+    #[must_use]
+    pub fn code(&self, status: Status) -> &str {
+        match status {
+            Status::Present => &self.present,
+            Status::Late => &self.late,
+            Status::Absent => &self.absent,
+            Status::Excused => &self.excused,
+        }
+    }
+
+    /// (status, code) for each status, in the order the window lists them.
+    #[must_use]
+    pub fn pairs(&self) -> [(Status, &str); 4] {
+        [
+            Status::Present,
+            Status::Late,
+            Status::Absent,
+            Status::Excused,
+        ]
+        .map(|s| (s, self.code(s)))
+    }
 }
 
 impl Default for Settings {
@@ -32,6 +85,7 @@ impl Default for Settings {
             keep_evidence_crops: false,
             retention_days: None,
             camera: None,
+            sis_codes: SisCodes::default(),
         }
     }
 }
@@ -54,6 +108,16 @@ impl Settings {
             return Err(StoreError::Invalid(format!(
                 "the margin must be zero or more, not {m}"
             )));
+        }
+        for (status, code) in self.sis_codes.pairs() {
+            if code.trim().is_empty()
+                || code.chars().count() > 12
+                || code.chars().any(char::is_control)
+            {
+                return Err(StoreError::Invalid(format!(
+                    "the information-system code for {status} must be 1 to 12 characters, not {code:?}"
+                )));
+            }
         }
         if self.retention_days == Some(0) {
             return Err(StoreError::Invalid(

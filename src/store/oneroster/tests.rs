@@ -312,6 +312,120 @@ fn classes_and_students_added_by_hand_are_taken_over() {
     classes_and_students_added_by_hand_are_taken_over_on(Store::open_in_memory().unwrap());
 }
 
+fn the_information_system_export_maps_codes_and_keeps_names_intact_on(store: Store) {
+    use crate::core::Status;
+    use crate::store::export::{ExportFilter, ExportFormat, ExportOptions, SIS_HEADER};
+    let dir = tempfile::tempdir().unwrap();
+    store
+        .import_roster(&bundle(dir.path(), "bulk", Variant::Bulk, Version::V1_2))
+        .unwrap();
+    let science = store.find_class("Science 7").unwrap();
+    // Names a CSV writer and a spreadsheet must both get right.
+    let (.., jr_number, _) = example::student(7);
+    let (.., doc_number, _) = example::student(8);
+    let formula = store.find_student("26010", None).unwrap();
+    store
+        .rename_student(formula.id, "=HYPERLINK(\"x\")")
+        .unwrap();
+    let mut settings = store.settings().unwrap();
+    settings.sis_codes.present = "PR".into();
+    settings.sis_codes.late = "TD".into();
+    store.save_settings(&settings).unwrap();
+
+    let lesson = store.start_session(science.id, None).unwrap();
+    for (number, status) in [
+        (jr_number.as_str(), Status::Present),
+        (doc_number.as_str(), Status::Late),
+        ("26010", Status::Excused),
+    ] {
+        let s = store.find_student(number, None).unwrap();
+        store.set_mark(lesson, s.id, status, "teacher", "").unwrap();
+    }
+    store.stop_session(lesson).unwrap();
+    // Today's lesson is still open: its roll is not final, so it stays out.
+    let open = store.start_session(science.id, None).unwrap();
+    let options = ExportOptions {
+        format: ExportFormat::Sis,
+        bom: false,
+        filter: ExportFilter {
+            class: Some(science.id),
+            ..ExportFilter::default()
+        },
+    };
+    let mut out = Vec::new();
+    let summary = store.export_csv(&options, &chrono::Utc, &mut out).unwrap();
+    assert_eq!((summary.sessions, summary.open_left_out), (1, 1));
+    assert_eq!(summary.rows, 40);
+    let mut reader = csv::Reader::from_reader(out.as_slice());
+    assert_eq!(
+        reader.headers().unwrap(),
+        &csv::StringRecord::from(SIS_HEADER.to_vec())
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let row = |number: &str| {
+        rows.iter()
+            .find(|r| &r[0] == number)
+            .unwrap_or_else(|| panic!("no row for {number}"))
+            .clone()
+    };
+    let jr = row(&jr_number);
+    assert_eq!(&jr[1], "stu-0008");
+    assert!(jr[2].ends_with("Smith, Jr."), "{jr:?}");
+    assert_eq!(&jr[3], "Northside Middle School");
+    assert_eq!((&jr[4], &jr[5], &jr[6]), ("cls-s7", "S7-1", "Science 7"));
+    assert_eq!(
+        (&jr[9], &jr[10], &jr[11]),
+        (lesson.to_string().as_str(), "PR", "present")
+    );
+    let doc = row(&doc_number);
+    assert!(doc[2].ends_with("\"Doc\" Holliday"), "{doc:?}");
+    assert_eq!(&doc[10], "TD");
+    let excused = row("26010");
+    assert_eq!(
+        &excused[2], "'=HYPERLINK(\"x\")",
+        "a formula is shown as text"
+    );
+    assert_eq!(&excused[10], "E");
+    assert_eq!(rows.iter().filter(|r| &r[10] == "A").count(), 37);
+    assert!(rows.iter().all(|r| r[9] != open.to_string()));
+    // The raw text quotes what needs quoting.
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("\"Hiro Smith, Jr.\""), "{text}");
+    assert!(text.contains("\"Ines \"\"Doc\"\" Holliday\""), "{text}");
+
+    // The long export carries the sourcedIds too.
+    let mut long = Vec::new();
+    store
+        .export_csv(
+            &ExportOptions {
+                format: ExportFormat::Long,
+                ..options
+            },
+            &chrono::Utc,
+            &mut long,
+        )
+        .unwrap();
+    let long = String::from_utf8(long).unwrap();
+    assert!(
+        long.lines()
+            .next()
+            .unwrap()
+            .ends_with(",student_sourced_id,class_sourced_id")
+    );
+    assert!(long.contains(",stu-0008,cls-s7"), "{long}");
+
+    // A code must be something.
+    settings.sis_codes.absent = " ".into();
+    assert!(store.save_settings(&settings).is_err());
+}
+
+#[test]
+fn the_information_system_export_maps_codes_and_keeps_names_intact() {
+    the_information_system_export_maps_codes_and_keeps_names_intact_on(
+        Store::open_in_memory().unwrap(),
+    );
+}
+
 #[test]
 fn both_versions_read_alike_and_the_reader_checks_the_manifest() {
     let dir = tempfile::tempdir().unwrap();
@@ -352,7 +466,11 @@ fn the_roster_tests_pass_on_postgresql() {
     let Some(server) = cluster::TempCluster::start_or_skip("the roster tests") else {
         return;
     };
-    let tests: [(&str, fn(Store)); 2] = [
+    let tests: [(&str, fn(Store)); 3] = [
+        (
+            "the_information_system_export_maps_codes_and_keeps_names_intact",
+            the_information_system_export_maps_codes_and_keeps_names_intact_on,
+        ),
         (
             "a_bundle_a_delta_and_the_same_again_give_the_expected_roster",
             a_bundle_a_delta_and_the_same_again_give_the_expected_roster_on,
