@@ -2,6 +2,7 @@
 //! app runs all commands in one place once per frame ([`run`]), which keeps store writes out of
 //! layout code and makes every action testable without drawing.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use super::jobs::PipelineCell;
@@ -106,15 +107,20 @@ pub enum Command {
         /// Who gave biometric consent.
         consent_by: Option<String>,
     },
-    /// Add one student per photo in a folder (file name = student name).
+    /// Add one student per photo in a folder (file name = student name), or, with `match_by`,
+    /// enroll the ID photos of students on the roster whose file names name them.
     ImportFolder {
-        /// The class they join.
+        /// The class they join (or, with `match_by`, the class whose students are matched).
         class: ClassId,
         /// The folder.
         folder: PathBuf,
         /// Who gave biometric consent for them.
         consent_by: String,
+        /// How file names name students already on the roster (`None`: new students).
+        match_by: Option<enroll::MatchBy>,
     },
+    /// Import a OneRoster bundle (after the teacher saw its preview).
+    ImportRoster(PathBuf),
     /// Store (or replace) a student's photo.
     EnrollPhoto {
         /// The student.
@@ -221,6 +227,7 @@ pub fn is_slow(command: &Command) -> bool {
         Command::AddStudent { photo: Some(_), .. }
             | Command::EnrollPhoto { .. }
             | Command::ImportFolder { .. }
+            | Command::ImportRoster(_)
             | Command::UseEncoder(_)
     )
 }
@@ -231,7 +238,13 @@ pub fn label(command: &Command) -> String {
     match command {
         Command::AddStudent { name, .. } => format!("Adding {}", name.trim()),
         Command::EnrollPhoto { .. } => "Storing a photo".to_owned(),
+        Command::ImportFolder {
+            folder,
+            match_by: Some(_),
+            ..
+        } => format!("Enrolling the ID photos in {}", folder.display()),
         Command::ImportFolder { folder, .. } => format!("Importing {}", folder.display()),
+        Command::ImportRoster(path) => format!("Importing the roster {}", path.display()),
         Command::UseEncoder(which) => {
             format!("Switching attendance to {which} and re-embedding the roster")
         }
@@ -326,10 +339,51 @@ pub fn run(
                 row.id, report.embedded
             ))
         }
+        Command::ImportRoster(path) => {
+            let bundle = crate::store::oneroster::read_bundle(path)?;
+            let plan = store.import_roster(&bundle)?;
+            Outcome::changed(format!(
+                "Imported the roster {}: {}",
+                path.display(),
+                plan.summary().join(", ")
+            ))
+        }
         Command::ImportFolder {
             class,
             folder,
             consent_by,
+            match_by: Some(by),
+        } => {
+            let report = enroll::import_id_photos(
+                store,
+                &*pipeline.get(store)?,
+                folder,
+                *by,
+                Some(*class),
+                (consent_by, false),
+                progress,
+            )?;
+            let mut message = format!(
+                "Enrolled {} ID photo(s); {} student(s) had one already; {} refused; {} file(s) matched nobody; {} student(s) of the class still without a photo",
+                report.enrolled.len(),
+                report.already.len(),
+                report.refused.len(),
+                report.unmatched.len(),
+                report.without_photo.len()
+            );
+            for (path, name, why) in &report.refused {
+                let _ = write!(message, "; refused {} ({name}): {why}", path.display());
+            }
+            for (path, why) in report.unmatched.iter().take(5) {
+                let _ = write!(message, "; {}: {why}", path.display());
+            }
+            Outcome::changed(message)
+        }
+        Command::ImportFolder {
+            class,
+            folder,
+            consent_by,
+            match_by: None,
         } => {
             anyhow::ensure!(
                 !consent_by.trim().is_empty(),

@@ -11,7 +11,9 @@ use super::widgets::file_picker::{Dialog, FilePicker};
 use super::widgets::thumbnails::Thumbnails;
 use crate::core::calibration::{Calibration, RecordedMatch, calibrate, what_if};
 use crate::core::{ClassId, StudentId};
+use crate::store::oneroster::RosterPlan;
 use crate::store::{ClassRow, Store, StudentRow};
+use crate::workflow::enroll;
 
 /// What the Roster screen shows, computed from the store before drawing.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -169,6 +171,17 @@ struct NewStudent {
 struct FolderImport {
     folder: String,
     consent_by: String,
+    /// `None`: one new student per photo; else ID photos of students on the roster.
+    match_by: Option<enroll::MatchBy>,
+}
+
+/// The roster-import form and its preview.
+#[derive(Debug, Default)]
+struct RosterImport {
+    /// The bundle: a folder or a ZIP file.
+    path: String,
+    /// What importing it would change, or why it cannot be imported.
+    preview: Option<(PathBuf, Result<RosterPlan, String>)>,
 }
 
 /// A dialog that asks before changing something.
@@ -241,6 +254,7 @@ enum PickTarget {
     NewStudent,
     EnrollDialog,
     ImportFolder,
+    RosterBundle,
 }
 
 /// The Roster screen's state.
@@ -252,6 +266,7 @@ pub struct RosterScreen {
     new_class: String,
     new_student: NewStudent,
     import: FolderImport,
+    roster: RosterImport,
     dialog: Option<Dialogs>,
     rules: Option<RulesEdit>,
     picker: FilePicker,
@@ -273,6 +288,7 @@ impl Default for RosterScreen {
             new_class: String::new(),
             new_student: NewStudent::default(),
             import: FolderImport::default(),
+            roster: RosterImport::default(),
             dialog: None,
             rules: None,
             picker: FilePicker::default(),
@@ -324,6 +340,11 @@ impl RosterScreen {
                 (PickTarget::EnrollDialog, Some(Dialogs::Enroll { photo, .. })) => {
                     *photo = text;
                 }
+                (PickTarget::ImportFolder, _) => self.import.folder = text,
+                (PickTarget::RosterBundle, _) => {
+                    self.roster.path = text;
+                    self.preview_roster(cx);
+                }
                 _ => self.new_student.photo = text,
             }
         }
@@ -338,6 +359,7 @@ impl RosterScreen {
             });
         egui::CentralPanel::default().show(ui, |ui| self.students_ui(ui, cx));
         self.dialog_ui(&ctx, cx);
+        self.roster_preview_ui(&ctx, cx);
         if let Some(capture) = self.capture.as_mut() {
             match capture.ui(&ctx) {
                 CaptureResult::Open => {}
@@ -372,6 +394,137 @@ impl RosterScreen {
         if (ui.button("Add class").clicked() || enter) && !self.new_class.trim().is_empty() {
             cx.commands
                 .push(Command::AddClass(std::mem::take(&mut self.new_class)));
+        }
+        ui.add_space(style::SECTION_GAP);
+        self.roster_import_ui(ui, cx);
+    }
+
+    /// Importing the school's roster: a OneRoster bundle, previewed before anything is written.
+    fn roster_import_ui(&mut self, ui: &mut egui::Ui, cx: &mut ScreenCtx<'_>) {
+        ui.strong("Roster from the school's system");
+        ui.weak("A OneRoster bundle (1.1 or 1.2) from the information system, Clever, ClassLink or School Data Sync: a folder or a .zip.");
+        let l = ui.label("Bundle");
+        ui.add(
+            egui::TextEdit::singleline(&mut self.roster.path)
+                .hint_text("folder or .zip")
+                .desired_width(f32::INFINITY),
+        )
+        .labelled_by(l.id);
+        ui.horizontal_wrapped(|ui| {
+            for (label, dialog) in [
+                ("Choose folder…", Dialog::OpenFolder),
+                ("Choose .zip…", Dialog::OpenZip),
+            ] {
+                if ui
+                    .add_enabled(!self.picker.is_open(), egui::Button::new(label))
+                    .clicked()
+                {
+                    self.pick_target = PickTarget::RosterBundle;
+                    let ctx = ui.ctx().clone();
+                    self.picker.open(dialog, move || ctx.request_repaint());
+                }
+            }
+            if ui
+                .add_enabled(
+                    !self.roster.path.trim().is_empty(),
+                    egui::Button::new("Preview import"),
+                )
+                .clicked()
+            {
+                self.preview_roster(cx);
+            }
+        });
+    }
+
+    /// Reads the bundle and works out what importing it would change (nothing is written).
+    fn preview_roster(&mut self, cx: &mut ScreenCtx<'_>) {
+        let path = PathBuf::from(self.roster.path.trim());
+        let result = crate::store::oneroster::read_bundle(&path)
+            .map_err(crate::store::StoreError::Roster)
+            .and_then(|bundle| cx.store.plan_roster(&bundle))
+            .map_err(|err| err.to_string());
+        self.roster.preview = Some((path, result));
+    }
+
+    /// The preview: what the import changes, with Import and Cancel.
+    fn roster_preview_ui(&mut self, ctx: &egui::Context, cx: &mut ScreenCtx<'_>) {
+        let Some((path, result)) = &self.roster.preview else {
+            return;
+        };
+        let (mut close, mut imported) = (false, false);
+        egui::Modal::new(egui::Id::unique("roster-preview")).show(ctx, |ui| {
+            ui.set_max_width(560.0);
+            ui.heading("Import the roster");
+            ui.label(path.display().to_string());
+            ui.add_space(style::SECTION_GAP);
+            match result {
+                Err(problems) => {
+                    ui.colored_label(
+                        style::ERROR,
+                        "This bundle cannot be imported; nothing was changed.",
+                    );
+                    egui::ScrollArea::vertical()
+                        .max_height(280.0)
+                        .show(ui, |ui| {
+                            for line in problems.lines() {
+                                ui.label(line.trim());
+                            }
+                        });
+                    ui.add_space(style::SECTION_GAP);
+                    close = ui.button("Close").clicked();
+                }
+                Ok(plan) => {
+                    for line in plan.summary() {
+                        ui.label(format!("• {line}"));
+                    }
+                    egui::ScrollArea::vertical()
+                        .max_height(300.0)
+                        .show(ui, |ui| {
+                            preview_list(ui, "New classes", &plan.classes_added);
+                            preview_list(ui, "Classes changed", &plan.classes_changed);
+                            preview_list(ui, "New students", &plan.students_added);
+                            preview_list(ui, "Students changed", &plan.students_changed);
+                            preview_list(
+                                ui,
+                                "Students removed (photo deleted, attendance kept)",
+                                &plan.students_removed,
+                            );
+                            let pairs = |v: &[(String, String)], word: &str| -> Vec<String> {
+                                v.iter().map(|(a, b)| format!("{a} {word} {b}")).collect()
+                            };
+                            preview_list(ui, "Joining classes", &pairs(&plan.joined, "joins"));
+                            preview_list(ui, "Leaving classes", &pairs(&plan.left, "leaves"));
+                            preview_list(ui, "Teachers", &pairs(&plan.teachers_added, "teaches"));
+                            preview_list(
+                                ui,
+                                "No longer teaching",
+                                &pairs(&plan.teachers_removed, "no longer teaches"),
+                            );
+                            for note in &plan.notes {
+                                ui.weak(note);
+                            }
+                        });
+                    ui.add_space(style::SECTION_GAP);
+                    ui.horizontal(|ui| {
+                        if plan.is_unchanged() {
+                            close = ui.button("Close").clicked();
+                        } else {
+                            if ui.button("Import").clicked() {
+                                cx.commands.push(Command::ImportRoster(path.clone()));
+                                close = true;
+                                imported = true;
+                            }
+                            close |= ui.button("Cancel").clicked();
+                        }
+                    });
+                }
+            }
+        });
+        if close {
+            self.roster.preview = None;
+        }
+        if imported {
+            self.roster.path.clear();
         }
     }
 
@@ -835,8 +988,28 @@ impl RosterScreen {
     }
 
     fn import_ui(&mut self, ui: &mut egui::Ui, cx: &mut ScreenCtx<'_>, class: ClassId) {
-        ui.weak("One student per photo: the file name is the name (Ada_Lovelace.jpg becomes \"Ada Lovelace\").");
         let f = &mut self.import;
+        ui.horizontal_wrapped(|ui| {
+            let l = ui.label("The photos are");
+            egui::ComboBox::from_id_salt("import-match")
+                .selected_text(match_label(f.match_by))
+                .show_ui(ui, |ui| {
+                    for choice in [
+                        None,
+                        Some(enroll::MatchBy::SchoolNumber),
+                        Some(enroll::MatchBy::Name),
+                        Some(enroll::MatchBy::SourcedId),
+                    ] {
+                        ui.selectable_value(&mut f.match_by, choice, match_label(choice));
+                    }
+                })
+                .response
+                .labelled_by(l.id);
+        });
+        match f.match_by {
+            None => ui.weak("One new student per photo: the file name is the name (Ada_Lovelace.jpg becomes \"Ada Lovelace\")."),
+            Some(by) => ui.weak(format!("ID photos of this class's students, each file named by the student's {} (26001.jpg). Students with a photo keep it, so importing again resumes.", by.label())),
+        };
         egui::Grid::new("import-folder")
             .num_columns(2)
             .show(ui, |ui| {
@@ -873,6 +1046,7 @@ impl RosterScreen {
                 class,
                 folder: PathBuf::from(f.folder.trim()),
                 consent_by: f.consent_by,
+                match_by: f.match_by,
             });
         }
     }
@@ -1015,4 +1189,28 @@ fn student_actions_ui(ui: &mut egui::Ui, s: &StudentRow, actions: &mut Vec<Dialo
             });
         }
     });
+}
+
+/// What the folder import's choice says.
+fn match_label(by: Option<enroll::MatchBy>) -> &'static str {
+    match by {
+        None => "new students (file name = name)",
+        Some(enroll::MatchBy::SchoolNumber) => "ID photos named by school number",
+        Some(enroll::MatchBy::Name) => "ID photos named by name",
+        Some(enroll::MatchBy::SourcedId) => "ID photos named by sourcedId",
+    }
+}
+
+/// A list in the roster preview, collapsed, with its length.
+fn preview_list(ui: &mut egui::Ui, title: &str, items: &[String]) {
+    if items.is_empty() {
+        return;
+    }
+    egui::CollapsingHeader::new(format!("{title} ({})", items.len()))
+        .id_salt(title)
+        .show(ui, |ui| {
+            for item in items {
+                ui.label(item);
+            }
+        });
 }

@@ -210,6 +210,81 @@ fn import_a_folder_of_photos() {
     h.get_by_label_contains("Imported 2 of 2 photos");
 }
 
+#[test]
+fn a_roster_bundle_is_previewed_then_imported_and_its_id_photos_enrolled() {
+    let (dir, store) = temp_store();
+    let bundle = dir.path().join("roster.zip");
+    crate::store::oneroster::example::write(
+        &bundle,
+        crate::store::oneroster::example::Variant::Bulk,
+        crate::store::oneroster::example::Version::V1_2,
+    )
+    .unwrap();
+    let mut h = harness(store);
+    h.run();
+    h.get_by_label("Roster").click();
+    settle(&mut h);
+    fill(&mut h, "Bundle", bundle.to_str().unwrap());
+    h.get_by_label("Preview import").click();
+    settle(&mut h);
+    h.get_by_label_contains("6 new classes");
+    h.get_by_label_contains("150 new students");
+    assert!(
+        h.state().store().list_classes().unwrap().is_empty(),
+        "the preview writes nothing"
+    );
+    h.get_by_label("Import").click();
+    settle(&mut h);
+    h.get_by_label_contains("Imported the roster");
+    assert_eq!(h.state().store().list_classes().unwrap().len(), 6);
+    assert_eq!(h.state().store().list_students(None).unwrap().len(), 150);
+
+    // A broken bundle lists its problems and changes nothing.
+    let broken = dir.path().join("broken");
+    crate::store::oneroster::example::write(
+        &broken,
+        crate::store::oneroster::example::Variant::OrphanEnrollment,
+        crate::store::oneroster::example::Version::V1_1,
+    )
+    .unwrap();
+    // The form is empty again after an import.
+    fill(&mut h, "Bundle", broken.to_str().unwrap());
+    h.get_by_label("Preview import").click();
+    settle(&mut h);
+    h.get_by_label_contains("cannot be imported");
+    h.get_by_label_contains("stu-9999");
+    h.get_by_label("Close").click();
+    settle(&mut h);
+
+    // The class's ID photos, named by school number.
+    let photos = dir.path().join("id-photos");
+    std::fs::create_dir(&photos).unwrap();
+    std::fs::copy(repo_file("assets/demo/obama.jpg"), photos.join("26001.jpg")).unwrap();
+    std::fs::copy(repo_file("assets/demo/biden.jpg"), photos.join("26003.jpg")).unwrap();
+    h.get_by_label_contains("Science 7").click();
+    settle(&mut h);
+    h.get_by_label("Import a folder of photos").click();
+    settle(&mut h);
+    h.get_by_label("The photos are").click();
+    settle(&mut h);
+    h.get_by_label("ID photos named by school number").click();
+    settle(&mut h);
+    fill(&mut h, "Photo folder", photos.to_str().unwrap());
+    fill(&mut h, "Consent for all given by", "Signed forms 2026");
+    h.get_by_label("Import photos").click();
+    settle(&mut h);
+    h.get_by_label_contains("Enrolled 2 ID photo(s)");
+    let with_photo = h
+        .state()
+        .store()
+        .list_students(None)
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.has_photo)
+        .count();
+    assert_eq!(with_photo, 2);
+}
+
 /// Steps the window (with short sleeps for the camera and recognition threads) until `done`
 /// holds, for up to a minute.
 fn wait_until(h: &mut Harness<'static, RollcallApp>, mut done: impl FnMut(&RollcallApp) -> bool) {

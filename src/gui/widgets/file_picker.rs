@@ -11,6 +11,8 @@ pub enum Dialog {
     OpenImage,
     /// Choose a folder.
     OpenFolder,
+    /// Choose a ZIP file (a OneRoster bundle).
+    OpenZip,
     /// Choose where to save a CSV file, suggesting a name.
     SaveCsv(String),
 }
@@ -48,6 +50,9 @@ impl FilePicker {
                         )
                         .pick_file(),
                     Dialog::OpenFolder => rfd::FileDialog::new().pick_folder(),
+                    Dialog::OpenZip => rfd::FileDialog::new()
+                        .add_filter("ZIP files", &["zip"])
+                        .pick_file(),
                     Dialog::SaveCsv(name) => rfd::FileDialog::new()
                         .add_filter("CSV", &["csv"])
                         .set_file_name(name)
