@@ -4,14 +4,21 @@
 # mapped, still running, and drew something (the screenshot is not a blank screen).
 #
 #   tools/gui-smoke.sh [SCREENSHOT.png]      (default: target/gui-smoke.png)
-# Needs: xvfb, imagemagick, x11-utils (tools/setup.sh --test installs them).
+#   ROLLCALL_BIN=/usr/bin/rollcall tools/gui-smoke.sh    (that binary, not a fresh cargo build)
+# The binary runs in a temporary folder, so it finds nothing of the source tree but the demo
+# photos given to it. Needs: xvfb, imagemagick, x11-utils (tools/setup.sh --test installs them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-shot=${1:-target/gui-smoke.png}
+shot=$(realpath -m "${1:-target/gui-smoke.png}")
 seconds=${GUI_SMOKE_SECONDS:-12}
+demo=$PWD/assets/demo
 
-cargo build --locked --quiet
-bin=target/debug/rollcall
+if [[ -n "${ROLLCALL_BIN:-}" ]]; then
+  bin=$(realpath "$ROLLCALL_BIN")
+else
+  cargo build --locked --quiet
+  bin=$PWD/target/debug/rollcall
+fi
 work=$(mktemp -d)
 display=":$((90 + RANDOM % 9))"
 cleanup() {
@@ -20,11 +27,12 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+cd "$work"
 
 export ROLLCALL_DB="$work/smoke.db"
 "$bin" class add 7B >/dev/null
-"$bin" student add --name "Barack Obama" --class 7B --photo assets/demo/obama.jpg --consent-by "Self (adult)" >/dev/null
-"$bin" student add --name "Joe Biden" --class 7B --photo assets/demo/biden.jpg --consent-by "Self (adult)" >/dev/null
+"$bin" student add --name "Barack Obama" --class 7B --photo "$demo/obama.jpg" --consent-by "Self (adult)" >/dev/null
+"$bin" student add --name "Joe Biden" --class 7B --photo "$demo/biden.jpg" --consent-by "Self (adult)" >/dev/null
 "$bin" session start --class 7B >/dev/null
 
 Xvfb "$display" -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 &

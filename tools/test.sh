@@ -19,3 +19,5 @@ step "tests (cargo test)"
 ROLLCALL_REQUIRE_POSTGRES=1 cargo test --locked
 step "real window under Xvfb (tools/gui-smoke.sh)"
 tools/gui-smoke.sh
+step "Debian package (tools/deb-test.sh)"
+tools/deb-test.sh

@@ -57,6 +57,12 @@ pub fn clock_time(ms: i64) -> String {
     full.rsplit(' ').next().unwrap_or(&full).to_owned()
 }
 
+/// The window's application id: the menu entry's name (packaging/), so the desktop matches
+/// the window to its entry and icon.
+const APP_ID: &str = "io.github.rollcall.Rollcall";
+/// The window's icon (`assets/icons/`).
+const ICON_PNG: &[u8] = include_bytes!("../../assets/icons/hicolor/64x64/apps/rollcall.png");
+
 /// Opens the window on the database (with the camera chosen on the command line, if any) and
 /// runs until it is closed.
 pub fn run(args: crate::workflow::WindowArgs) -> anyhow::Result<()> {
@@ -70,6 +76,12 @@ pub fn run(args: crate::workflow::WindowArgs) -> anyhow::Result<()> {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("rollcall")
+            .with_app_id(APP_ID)
+            .with_icon(
+                eframe::icon_data::from_png_bytes(ICON_PNG)
+                    .map(std::sync::Arc::new)
+                    .unwrap_or_default(),
+            )
             .with_inner_size([1280.0, 800.0])
             .with_min_inner_size([960.0, 600.0]),
         ..Default::default()
