@@ -1,8 +1,8 @@
 //! Moving a school over: copying a teacher's SQLite file into the store (normally the school's
 //! server), in one transaction. Rows are matched by what identifies them outside the file, not
 //! by the file's own ids, so importing the same file twice changes nothing:
-//! - an encoder by its model id; a class by its name;
-//! - a student by school number, or (without one) by name and the moment they were added;
+//! - an encoder by its model id; a class by its name (and its roster key, OneRoster's sourcedId);
+//! - a student by roster key, else school number, else name and the moment they were added;
 //! - a session by its class and start time; a mark by its session and student;
 //! - a consent by student, giver and time; a review and an audit entry by all their fields.
 //!
@@ -153,36 +153,79 @@ fn encoders(src: &Db, tx: &Db, im: &mut Import) -> Result<()> {
 
 fn classes(src: &Db, tx: &Db, im: &mut Import) -> Result<()> {
     let rows = src.query_map(
-        "SELECT id, name, threshold_override, late_after_minutes, created_ms FROM classes ORDER BY id",
+        "SELECT id, name, threshold_override, late_after_minutes, created_ms, sourced_id,
+                class_code, school, term FROM classes ORDER BY id",
         [],
         |r| {
             Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, Option<f64>>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, i64>(4)?,
+                (
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<f64>>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                ),
+                [
+                    r.get::<_, Option<String>>(5)?,
+                    r.get::<_, Option<String>>(6)?,
+                    r.get::<_, Option<String>>(7)?,
+                    r.get::<_, Option<String>>(8)?,
+                ],
             ))
         },
     )?;
     let (mut added, mut matched) = (0, 0);
-    for (id, name, threshold, late, created) in rows {
+    for ((id, name, threshold, late, created), [sourced, code, school, term]) in rows {
         let there = tx
             .query_row(
-                "SELECT id FROM classes WHERE name = ?1",
+                "SELECT id, sourced_id FROM classes WHERE name = ?1",
                 [name.as_str()],
-                |r| r.get::<_, i64>(0),
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?)),
             )
             .optional()?;
-        let target = if let Some(t) = there {
+        // A roster key (OneRoster sourcedId) must not name two classes.
+        let keyed = match &sourced {
+            Some(k) => tx
+                .query_row(
+                    "SELECT name FROM classes WHERE sourced_id = ?1",
+                    [k.as_str()],
+                    |r| r.get::<_, String>(0),
+                )
+                .optional()?
+                .filter(|n| *n != name),
+            None => None,
+        };
+        if let Some(other) = keyed {
+            im.conflicts.push(format!(
+                "class {name:?}: its roster key {} is class {other:?} here",
+                sourced.as_deref().unwrap_or("")
+            ));
+            continue;
+        }
+        let target = if let Some((t, there_key)) = there {
+            match (&there_key, &sourced) {
+                (Some(a), Some(b)) if a != b => im.conflicts.push(format!(
+                    "class {name:?}: roster key {b} in the file, {a} here"
+                )),
+                // The file knows the class's roster keys and the server does not yet.
+                (None, Some(_)) => {
+                    tx.execute(
+                        "UPDATE classes SET sourced_id = ?2, class_code = ?3, school = ?4,
+                           term = ?5 WHERE id = ?1",
+                        params![t, sourced, code, school, term],
+                    )?;
+                }
+                _ => {}
+            }
             matched += 1;
             t
         } else {
             added += 1;
             tx.query_row(
-                "INSERT INTO classes (name, threshold_override, late_after_minutes, created_ms)
-                 VALUES (?1, ?2, ?3, ?4) RETURNING id",
-                params![name, threshold, late, created],
+                "INSERT INTO classes (name, threshold_override, late_after_minutes, created_ms,
+                   sourced_id, class_code, school, term)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
+                params![name, threshold, late, created, sourced, code, school, term],
                 |r| r.get(0),
             )?
         };
@@ -194,7 +237,8 @@ fn classes(src: &Db, tx: &Db, im: &mut Import) -> Result<()> {
 
 fn students(src: &Db, tx: &Db, im: &mut Import) -> Result<()> {
     let rows = src.query_map(
-        "SELECT id, display_name, external_id, created_ms, removed_ms FROM students ORDER BY id",
+        "SELECT id, display_name, external_id, created_ms, removed_ms, sourced_id FROM students
+         ORDER BY id",
         [],
         |r| {
             Ok((
@@ -203,11 +247,40 @@ fn students(src: &Db, tx: &Db, im: &mut Import) -> Result<()> {
                 r.get::<_, Option<String>>(2)?,
                 r.get::<_, i64>(3)?,
                 r.get::<_, Option<i64>>(4)?,
+                r.get::<_, Option<String>>(5)?,
             ))
         },
     )?;
     let (mut added, mut matched) = (0, 0);
-    for (id, name, external, created, removed) in rows {
+    for (id, name, external, created, removed, sourced) in rows {
+        let by_key = match &sourced {
+            Some(k) => tx
+                .query_row(
+                    "SELECT id, display_name, external_id FROM students WHERE sourced_id = ?1",
+                    [k.as_str()],
+                    |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, Option<String>>(2)?,
+                        ))
+                    },
+                )
+                .optional()?,
+            None => None,
+        };
+        if let Some((t, there_name, there_ext)) = by_key {
+            if there_name == name && there_ext == external {
+                matched += 1;
+                im.students.insert(id, t);
+            } else {
+                im.conflicts.push(format!(
+                    "roster key {}: {name:?} in the file, {there_name:?} here",
+                    sourced.as_deref().unwrap_or("")
+                ));
+            }
+            continue;
+        }
         let there = match &external {
             Some(ext) => tx
                 .query_row(
@@ -228,6 +301,13 @@ fn students(src: &Db, tx: &Db, im: &mut Import) -> Result<()> {
         match there {
             Some((t, there_name)) if there_name == name => {
                 matched += 1;
+                if sourced.is_some() {
+                    // The file knows the student's roster key and the server does not yet.
+                    tx.execute(
+                        "UPDATE students SET sourced_id = ?2 WHERE id = ?1 AND sourced_id IS NULL",
+                        params![t, sourced],
+                    )?;
+                }
                 im.students.insert(id, t);
             }
             Some((_, there_name)) => im.conflicts.push(format!(
@@ -237,9 +317,10 @@ fn students(src: &Db, tx: &Db, im: &mut Import) -> Result<()> {
             None => {
                 added += 1;
                 let t = tx.query_row(
-                    "INSERT INTO students (display_name, external_id, created_ms, removed_ms)
-                     VALUES (?1, ?2, ?3, ?4) RETURNING id",
-                    params![name, external, created, removed],
+                    "INSERT INTO students (display_name, external_id, created_ms, removed_ms,
+                       sourced_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+                    params![name, external, created, removed, sourced],
                     |r| r.get(0),
                 )?;
                 im.students.insert(id, t);
@@ -275,6 +356,32 @@ fn memberships(src: &Db, tx: &Db, im: &mut Import) -> Result<()> {
         tally(n, &mut added, &mut matched);
     }
     im.count("class memberships", added, matched);
+    let rows = src.query_map(
+        "SELECT class_id, student_id, joined_ms, left_ms FROM past_members
+         ORDER BY class_id, student_id, joined_ms",
+        [],
+        |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        },
+    )?;
+    let (mut added, mut matched) = (0, 0);
+    for (class, student, joined, left) in rows {
+        let (Some(&c), Some(s)) = (im.classes.get(&class), im.student(Some(student))) else {
+            continue;
+        };
+        let n = tx.execute(
+            "INSERT INTO past_members (class_id, student_id, joined_ms, left_ms)
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+            params![c, s, joined, left],
+        )?;
+        tally(n, &mut added, &mut matched);
+    }
+    im.count("past memberships", added, matched);
     Ok(())
 }
 
@@ -635,18 +742,25 @@ fn audit(src: &Db, tx: &Db, im: &mut Import) -> Result<()> {
 
 fn teachers(src: &Db, tx: &Db, im: &mut Import) -> Result<()> {
     let rows = src.query_map(
-        "SELECT class_id, teacher FROM class_teachers ORDER BY class_id, teacher",
+        "SELECT class_id, teacher, user_sourced_id FROM class_teachers ORDER BY class_id, teacher",
         [],
-        |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+        |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+            ))
+        },
     )?;
     let (mut added, mut matched) = (0, 0);
-    for (class, teacher) in rows {
+    for (class, teacher, user) in rows {
         let Some(&c) = im.classes.get(&class) else {
             continue;
         };
         let n = tx.execute(
-            "INSERT INTO class_teachers (class_id, teacher) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-            params![c, teacher],
+            "INSERT INTO class_teachers (class_id, teacher, user_sourced_id) VALUES (?1, ?2, ?3)
+             ON CONFLICT DO NOTHING",
+            params![c, teacher, user],
         )?;
         tally(n, &mut added, &mut matched);
     }

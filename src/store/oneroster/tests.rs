@@ -145,6 +145,8 @@ fn a_bundle_a_delta_and_the_same_again_give_the_expected_roster_on(store: Store)
     let m7_2 = store.find_class("Maths 7 (M7-2)").unwrap().id;
     let lesson = store.start_session(m7_2, None).unwrap();
     store.stop_session(lesson).unwrap();
+    // The lesson ends before the delta arrives (the clock is real).
+    std::thread::sleep(std::time::Duration::from_millis(5));
     let (moved_id, .., moved_number, _) = example::student(1);
     let on_roll = |store: &Store| {
         store
@@ -342,6 +344,8 @@ fn the_information_system_export_maps_codes_and_keeps_names_intact_on(store: Sto
         store.set_mark(lesson, s.id, status, "teacher", "").unwrap();
     }
     store.stop_session(lesson).unwrap();
+    // The lesson ends before the delta arrives (the clock is real).
+    std::thread::sleep(std::time::Duration::from_millis(5));
     // Today's lesson is still open: its roll is not final, so it stays out.
     let open = store.start_session(science.id, None).unwrap();
     let options = ExportOptions {
@@ -426,6 +430,53 @@ fn the_information_system_export_maps_codes_and_keeps_names_intact() {
     );
 }
 
+fn a_file_with_an_imported_roster_moves_with_its_keys_and_history_on(target: Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = Store::open(&dir.path().join("teacher.db")).unwrap();
+    let bulk = bundle(dir.path(), "bulk", Variant::Bulk, Version::V1_2);
+    let delta = bundle(dir.path(), "delta", Variant::Delta, Version::V1_2);
+    file.import_roster(&bulk).unwrap();
+    let m7_2 = file.find_class("Maths 7 (M7-2)").unwrap().id;
+    let lesson = file.start_session(m7_2, None).unwrap();
+    file.stop_session(lesson).unwrap();
+    // The lesson ends before the delta arrives (the clock is real).
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    file.import_roster(&delta).unwrap();
+
+    target.import_from(&file, "teacher.db").unwrap();
+    // The keys came along: the same bundles change nothing on the target.
+    assert!(target.import_roster(&delta).unwrap().is_unchanged());
+    let again = target.plan_roster(&bulk).unwrap();
+    assert_eq!(again, file.plan_roster(&bulk).unwrap());
+    assert_eq!(memberships(&target), memberships(&file));
+    assert_eq!(teachers(&target), teachers(&file));
+    // The student who left M7-2 is still on the roll of the lesson he was in.
+    let (.., moved_number, _) = example::student(1);
+    let class = target.find_class("Maths 7 (M7-2)").unwrap();
+    let session = target.list_sessions(Some(class.id), None, None).unwrap()[0].id;
+    assert!(
+        target
+            .session_roll(session)
+            .unwrap()
+            .iter()
+            .any(|e| e.external_id.as_deref() == Some(moved_number.as_str()))
+    );
+    // And a second import of the file changes nothing.
+    assert!(
+        target
+            .import_from(&file, "teacher.db")
+            .unwrap()
+            .is_unchanged()
+    );
+}
+
+#[test]
+fn a_file_with_an_imported_roster_moves_with_its_keys_and_history() {
+    a_file_with_an_imported_roster_moves_with_its_keys_and_history_on(
+        Store::open_in_memory().unwrap(),
+    );
+}
+
 #[test]
 fn both_versions_read_alike_and_the_reader_checks_the_manifest() {
     let dir = tempfile::tempdir().unwrap();
@@ -466,7 +517,11 @@ fn the_roster_tests_pass_on_postgresql() {
     let Some(server) = cluster::TempCluster::start_or_skip("the roster tests") else {
         return;
     };
-    let tests: [(&str, fn(Store)); 3] = [
+    let tests: [(&str, fn(Store)); 4] = [
+        (
+            "a_file_with_an_imported_roster_moves_with_its_keys_and_history",
+            a_file_with_an_imported_roster_moves_with_its_keys_and_history_on,
+        ),
         (
             "the_information_system_export_maps_codes_and_keeps_names_intact",
             the_information_system_export_maps_codes_and_keeps_names_intact_on,
