@@ -32,6 +32,21 @@ const PHOTOS: [(&str, &[u8]); 4] = [
     ("obama3.jpg", include_bytes!("../../assets/demo/obama3.jpg")),
 ];
 
+/// The demo photos, decoded, with their file names (for benchmarks that build clips from them).
+pub fn demo_photos() -> Result<Vec<(&'static str, RgbImage)>, CameraError> {
+    PHOTOS
+        .iter()
+        .map(|&(name, bytes)| {
+            decode_bytes(bytes)
+                .map(|photo| (name, photo))
+                .map_err(|message| CameraError::Replay {
+                    path: format!("the built-in demo photo {name}"),
+                    message,
+                })
+        })
+        .collect()
+}
+
 pub struct DemoReel {
     /// Each photo letterboxed onto a canvas (1 + [`ZOOM`]) times the output size; made on the
     /// first frame.

@@ -45,7 +45,7 @@ mod v4l_probe;
 use image::RgbImage;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use demo::DEMO_NAME;
+pub use demo::{DEMO_NAME, demo_photos};
 pub use devices::{
     CameraChoice, CameraDevice, CameraProblem, ChosenFormat, DECODABLE_FOURCCS, FormatRecord,
     NodeAccess, NodeCaps, NodeRecord, NodeVerdict, Scan, choose_format, classify_node, scan_nodes,

@@ -41,6 +41,24 @@ pub enum BenchCommand {
         #[arg(long, value_delimiter = ',', default_values_t = ["mobilefacenet".to_owned(), "dlib".to_owned()])]
         encoder: Vec<String>,
     },
+    /// The live engine on a multi-face clip made from the demo photos (1, 3 and 6 faces a
+    /// frame): frames/s and per-frame p50/p95 with faces followed between full detections,
+    /// against full detection and embedding of every face on every frame, and whether both
+    /// found and decided the same faces.
+    Live {
+        /// Frames of each clip.
+        #[arg(long, default_value_t = 150)]
+        frames: usize,
+        /// Faces a frame, one clip each (1 to 6).
+        #[arg(long, value_delimiter = ',', default_values_t = [1, 3, 6])]
+        faces: Vec<usize>,
+        /// Time between frames, milliseconds (33: a 30 frames/s webcam).
+        #[arg(long, default_value_t = 33)]
+        interval_ms: i64,
+        /// The built-in encoders, each on every clip.
+        #[arg(long, value_delimiter = ',', default_values_t = ["mobilefacenet".to_owned(), "dlib".to_owned()])]
+        encoder: Vec<String>,
+    },
     /// The database engines side by side: marks per second with 1 and 8 classrooms writing at
     /// once, and the time to load a class gallery (SQLite file and a throwaway PostgreSQL server).
     Store {
@@ -80,6 +98,17 @@ pub fn run(command: &BenchCommand) -> anyhow::Result<()> {
                 anchor_python.as_deref(),
             )
         }
+        BenchCommand::Live {
+            frames,
+            faces,
+            interval_ms,
+            encoder,
+        } => super::bench_live::run(&super::bench_live::LiveBench {
+            frames: *frames,
+            faces: faces.clone(),
+            encoders: super::eval::parse_encoders(encoder)?,
+            frame_interval_ms: *interval_ms,
+        }),
         BenchCommand::Store {
             students,
             rounds,

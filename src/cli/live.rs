@@ -11,7 +11,7 @@ use crate::camera::{CameraThread, NextFrame};
 use crate::core::SessionId;
 use crate::core::rollcall::FaceOutcome;
 
-use crate::workflow::live::LiveEngine;
+use crate::workflow::live::{LiveEngine, LiveTuning};
 use crate::workflow::offline::{Lesson, LessonStore, open_for_lesson};
 
 /// Arguments of `rollcall live`.
@@ -32,6 +32,11 @@ pub struct LiveArgs {
     /// Stop the session when done.
     #[arg(long)]
     pub stop: bool,
+    /// Search every frame in full and embed every face of every frame (slower; by default
+    /// faces are followed between full detections once a second, and a decided face is
+    /// embedded again every half second).
+    #[arg(long)]
+    pub every_frame: bool,
 }
 
 /// Runs `rollcall live` on `db`. On a school server that cannot be reached, the lesson runs
@@ -89,7 +94,11 @@ fn run(lesson: &mut Lesson, args: &LiveArgs) -> anyhow::Result<()> {
         let store = lesson.store()?;
         let class = store.find_class(&args.class)?;
         let pipeline = crate::workflow::enroll::pipeline_for(store)?;
-        let engine = LiveEngine::start(store, &pipeline, class.id, args.session.map(SessionId))?;
+        let mut engine =
+            LiveEngine::start(store, &pipeline, class.id, args.session.map(SessionId))?;
+        if args.every_frame {
+            engine = engine.with_tuning(LiveTuning::REFERENCE);
+        }
         (class, pipeline, engine)
     };
     let (gallery, missing) = engine.gallery_size();
@@ -113,6 +122,7 @@ fn run(lesson: &mut Lesson, args: &LiveArgs) -> anyhow::Result<()> {
         .seconds
         .map(|s| Instant::now() + Duration::from_secs_f64(s.max(0.0)));
     let (mut frames, mut marked, mut reviews) = (0usize, 0usize, 0usize);
+    let mut frame_ms = Vec::new();
     loop {
         if deadline.is_some_and(|d| Instant::now() >= d) {
             break;
@@ -124,6 +134,7 @@ fn run(lesson: &mut Lesson, args: &LiveArgs) -> anyhow::Result<()> {
         };
         frames += 1;
         let update = engine.process(lesson, &pipeline, &frame.image, frame.captured_ms)?;
+        frame_ms.push(update.analyze_ms);
         lesson.try_server(engine.session());
         for event in lesson.take_events() {
             outln!(
@@ -162,9 +173,18 @@ fn run(lesson: &mut Lesson, args: &LiveArgs) -> anyhow::Result<()> {
     if let Some(err) = &stats.last_error {
         outln!("camera: {err}");
     }
+    frame_ms.sort_by(f64::total_cmp);
+    let at = |p: f64| {
+        frame_ms
+            .get(((frame_ms.len().saturating_sub(1)) as f64 * p).round() as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
     outln!(
-        "{frames} frames, {marked} marked, {reviews} sent to review ({})",
-        stats.summary()
+        "{frames} frames, {marked} marked, {reviews} sent to review ({}); analysis {:.1} ms a frame (p50), {:.1} ms (p95)",
+        stats.summary(),
+        at(0.5),
+        at(0.95)
     );
     let (stopped, waiting) = lesson.finish(engine.session(), args.stop)?;
     if let Some(s) = stopped {

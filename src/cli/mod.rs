@@ -3,6 +3,7 @@
 
 mod admin;
 mod bench;
+mod bench_live;
 mod bench_store;
 pub mod cameras;
 mod classes;

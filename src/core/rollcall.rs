@@ -256,6 +256,19 @@ impl RollCall {
         self.marked.contains(&student)
     }
 
+    /// For each box of a frame about to be observed at `frame_ms`, the track it will continue
+    /// when that track is settled: its student is marked in this session by this track's own
+    /// votes, so embedding the face again can only confirm what is decided. `None` for a new
+    /// or undecided track. Nothing changes.
+    #[must_use]
+    pub fn settled_tracks(&self, frame_ms: i64, boxes: &[BBox]) -> Vec<Option<TrackId>> {
+        self.tracker
+            .peek(frame_ms, boxes)
+            .into_iter()
+            .map(|t| t.filter(|id| self.tracks.get(id).is_some_and(|s| s.confirmed)))
+            .collect()
+    }
+
     /// Processes the faces of one frame taken at `frame_ms`, in three steps: in-frame
     /// de-duplication (two faces are never the same student), voting over each track's recent
     /// frames, and sending tracks that stayed doubtful to review.
@@ -559,6 +572,23 @@ mod tests {
             r4.faces[0].outcome,
             FaceOutcome::Seen { student: S1 }
         ));
+    }
+
+    #[test]
+    fn a_track_is_settled_once_its_student_is_marked_and_a_new_face_is_not() {
+        let mut rc = RollCall::new(config(), 0, []);
+        let f = [face(0.0, &[(S1, 0.3), (S2, 0.8)])];
+        let boxes = [f[0].bbox, BBox::new(400.0, 0.0, 100.0, 100.0)];
+        for t in 0..2 {
+            rc.observe(t * 100, &f);
+            assert_eq!(rc.settled_tracks(t * 100 + 100, &boxes), vec![None, None]);
+        }
+        let r = rc.observe(200, &f);
+        assert_eq!(r.new_marks.len(), 1);
+        let settled = rc.settled_tracks(300, &boxes);
+        assert_eq!(settled, vec![Some(r.faces[0].track), None]);
+        // Once the track has timed out, the same place is a new face again.
+        assert_eq!(rc.settled_tracks(60_000, &boxes), vec![None, None]);
     }
 
     #[test]

@@ -67,25 +67,7 @@ impl Tracker {
             keep
         });
 
-        // Greedy matching: the most overlapping (track, box) pairs first.
-        let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
-        for (ti, track) in self.tracks.iter().enumerate() {
-            for (bi, b) in boxes.iter().enumerate() {
-                let iou = track.bbox.iou(b);
-                if iou >= self.config.min_iou {
-                    pairs.push((iou, ti, bi));
-                }
-            }
-        }
-        pairs.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let mut box_track: Vec<Option<usize>> = vec![None; boxes.len()];
-        let mut track_used = vec![false; self.tracks.len()];
-        for (_, ti, bi) in pairs {
-            if box_track[bi].is_none() && !track_used[ti] {
-                box_track[bi] = Some(ti);
-                track_used[ti] = true;
-            }
-        }
+        let box_track = self.assign(frame_ms, boxes);
 
         let mut ids = Vec::with_capacity(boxes.len());
         for (bi, b) in boxes.iter().enumerate() {
@@ -107,6 +89,44 @@ impl Tracker {
             ids.push(id);
         }
         (ids, expired)
+    }
+
+    /// The track each box of a frame taken at `frame_ms` would continue, without changing
+    /// anything: what [`Tracker::update`] would assign, `None` where it would start a new track.
+    #[must_use]
+    pub fn peek(&self, frame_ms: i64, boxes: &[BBox]) -> Vec<Option<TrackId>> {
+        self.assign(frame_ms, boxes)
+            .into_iter()
+            .map(|t| t.map(|ti| self.tracks[ti].id))
+            .collect()
+    }
+
+    /// Greedy matching of boxes to the tracks still live at `frame_ms`: the most overlapping
+    /// (track, box) pairs first. The index of each box's track in `self.tracks`.
+    fn assign(&self, frame_ms: i64, boxes: &[BBox]) -> Vec<Option<usize>> {
+        let timeout = self.config.timeout_ms;
+        let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
+        for (ti, track) in self.tracks.iter().enumerate() {
+            if frame_ms - track.last_seen_ms > timeout {
+                continue;
+            }
+            for (bi, b) in boxes.iter().enumerate() {
+                let iou = track.bbox.iou(b);
+                if iou >= self.config.min_iou {
+                    pairs.push((iou, ti, bi));
+                }
+            }
+        }
+        pairs.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let mut box_track: Vec<Option<usize>> = vec![None; boxes.len()];
+        let mut track_used = vec![false; self.tracks.len()];
+        for (_, ti, bi) in pairs {
+            if box_track[bi].is_none() && !track_used[ti] {
+                box_track[bi] = Some(ti);
+                track_used[ti] = true;
+            }
+        }
+        box_track
     }
 
     /// The number of live tracks.
@@ -167,5 +187,26 @@ mod tests {
         let (b, expired) = t.update(500, &[BBox::new(0.0, 0.0, 10.0, 10.0)]);
         assert_eq!(expired, a);
         assert_ne!(a[0], b[0]);
+    }
+
+    #[test]
+    fn peek_tells_what_update_will_assign_without_changing_anything() {
+        let mut t = Tracker::new(TrackerConfig {
+            min_iou: 0.3,
+            timeout_ms: 100,
+        });
+        let (a, _) = t.update(0, &[BBox::new(0.0, 0.0, 100.0, 100.0)]);
+        let frame = [
+            BBox::new(300.0, 0.0, 80.0, 80.0),
+            BBox::new(8.0, 4.0, 100.0, 100.0),
+        ];
+        let peeked = t.peek(33, &frame);
+        assert_eq!(peeked, vec![None, Some(a[0])]);
+        // Peeking twice changes nothing; past the timeout nothing would continue.
+        assert_eq!(t.peek(33, &frame), peeked);
+        assert_eq!(t.peek(500, &frame), vec![None, None]);
+        let (b, _) = t.update(33, &frame);
+        assert_eq!(Some(b[1]), peeked[1]);
+        assert_eq!(t.len(), 2);
     }
 }

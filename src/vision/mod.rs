@@ -10,8 +10,10 @@ pub mod mobilefacenet;
 pub mod mtcnn;
 pub mod pipeline;
 pub mod quality;
+pub mod stream;
 #[cfg(test)]
 pub(crate) mod test_util;
 
 pub use encoder::{ChipStyle, FaceEncoder, VisionError};
-pub use pipeline::{Alignment, Face, FacePipeline, PipelineConfig};
+pub use pipeline::{Alignment, Face, FacePipeline, PipelineConfig, StreamFace};
+pub use stream::{DetectPass, StreamConfig, StreamDetector};

@@ -151,6 +151,19 @@ pub struct Face {
     pub embedding: Embedding,
 }
 
+/// One face of a video frame from [`FacePipeline::analyze_partly`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct StreamFace {
+    /// The detector's box, in image pixels.
+    pub bbox: BBox,
+    /// Detection confidence.
+    pub score: f32,
+    /// The aligned face chip.
+    pub chip: RgbImage,
+    /// The embedding, where one was asked for.
+    pub embedding: Option<Embedding>,
+}
+
 /// Detector + aligner + encoder.
 pub struct FacePipeline {
     detector: Mtcnn,
@@ -401,6 +414,63 @@ impl FacePipeline {
                         ))
                     })?,
                     chip,
+                })
+            })
+            .collect()
+    }
+
+    /// Aligns every given detection of a video frame and embeds only those for which `embed`
+    /// says so (in one batch); the others keep their chip, for evidence and review, and no
+    /// embedding. The live engine skips faces whose track is already decided.
+    pub fn analyze_partly(
+        &self,
+        image: &RgbImage,
+        detections: &[FaceDetection],
+        embed: &[bool],
+    ) -> Result<Vec<StreamFace>, VisionError> {
+        if detections.len() != embed.len() {
+            return Err(VisionError::BadInput(format!(
+                "{} detections but {} embedding choices",
+                detections.len(),
+                embed.len()
+            )));
+        }
+        let chips: Vec<RgbImage> = detections.iter().map(|d| self.chip(image, d)).collect();
+        let wanted: Vec<RgbImage> = chips
+            .iter()
+            .zip(embed)
+            .filter(|(_, e)| **e)
+            .map(|(c, _)| c.clone())
+            .collect();
+        let mut vectors = if wanted.is_empty() {
+            Vec::new()
+        } else {
+            self.encoder.embed(&wanted)?
+        }
+        .into_iter();
+        let model = self.encoder.model_id().clone();
+        detections
+            .iter()
+            .zip(chips)
+            .zip(embed)
+            .map(|((d, chip), &e)| {
+                let embedding = if e {
+                    let v = vectors.next().ok_or_else(|| {
+                        VisionError::BadInput("the encoder returned too few embeddings".into())
+                    })?;
+                    Some(Embedding::new(model.clone(), v).map_err(|err| {
+                        VisionError::BadInput(format!(
+                            "the encoder produced a bad embedding: {err}"
+                        ))
+                    })?)
+                } else {
+                    None
+                };
+                Ok(StreamFace {
+                    bbox: d.bbox,
+                    score: d.score,
+                    chip,
+                    embedding,
                 })
             })
             .collect()
