@@ -158,8 +158,8 @@ pub struct StreamFace {
     pub bbox: BBox,
     /// Detection confidence.
     pub score: f32,
-    /// The aligned face chip.
-    pub chip: RgbImage,
+    /// The aligned face chip, where an embedding was asked for.
+    pub chip: Option<RgbImage>,
     /// The embedding, where one was asked for.
     pub embedding: Option<Embedding>,
 }
@@ -419,9 +419,9 @@ impl FacePipeline {
             .collect()
     }
 
-    /// Aligns every given detection of a video frame and embeds only those for which `embed`
-    /// says so (in one batch); the others keep their chip, for evidence and review, and no
-    /// embedding. The live engine skips faces whose track is already decided.
+    /// Aligns and embeds (in one batch) only the detections of a video frame for which `embed`
+    /// says so; the others get neither chip nor embedding (cut one with [`Self::chip`] when
+    /// it is needed after all). The live engine skips faces whose track is already decided.
     pub fn analyze_partly(
         &self,
         image: &RgbImage,
@@ -435,12 +435,11 @@ impl FacePipeline {
                 embed.len()
             )));
         }
-        let chips: Vec<RgbImage> = detections.iter().map(|d| self.chip(image, d)).collect();
-        let wanted: Vec<RgbImage> = chips
+        let wanted: Vec<RgbImage> = detections
             .iter()
             .zip(embed)
             .filter(|(_, e)| **e)
-            .map(|(c, _)| c.clone())
+            .map(|(d, _)| self.chip(image, d))
             .collect();
         let mut vectors = if wanted.is_empty() {
             Vec::new()
@@ -448,23 +447,24 @@ impl FacePipeline {
             self.encoder.embed(&wanted)?
         }
         .into_iter();
+        let mut chips = wanted.into_iter();
         let model = self.encoder.model_id().clone();
         detections
             .iter()
-            .zip(chips)
             .zip(embed)
-            .map(|((d, chip), &e)| {
-                let embedding = if e {
+            .map(|(d, &e)| {
+                let (chip, embedding) = if e {
                     let v = vectors.next().ok_or_else(|| {
                         VisionError::BadInput("the encoder returned too few embeddings".into())
                     })?;
-                    Some(Embedding::new(model.clone(), v).map_err(|err| {
+                    let embedding = Embedding::new(model.clone(), v).map_err(|err| {
                         VisionError::BadInput(format!(
                             "the encoder produced a bad embedding: {err}"
                         ))
-                    })?)
+                    })?;
+                    (chips.next(), Some(embedding))
                 } else {
-                    None
+                    (None, None)
                 };
                 Ok(StreamFace {
                     bbox: d.bbox,

@@ -13,7 +13,8 @@ use crate::core::rollcall::{FaceInput, FaceOutcome, RollCall, RollCallConfig};
 use crate::core::tracker::{TrackId, TrackerConfig};
 use crate::core::{BBox, ClassId, Gallery, MarkSource, Ranking, SessionId, Status, StudentId};
 use crate::store::{AutoMark, ClassRow, EncoderRow, RecordOutcome, SessionRow, Store};
-use crate::vision::{DetectPass, FacePipeline, StreamConfig, StreamDetector, image_io};
+use crate::vision::mtcnn::FaceDetection;
+use crate::vision::{DetectPass, FacePipeline, StreamConfig, StreamDetector, StreamFace, image_io};
 
 /// One face of a processed frame, for display.
 #[derive(Clone, Debug, PartialEq)]
@@ -317,10 +318,7 @@ impl LiveEngine {
         };
         for m in &report.new_marks {
             let crop = if self.keep_crops {
-                faces
-                    .get(m.face_index)
-                    .map(|f| image_io::encode_png(&f.chip))
-                    .transpose()?
+                crop_png(pipeline, image, &faces, &detections, m.face_index)?
             } else {
                 None
             };
@@ -352,10 +350,7 @@ impl LiveEngine {
         }
         for r in &report.reviews {
             // The crop is what the teacher looks at to decide; it is deleted once decided.
-            let crop = faces
-                .get(r.face_index)
-                .map(|f| image_io::encode_png(&f.chip))
-                .transpose()?;
+            let crop = crop_png(pipeline, image, &faces, &detections, r.face_index)?;
             out.write(&self.session, |store| {
                 store.add_review(self.session.id, r, Some(&self.encoder.id), crop.as_deref())
             })?;
@@ -391,6 +386,25 @@ impl LiveEngine {
             FaceOutcome::Unknown { .. } => "unknown".to_owned(),
         }
     }
+}
+
+/// The face crop of face `i` as PNG: its chip when it was embedded in this frame, else cut now
+/// (a decided face that was not embedded again).
+fn crop_png(
+    pipeline: &FacePipeline,
+    image: &RgbImage,
+    faces: &[StreamFace],
+    detections: &[FaceDetection],
+    i: usize,
+) -> anyhow::Result<Option<Vec<u8>>> {
+    let chip = match faces.get(i).and_then(|f| f.chip.as_ref()) {
+        Some(chip) => Some(image_io::encode_png(chip)?),
+        None => detections
+            .get(i)
+            .map(|d| image_io::encode_png(&pipeline.chip(image, d)))
+            .transpose()?,
+    };
+    Ok(chip)
 }
 
 /// Where the live engine writes its marks and reviews.

@@ -185,6 +185,18 @@ impl Mtcnn {
         &self.config
     }
 
+    /// Refuses an image over `max_pixels`, so a huge photo cannot exhaust memory.
+    fn check_size(&self, width: u32, height: u32) -> Result<(), VisionError> {
+        if u64::from(width) * u64::from(height) > self.config.max_pixels {
+            return Err(VisionError::BadInput(format!(
+                "the image is {width}x{height}; face detection takes at most {} pixels, \
+                 scale it down first",
+                self.config.max_pixels
+            )));
+        }
+        Ok(())
+    }
+
     /// Finds the faces in `image`, highest score first. An image too small to hold a face of
     /// `min_face_px` gives no faces; one over `max_pixels` gives an error. The work is shared
     /// between this thread and one scoped helper thread (plus candle's matrix-product pool).
@@ -200,14 +212,7 @@ impl Mtcnn {
         let started = Instant::now();
         let mut stats = DetectStats::default();
         let (width, height) = image.dimensions();
-        let pixels = u64::from(width) * u64::from(height);
-        if pixels > self.config.max_pixels {
-            return Err(VisionError::BadInput(format!(
-                "the image is {width}x{height}; face detection takes at most {} pixels, \
-                 scale it down first",
-                self.config.max_pixels
-            )));
-        }
+        self.check_size(width, height)?;
         let scales = self.config.scales(width, height);
         if scales.is_empty() {
             return Ok((Vec::new(), stats));
@@ -240,14 +245,7 @@ impl Mtcnn {
         previous: &[BBox],
     ) -> Result<Vec<FaceDetection>, VisionError> {
         let (width, height) = image.dimensions();
-        let pixels = u64::from(width) * u64::from(height);
-        if pixels > self.config.max_pixels {
-            return Err(VisionError::BadInput(format!(
-                "the image is {width}x{height}; face detection takes at most {} pixels, \
-                 scale it down first",
-                self.config.max_pixels
-            )));
-        }
+        self.check_size(width, height)?;
         let min_side = self.config.min_face_px as f32;
         let mut seeds = Vec::with_capacity(previous.len() * 2);
         for b in previous {
