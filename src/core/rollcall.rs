@@ -30,6 +30,11 @@ pub struct FaceInput {
     pub bbox: BBox,
     /// The closest enrolled students; `None` when the face could not be embedded.
     pub ranking: Option<Ranking>,
+    /// Whether `ranking` comes from embedding this frame's face. A settled track (see
+    /// [`RollCall::settled_tracks`]) given a ranking kept from an earlier frame repeats its
+    /// last outcome: the kept ranking is no new evidence, so it never counts as a vote or a
+    /// doubt. It still takes part in this frame's duplicate check.
+    pub fresh: bool,
 }
 
 /// Why a face is doubtful.
@@ -204,6 +209,28 @@ struct TrackState {
     frames_seen: usize,
     confirmed: bool,
     reviewed: bool,
+    /// The outcome of the track's last fresh frame.
+    last: Option<FaceOutcome>,
+}
+
+impl TrackState {
+    /// Whether embedding the track's face again can only repeat what is decided: its student
+    /// is marked by its own votes; or its last fresh frame was nobody enrolled, as were all
+    /// of the last `window` (no vote for anyone and no doubt); or it stayed doubtful and is in
+    /// the review queue, where the teacher decides.
+    fn settled(&self, window: usize) -> bool {
+        match self.last {
+            _ if self.confirmed => true,
+            Some(FaceOutcome::Unknown { .. }) => {
+                self.votes.len() >= window
+                    && self.doubt.len() >= window
+                    && self.votes.iter().all(Option::is_none)
+                    && self.doubt.iter().all(Option::is_none)
+            }
+            Some(FaceOutcome::Uncertain { .. }) => self.reviewed,
+            _ => false,
+        }
+    }
 }
 
 /// The engine state for one session.
@@ -257,15 +284,21 @@ impl RollCall {
     }
 
     /// For each box of a frame about to be observed at `frame_ms`, the track it will continue
-    /// when that track is settled: its student is marked in this session by this track's own
-    /// votes, so embedding the face again can only confirm what is decided. `None` for a new
-    /// or undecided track. Nothing changes.
+    /// when that track is settled, so embedding the face again can only repeat what is
+    /// decided: its student is marked in this session by this track's own votes, or it has
+    /// been nobody enrolled (no vote, no doubt) for a whole window, or it stayed doubtful and
+    /// went to review. The caller may pass such a face with its kept ranking (not
+    /// [`FaceInput::fresh`]); the track then repeats its last outcome. A track stops being
+    /// settled as soon as a fresh frame of it votes (a stranger or a reviewed face that now
+    /// matches someone), so it is embedded on every frame again until it is decided. `None` for
+    /// a new or undecided track. Nothing changes.
     #[must_use]
     pub fn settled_tracks(&self, frame_ms: i64, boxes: &[BBox]) -> Vec<Option<TrackId>> {
+        let window = self.config.rule.window_frames;
         self.tracker
             .peek(frame_ms, boxes)
             .into_iter()
-            .map(|t| t.filter(|id| self.tracks.get(id).is_some_and(|s| s.confirmed)))
+            .map(|t| t.filter(|id| self.tracks.get(id).is_some_and(|s| s.settled(window))))
             .collect()
     }
 
@@ -293,6 +326,24 @@ impl RollCall {
         for (i, face) in faces.iter().enumerate() {
             let track_id = track_ids[i];
             let state = self.tracks.entry(track_id).or_default();
+            if !face.fresh
+                && state.settled(rule.window_frames)
+                && let Some(last) = state.last
+            {
+                let outcome = match last {
+                    FaceOutcome::Marked { student, .. } | FaceOutcome::Seen { student } => {
+                        report.seen_again.push(student);
+                        FaceOutcome::Seen { student }
+                    }
+                    other => other,
+                };
+                report.faces.push(FaceDecision {
+                    track: track_id,
+                    bbox: face.bbox,
+                    outcome,
+                });
+                continue;
+            }
             state.frames_seen += 1;
             let (vote, doubt) = frame_vote(&verdicts[i], duplicate[i], face.ranking.as_ref());
             push_window(&mut state.votes, vote, rule.window_frames);
@@ -340,6 +391,7 @@ impl RollCall {
                     face_index: i,
                 });
             }
+            state.last = Some(outcome);
             report.faces.push(FaceDecision {
                 track: track_id,
                 bbox: face.bbox,
@@ -542,6 +594,7 @@ mod tests {
                     .map(|&(student, distance)| Candidate { student, distance })
                     .collect(),
             }),
+            fresh: true,
         }
     }
 
@@ -589,6 +642,57 @@ mod tests {
         assert_eq!(settled, vec![Some(r.faces[0].track), None]);
         // Once the track has timed out, the same place is a new face again.
         assert_eq!(rc.settled_tracks(60_000, &boxes), vec![None, None]);
+    }
+
+    #[test]
+    fn a_stranger_is_settled_after_a_whole_window_and_unsettled_by_a_vote() {
+        let mut rc = RollCall::new(config(), 0, []);
+        let stranger = [face(0.0, &[(S1, 0.7), (S2, 0.9)])];
+        let boxes = [stranger[0].bbox];
+        let mut track = None;
+        for t in 0..5 {
+            assert_eq!(rc.settled_tracks(t * 100, &boxes), vec![None], "frame {t}");
+            track = Some(rc.observe(t * 100, &stranger).faces[0].track);
+        }
+        assert_eq!(rc.settled_tracks(500, &boxes), vec![track]);
+        // A kept ranking is no evidence: even one that would match repeats "unknown".
+        let kept = [FaceInput {
+            fresh: false,
+            ..face(0.0, &[(S1, 0.3), (S2, 0.8)])
+        }];
+        for t in 5..10 {
+            let r = rc.observe(t * 100, &kept);
+            assert!(matches!(r.faces[0].outcome, FaceOutcome::Unknown { .. }));
+            assert!(r.new_marks.is_empty() && r.reviews.is_empty());
+        }
+        // One fresh frame that votes for a student unsettles the track, and fresh frames mark.
+        let fresh = [face(0.0, &[(S1, 0.3), (S2, 0.8)])];
+        rc.observe(1_000, &fresh);
+        assert_eq!(rc.settled_tracks(1_100, &boxes), vec![None]);
+        rc.observe(1_100, &fresh);
+        assert_eq!(rc.observe(1_200, &fresh).new_marks.len(), 1);
+    }
+
+    #[test]
+    fn a_doubtful_face_is_settled_only_once_it_is_in_review() {
+        let mut rc = RollCall::new(config(), 0, []);
+        let doubtful = [face(0.0, &[(S1, 0.3), (S2, 0.35)])];
+        let boxes = [doubtful[0].bbox];
+        for t in 0..4 {
+            let r = rc.observe(t * 100, &doubtful);
+            assert!(r.reviews.is_empty());
+            assert_eq!(rc.settled_tracks(t * 100 + 100, &boxes), vec![None]);
+        }
+        let r = rc.observe(400, &doubtful);
+        assert_eq!(r.reviews.len(), 1);
+        assert_eq!(rc.settled_tracks(500, &boxes), vec![Some(r.faces[0].track)]);
+        let kept = [FaceInput {
+            fresh: false,
+            ..face(0.0, &[(S1, 0.3), (S2, 0.9)])
+        }];
+        let r = rc.observe(500, &kept);
+        assert!(matches!(r.faces[0].outcome, FaceOutcome::Uncertain { .. }));
+        assert!(r.new_marks.is_empty() && r.reviews.is_empty());
     }
 
     #[test]
@@ -721,6 +825,7 @@ mod tests {
             &[FaceInput {
                 bbox: BBox::new(0.0, 0.0, 10.0, 10.0),
                 ranking: None,
+                fresh: true,
             }],
         );
         assert!(matches!(

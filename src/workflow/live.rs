@@ -66,8 +66,9 @@ pub struct LiveUpdate {
 pub struct LiveTuning {
     /// When the frame is searched in full, and when only the faces already there are followed.
     pub stream: StreamConfig,
-    /// A face whose track is decided (its student marked by it) keeps its match for this long
-    /// without being embedded again, milliseconds; 0 embeds every face of every frame.
+    /// A face whose track is decided (its student marked by it, or nobody enrolled for a whole
+    /// vote window) keeps its match for this long without being embedded again, milliseconds;
+    /// 0 embeds every face of every frame.
     pub settled_refresh_ms: i64,
 }
 
@@ -82,7 +83,8 @@ impl LiveTuning {
 
 impl Default for LiveTuning {
     /// Full detection once a second; a decided face is embedded again every half second, so a
-    /// different person stepping into a decided track is still caught within half a second.
+    /// different person stepping into a decided track, or a student turning towards the
+    /// camera, is still caught within half a second.
     fn default() -> Self {
         Self {
             stream: StreamConfig::default(),
@@ -262,34 +264,21 @@ impl LiveEngine {
         let t = Instant::now();
         let (detections, pass) = self.stream.detect(pipeline, image, frame_ms)?;
         let boxes: Vec<BBox> = detections.iter().map(|d| d.bbox).collect();
-        // A decided face keeps its match until it is due to be checked again.
-        let refresh = self.tuning.settled_refresh_ms;
-        let reused: Vec<Option<Option<Ranking>>> = if refresh > 0 {
-            self.rollcall
-                .settled_tracks(frame_ms, &boxes)
-                .into_iter()
-                .map(|track| {
-                    track
-                        .and_then(|id| self.known.get(&id))
-                        .filter(|k| (0..refresh).contains(&(frame_ms - k.embedded_ms)))
-                        .map(|k| k.ranking.clone())
-                })
-                .collect()
-        } else {
-            vec![None; boxes.len()]
-        };
+        let reused = self.reused_matches(frame_ms, &boxes);
         let embed: Vec<bool> = reused.iter().map(Option::is_none).collect();
         let faces = pipeline.analyze_partly(image, &detections, &embed)?;
         let mut inputs = Vec::with_capacity(faces.len());
         for (f, reused) in faces.iter().zip(reused) {
+            let fresh = reused.is_none();
             let ranking = match (reused, &f.embedding) {
-                (Some(ranking), _) => ranking,
+                (Some(kept), _) => kept.ranking,
                 (None, Some(embedding)) => self.gallery.rank(embedding)?,
                 (None, None) => None,
             };
             inputs.push(FaceInput {
                 bbox: f.bbox,
                 ranking,
+                fresh,
             });
         }
         let report = self.rollcall.observe(frame_ms, &inputs);
@@ -366,6 +355,41 @@ impl LiveEngine {
             })
             .collect();
         Ok(update)
+    }
+
+    /// For each box, the kept match of its settled track when the face need not be embedded
+    /// in this frame. A settled face is embedded again once its match is `settled_refresh_ms`
+    /// old; of several due in one frame only the most overdue is (so that checks spread over
+    /// frames rather than piling up in one), unless a match is twice that old.
+    fn reused_matches(&self, frame_ms: i64, boxes: &[BBox]) -> Vec<Option<KnownMatch>> {
+        let refresh = self.tuning.settled_refresh_ms;
+        if refresh <= 0 {
+            return vec![None; boxes.len()];
+        }
+        let kept: Vec<Option<&KnownMatch>> = self
+            .rollcall
+            .settled_tracks(frame_ms, boxes)
+            .into_iter()
+            .map(|track| track.and_then(|id| self.known.get(&id)))
+            .collect();
+        let age = |k: &KnownMatch| frame_ms - k.embedded_ms;
+        let most_overdue = kept
+            .iter()
+            .enumerate()
+            .filter_map(|(i, k)| k.map(|k| (i, age(k))))
+            .filter(|&(_, a)| a >= refresh)
+            .max_by_key(|&(_, a)| a)
+            .map(|(i, _)| i);
+        kept.into_iter()
+            .enumerate()
+            .map(|(i, k)| {
+                k.filter(|k| {
+                    let a = age(k);
+                    a >= 0 && (a < refresh || (Some(i) != most_overdue && a < 2 * refresh))
+                })
+                .cloned()
+            })
+            .collect()
     }
 
     /// A short label for a face's outcome.

@@ -355,6 +355,7 @@ fn simulate(
                     ranking: Embedding::new(model.clone(), (*v).clone())
                         .ok()
                         .and_then(|e| gallery.rank(&e).ok().flatten()),
+                    fresh: true,
                 })
                 .collect();
             for ((truth, _), face) in scene.iter().zip(&faces) {
