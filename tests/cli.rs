@@ -84,15 +84,19 @@ impl Env {
 
     fn run(&self, args: &[&str]) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_rollcall"));
-        cmd.args(args)
-            .env("ROLLCALL_DB", self.db())
-            .env("TZ", "UTC")
-            .env_remove("RUST_LOG");
+        cmd.args(args).env("TZ", "UTC").env_remove("RUST_LOG");
         if let Some(ms) = self.clock_ms {
             cmd.env("ROLLCALL_FIXED_CLOCK_MS", ms.to_string());
         }
         // The platform data folder (offline copies, trained models) stays in the test's folder.
+        if self.db.is_empty() {
+            cmd.env_remove("ROLLCALL_DB");
+        } else {
+            cmd.env("ROLLCALL_DB", self.db());
+        }
         cmd.env("XDG_DATA_HOME", self.dir.path().join("data"));
+        // So does the saved database choice (`rollcall database use`).
+        cmd.env("XDG_CONFIG_HOME", self.dir.path().join("config"));
         for (k, v) in &self.vars {
             cmd.env(k, v);
         }
@@ -174,7 +178,7 @@ fn help_lists_every_command() {
     let env = Env::new();
     let help = env.ok(&["--help"]);
     for cmd in [
-        "class", "student", "consent", "session", "mark", "export", "audit", "cameras",
+        "class", "student", "consent", "session", "mark", "export", "audit", "cameras", "database",
     ] {
         assert!(help.contains(cmd), "--help does not mention {cmd}:\n{help}");
     }
@@ -931,6 +935,71 @@ fn the_db_flag_overrides_the_environment() {
     env.ok(&["--db", other.to_str().unwrap(), "class", "add", "X"]);
     assert!(other.exists());
     assert!(env.ok(&["class", "list"]).contains("No classes yet"));
+}
+
+/// `rollcall database use` saves which database this machine opens without --db or
+/// ROLLCALL_DB (after opening it to check it); `show` says where the choice came from;
+/// `forget` goes back to the default file; --db still wins.
+#[test]
+fn the_saved_database_choice_is_used_until_forgotten() {
+    let env = Env::at_url(String::new());
+    let show = env.ok(&["database", "show"]);
+    assert!(show.contains("from:     the default file"), "{show}");
+    assert!(
+        show.contains(&env.path("data").display().to_string()),
+        "{show}"
+    );
+    env.ok(&["class", "add", "Default class"]);
+
+    let chosen = env.path("school/7B.db");
+    let out = env.ok(&["database", "use", chosen.to_str().unwrap()]);
+    assert!(out.contains("0 classes, 0 students"), "{out}");
+    assert!(chosen.exists());
+    let show = env.ok(&["database", "show"]);
+    assert!(
+        show.contains(&format!("database: {}", chosen.display())),
+        "{show}"
+    );
+    assert!(show.contains("the choice saved in"), "{show}");
+    env.ok(&["class", "add", "7B"]);
+    let classes = env.ok(&["class", "list"]);
+    assert!(
+        classes.contains("7B") && !classes.contains("Default class"),
+        "{classes}"
+    );
+    // --db wins over the saved choice.
+    let other = env.path("other.db");
+    let show = env.ok(&["--db", other.to_str().unwrap(), "database", "show"]);
+    assert!(show.contains("from:     --db or ROLLCALL_DB"), "{show}");
+    assert!(
+        show.contains(&format!("saved:    {}", chosen.display())),
+        "{show}"
+    );
+
+    // Nothing is saved that would not open, or that holds a password.
+    let junk = env.path("notes.txt");
+    std::fs::write(&junk, "not a database").unwrap();
+    env.fails(&["database", "use", junk.to_str().unwrap()]);
+    let err = env.fails(&["database", "use", "postgresql://t:hunter2@localhost:1/x"]);
+    assert!(
+        err.contains("does not save passwords") && !err.contains("hunter2"),
+        "{err}"
+    );
+    assert!(
+        env.ok(&["database", "show"])
+            .contains(&chosen.display().to_string())
+    );
+
+    // A broken choice file is named in the error, and `forget` still works.
+    let file = env.path("config/rollcall/database");
+    std::fs::write(&file, "postgresql://host/db?colour=red\n").unwrap();
+    let err = env.fails(&["class", "list"]);
+    assert!(
+        err.contains(&file.display().to_string()) && err.contains("forget"),
+        "{err}"
+    );
+    env.ok(&["database", "forget"]);
+    assert!(env.ok(&["class", "list"]).contains("Default class"));
 }
 
 #[test]

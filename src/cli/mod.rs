@@ -7,6 +7,7 @@ mod bench_live;
 mod bench_store;
 pub mod cameras;
 mod classes;
+mod database;
 pub mod encoders;
 mod eval;
 mod export;
@@ -36,9 +37,10 @@ use crate::workflow::{WindowArgs, WindowScreen};
 #[derive(Debug, Parser)]
 #[command(name = "rollcall", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
-    /// The database: a SQLite file (default: the platform data folder, e.g.
-    /// ~/.local/share/rollcall/rollcall.db) or a school server, postgresql://[user@]host[:port]/dbname
-    /// (credentials from libpq's usual places: PGPASSWORD, ~/.pgpass, a service file).
+    /// The database: a SQLite file or a school server, postgresql://[user@]host[:port]/dbname
+    /// (credentials from libpq's usual places: PGPASSWORD, ~/.pgpass, a service file). Without
+    /// it: the choice saved by `rollcall database use` (or Settings), else the file in the
+    /// platform data folder, e.g. ~/.local/share/rollcall/rollcall.db.
     #[arg(long, global = true, env = store::DB_ENV, value_name = "PATH|URL")]
     pub db: Option<store::Location>,
 
@@ -99,6 +101,9 @@ pub enum Command {
     /// Show or change the settings (recognition rules, privacy, information-system codes).
     #[command(subcommand)]
     Settings(settings::SettingsCommand),
+    /// Show or choose the database this machine opens (a file or the school server).
+    #[command(subcommand)]
+    Database(database::DatabaseCommand),
     /// Copy the whole database to a new file (safe while rollcall runs).
     Backup(admin::BackupArgs),
     /// Replace the database with a backup (the current one is kept beside it).
@@ -184,6 +189,10 @@ pub fn main(open_window: impl FnOnce(WindowArgs) -> anyhow::Result<()>) -> ExitC
 
 /// Runs one subcommand on the database `db` (the platform default when `None`).
 pub fn run(db: Option<&store::Location>, command: Command) -> anyhow::Result<ExitCode> {
+    if let Command::Database(c) = &command {
+        // Works even when the saved choice is broken (to fix it).
+        return database::run(db, c).map(|()| ExitCode::SUCCESS);
+    }
     let db = db_location(db)?;
     match command {
         Command::Class(c) => classes::run(&open(&db)?, c),
@@ -199,6 +208,7 @@ pub fn run(db: Option<&store::Location>, command: Command) -> anyhow::Result<Exi
         Command::Review(c) => review::run_review(&open(&db)?, c),
         Command::Calibrate(a) => review::run_calibrate(&open(&db)?, &a),
         Command::Settings(c) => settings::run(&open(&db)?, &c),
+        Command::Database(c) => database::run(Some(&db), &c),
         Command::Backup(a) => admin::run_backup(&open(&db)?, &a),
         Command::Restore(a) => admin::run_restore(&db, &a),
         Command::Purge(a) => admin::run_purge(&open(&db)?, &a),
@@ -241,14 +251,10 @@ pub fn open(location: &store::Location) -> anyhow::Result<store::Store> {
     }
 }
 
-/// The database: `--db`, else `ROLLCALL_DB` (handled by clap), else the platform default file.
+/// The database: `--db`, else `ROLLCALL_DB` (handled by clap), else the choice saved by
+/// `rollcall database use` or the Settings screen, else the platform default file.
 pub fn db_location(explicit: Option<&store::Location>) -> anyhow::Result<store::Location> {
-    match explicit {
-        Some(l) => Ok(l.clone()),
-        None => store::default_location().context(
-            "could not find a data folder for this user; pass --db PATH or set ROLLCALL_DB",
-        ),
-    }
+    Ok(crate::workflow::database::resolve(explicit)?.0)
 }
 
 /// Prints a line on standard output (the CLI's own output channel).

@@ -12,6 +12,7 @@ use super::style;
 use super::training::TrainingScreen;
 use super::widgets::notices::{Level, Notices};
 use crate::store::Store;
+use std::path::PathBuf;
 
 /// The screens that exist in this build, in tab order.
 const TABS: [Screen; 5] = [
@@ -63,11 +64,19 @@ impl RollcallApp {
             attendance: AttendanceScreen::default(),
             training: TrainingScreen::default(),
             reports: ReportsScreen::default(),
-            settings: SettingsScreen::default(),
+            settings: SettingsScreen::with_choice_file(crate::store::choice::default_choice_file()),
             jobs: None,
             pipeline: PipelineCell::default(),
             instance_lock: None,
         }
+    }
+
+    /// Saves the Settings screen's database choice in `file` instead of the user's
+    /// configuration folder (for tests).
+    #[must_use]
+    pub fn with_choice_file(mut self, file: PathBuf) -> Self {
+        self.settings = SettingsScreen::with_choice_file(Some(file));
+        self
     }
 
     /// Keeps the database's window lock for as long as the app lives.

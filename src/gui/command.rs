@@ -197,6 +197,16 @@ pub enum Command {
     },
     /// Save the settings.
     SaveSettings(Settings),
+    /// Open a database (a file, created if new, or the school server) to check it, then save
+    /// it as the one this machine opens from the next start.
+    ChooseDatabase {
+        /// The database.
+        location: crate::store::Location,
+        /// Where the choice is saved.
+        choice_file: PathBuf,
+    },
+    /// Go back to the default database file from the next start.
+    ForgetDatabase(PathBuf),
     /// Delete biometric data older than the retention period now.
     PurgeExpired(u32),
 }
@@ -229,6 +239,7 @@ pub fn is_slow(command: &Command) -> bool {
             | Command::ImportFolder { .. }
             | Command::ImportRoster(_)
             | Command::UseEncoder(_)
+            | Command::ChooseDatabase { .. }
     )
 }
 
@@ -248,8 +259,37 @@ pub fn label(command: &Command) -> String {
         Command::UseEncoder(which) => {
             format!("Switching attendance to {which} and re-embedding the roster")
         }
+        Command::ChooseDatabase { location, .. } => format!("Opening {location}"),
         other => format!("{other:?}"),
     }
+}
+
+/// Chooses the database of the next start (no store involved).
+fn database(command: &Command) -> anyhow::Result<Outcome> {
+    let restart = "close the window and start rollcall again";
+    Ok(match command {
+        Command::ChooseDatabase {
+            location,
+            choice_file,
+        } => {
+            let checked = crate::workflow::database::choose(location, choice_file)?;
+            Outcome::changed(format!(
+                "{location} opened ({} classes, {} students). rollcall opens it from the next \
+                 start: {restart}.",
+                checked.classes, checked.students
+            ))
+        }
+        Command::ForgetDatabase(choice_file) => {
+            crate::workflow::database::forget(choice_file)?;
+            Outcome::changed(format!(
+                "rollcall opens the default file from the next start: {restart}."
+            ))
+        }
+        _ => Outcome {
+            message: String::new(),
+            data_changed: false,
+        },
+    })
 }
 
 /// Runs a data command against the store. Screen switches are handled by the app.
@@ -339,6 +379,7 @@ pub fn run(
                 row.id, report.embedded
             ))
         }
+        Command::ChooseDatabase { .. } | Command::ForgetDatabase(_) => database(command)?,
         Command::ImportRoster(path) => {
             let bundle = crate::store::oneroster::read_bundle(path)?;
             let plan = store.import_roster(&bundle)?;

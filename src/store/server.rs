@@ -179,6 +179,18 @@ impl ServerUrl {
         s.starts_with("postgresql://") || s.starts_with("postgres://")
     }
 
+    /// The URL as given (it may hold a password: never show or log it; see [`Self::redacted`]).
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether the URL itself carries a password (which rollcall never saves).
+    #[must_use]
+    pub fn has_password(&self) -> bool {
+        self.parts().is_ok_and(|p| p.password.is_some())
+    }
+
     /// The URL with any password replaced by `***`, for messages and logs.
     #[must_use]
     pub fn redacted(&self) -> String {

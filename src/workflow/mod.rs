@@ -3,6 +3,7 @@
 //! the face encoder switch and re-embedding, the live attendance engine, the settings a session
 //! records, local times, and what the window is opened with.
 
+pub mod database;
 pub mod encoders;
 pub mod enroll;
 pub mod live;

@@ -1059,3 +1059,65 @@ fn the_class_size_window_works_the_same_on_postgresql() {
         }
     }
 }
+
+/// Replaces what the text field labelled `label` holds with `text` (select all, then type).
+fn replace_text(h: &mut Harness<'static, RollcallApp>, label: &str, text: &str) {
+    h.get_by_label(label).focus();
+    settle(h);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    settle(h);
+    h.get_by_label(label).type_text(text);
+    settle(h);
+}
+
+/// The Settings screen chooses the database of the next start: a new file is opened (created)
+/// to check it and saved as the choice; a relative path or a server address with a password
+/// is refused with the reason; "Back to the default file" removes the choice.
+#[test]
+fn settings_choose_the_database_of_the_next_start() {
+    let (dir, store) = temp_store();
+    let choice_file = dir.path().join("config/database");
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1024.0, 600.0))
+        .build_ui_state(
+            |ui, app: &mut RollcallApp| app.ui_root(ui),
+            RollcallApp::new(store).with_choice_file(choice_file.clone()),
+        );
+    h.get_by_label("Settings").click();
+    settle(&mut h);
+    fill(&mut h, "Database file", "class.db");
+    h.get_by_label("Open and use from the next start").click();
+    settle(&mut h);
+    h.get_by_label_contains("is not a full path");
+    assert!(!choice_file.exists());
+
+    let other = dir.path().join("term2/7B.db");
+    replace_text(&mut h, "Database file", &other.display().to_string());
+    h.get_by_label("Open and use from the next start").click();
+    settle(&mut h);
+    h.get_by_label_contains("opened (0 classes, 0 students)");
+    assert!(other.exists());
+    assert_eq!(
+        crate::store::choice::load(&choice_file).unwrap(),
+        Some(crate::store::Location::File(other.clone()))
+    );
+    h.get_by_label_contains("From the next start:");
+
+    h.get_by_label("The school's server").click();
+    settle(&mut h);
+    replace_text(
+        &mut h,
+        "Server address",
+        "teacher:secret@school-server/rollcall",
+    );
+    h.get_by_label("Open and use from the next start").click();
+    settle(&mut h);
+    h.get_by_label_contains("does not save passwords");
+    assert!(h.query_by_label_contains("secret").is_none());
+
+    h.get_by_label("Back to the default file").click();
+    settle(&mut h);
+    h.get_by_label_contains("opens the default file from the next start");
+    assert!(!choice_file.exists());
+    assert!(h.query_by_label_contains("From the next start:").is_none());
+}

@@ -15,6 +15,8 @@ pub enum Dialog {
     OpenZip,
     /// Choose where to save a CSV file, suggesting a name.
     SaveCsv(String),
+    /// Choose a database file (an existing one, or the name of a new one).
+    Database,
 }
 
 /// A dialog that may be open.
@@ -56,6 +58,11 @@ impl FilePicker {
                     Dialog::SaveCsv(name) => rfd::FileDialog::new()
                         .add_filter("CSV", &["csv"])
                         .set_file_name(name)
+                        .save_file(),
+                    Dialog::Database => rfd::FileDialog::new()
+                        .add_filter("rollcall database", &["db", "sqlite"])
+                        .set_file_name("rollcall.db")
+                        .set_can_create_directories(true)
                         .save_file(),
                 };
                 // The receiver may be gone if the screen was closed; nothing to do then.
