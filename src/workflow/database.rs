@@ -61,6 +61,7 @@ pub fn resolve(given: Option<&Location>) -> anyhow::Result<(Location, choice::So
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Store;
 
     #[test]
     fn a_database_that_opens_is_saved_and_one_that_does_not_is_not() {
@@ -87,5 +88,40 @@ mod tests {
         assert_eq!(choice::load(&file).unwrap(), Some(Location::File(db)));
         forget(&file).unwrap();
         assert_eq!(choice::load(&file).unwrap(), None);
+    }
+
+    #[test]
+    fn a_school_server_that_opens_is_saved() {
+        let Some(server) = crate::store::cluster::TempCluster::start_or_skip("choosing a server")
+        else {
+            return;
+        };
+        server.create_database("chosen").unwrap();
+        let url = server.url(crate::store::cluster::ADMIN, "chosen");
+        let store = Store::connect(&url).unwrap();
+        let class = store.add_class("7B").unwrap();
+        store.add_student("Ada", None, &[class]).unwrap();
+        drop(store);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("database");
+        let location = Location::Server(url);
+        let checked = choose(&location, &file).unwrap();
+        assert_eq!(
+            checked,
+            Checked {
+                classes: 1,
+                students: 1
+            }
+        );
+        assert_eq!(choice::load(&file).unwrap(), Some(location));
+        // A server that is not there is refused, and the choice stays.
+        let gone: Location = "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2"
+            .parse()
+            .unwrap();
+        assert!(choose(&gone, &file).is_err());
+        assert!(matches!(
+            choice::load(&file).unwrap(),
+            Some(Location::Server(_))
+        ));
     }
 }
