@@ -23,6 +23,16 @@ const TABS: [Screen; 5] = [
     Screen::Settings,
 ];
 
+/// A window opened on this machine's offline copy because the school server could not be
+/// reached at the start.
+#[derive(Clone, Debug)]
+struct OfflineStart {
+    /// The server the lessons are sent to when it is back.
+    server: crate::store::Location,
+    /// Why it could not be reached.
+    reason: String,
+}
+
 /// The whole application.
 pub struct RollcallApp {
     store: Store,
@@ -37,6 +47,7 @@ pub struct RollcallApp {
     settings: SettingsScreen,
     jobs: Option<Jobs>,
     pipeline: PipelineCell,
+    offline: Option<OfflineStart>,
     // Held for the life of the window; never read.
     #[allow(dead_code)]
     instance_lock: Option<crate::store::InstanceLock>,
@@ -67,6 +78,7 @@ impl RollcallApp {
             settings: SettingsScreen::with_choice_file(crate::store::choice::default_choice_file()),
             jobs: None,
             pipeline: PipelineCell::default(),
+            offline: None,
             instance_lock: None,
         }
     }
@@ -77,6 +89,22 @@ impl RollcallApp {
     pub fn with_choice_file(mut self, file: PathBuf) -> Self {
         self.settings = SettingsScreen::with_choice_file(Some(file));
         self
+    }
+
+    /// The app on this machine's offline copy of the school server `server`, which could not be
+    /// reached (`reason`): lessons, reviews and marks by hand are taken on the copy and sent
+    /// when the server is back; roster changes are refused, as the next refresh of the copy
+    /// would drop them.
+    #[must_use]
+    pub fn offline_from(mut self, server: crate::store::Location, reason: String) -> Self {
+        self.offline = Some(OfflineStart { server, reason });
+        self
+    }
+
+    /// Whether the window runs on the offline copy.
+    #[must_use]
+    pub fn is_offline(&self) -> bool {
+        self.offline.is_some()
     }
 
     /// Keeps the database's window lock for as long as the app lives.
@@ -133,6 +161,19 @@ impl RollcallApp {
                     }
                 }
             });
+            if let Some(off) = &self.offline {
+                ui.colored_label(
+                    style::WARNING,
+                    format!(
+                        "Offline: the school server {} cannot be reached. This is this machine's \
+                         copy of the classes it took attendance for: lessons, reviews and marks by \
+                         hand are kept here and sent when the server is back. Roster changes wait \
+                         for the server; start rollcall again once the network is back.",
+                        off.server
+                    ),
+                )
+                .on_hover_text(&off.reason);
+            }
         });
         let busy: Vec<String> = self
             .jobs
@@ -194,7 +235,12 @@ impl RollcallApp {
             }
             match &cmd {
                 Command::StartLive { class, source } => {
-                    let db = self.store.location();
+                    // Offline, a lesson still belongs to the server: it runs on the copy and
+                    // moves to the server when it answers.
+                    let db = match &self.offline {
+                        Some(off) => Some(off.server.clone()),
+                        None => self.store.location(),
+                    };
                     if let Err(err) = self.attendance.start_live(ctx, db.as_ref(), *class, source) {
                         self.notices
                             .push(Level::Error, format!("Could not start attendance: {err:#}"));
@@ -220,6 +266,15 @@ impl RollcallApp {
                     continue;
                 }
                 _ => {}
+            }
+            if self.offline.is_some() && command::needs_server(&cmd) {
+                self.notices.push(
+                    Level::Error,
+                    "Offline: roster, consent and settings changes need the school server (the \
+                     copy on this machine is replaced from it at the next lesson online). \
+                     Attendance, reviews and marks by hand work offline.",
+                );
+                continue;
             }
             if command::is_slow(&cmd) {
                 let label = command::label(&cmd);

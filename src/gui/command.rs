@@ -243,6 +243,32 @@ pub fn is_slow(command: &Command) -> bool {
     )
 }
 
+/// Whether a command changes the roster, consent, encoders or settings, which a window on the
+/// offline copy of a school server must not do (the copy's roster is replaced from the server
+/// at the next lesson online, so such a change would be lost). Sessions, marks and reviews are
+/// sent to the server from the copy.
+#[must_use]
+pub fn needs_server(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::AddClass(_)
+            | Command::RemoveClass { .. }
+            | Command::SetClassSettings { .. }
+            | Command::AddStudent { .. }
+            | Command::ImportFolder { .. }
+            | Command::ImportRoster(_)
+            | Command::EnrollPhoto { .. }
+            | Command::GiveConsent { .. }
+            | Command::WithdrawConsent(_)
+            | Command::RenameStudent { .. }
+            | Command::RemoveStudent(_)
+            | Command::ForgetStudent(_)
+            | Command::UseEncoder(_)
+            | Command::SaveSettings(_)
+            | Command::PurgeExpired(_)
+    )
+}
+
 /// A short label for a slow command while it runs.
 #[must_use]
 pub fn label(command: &Command) -> String {

@@ -72,7 +72,15 @@ pub fn run(args: crate::workflow::WindowArgs) -> anyhow::Result<()> {
         .file()
         .map(crate::store::InstanceLock::acquire)
         .transpose()?;
-    let store = crate::workflow::open(&args.db)?;
+    // A school server that cannot be reached opens this machine's offline copy instead.
+    let (store, offline) = crate::workflow::offline::open_for_window(
+        &args.db,
+        crate::workflow::open,
+        crate::workflow::offline::open_copy,
+    )?;
+    if let Some(reason) = &offline {
+        log::warn!("opening the offline copy: {reason}");
+    }
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("rollcall")
@@ -93,6 +101,9 @@ pub fn run(args: crate::workflow::WindowArgs) -> anyhow::Result<()> {
             style::apply(&cc.egui_ctx);
             // The lock lives as long as the window.
             let mut app = RollcallApp::new(store).with_instance_lock(lock);
+            if let Some(reason) = offline {
+                app = app.offline_from(args.db.clone(), reason);
+            }
             if let Some(source) = &args.source {
                 app.choose_source(source);
             }

@@ -84,6 +84,33 @@ pub fn open_for_lesson(
     }
 }
 
+/// The database the window opens: `location` itself, or, when it is a school server that
+/// cannot be reached, this machine's offline copy of it (if it holds a class), with the reason.
+pub fn open_for_window(
+    location: &Location,
+    open: impl Fn(&Location) -> anyhow::Result<Store>,
+    copy_of: impl Fn(&ServerUrl) -> anyhow::Result<Store>,
+) -> anyhow::Result<(Store, Option<String>)> {
+    let err = match open(location) {
+        Ok(store) => return Ok((store, None)),
+        Err(err) => err,
+    };
+    let Location::Server(url) = location else {
+        return Err(err);
+    };
+    if !is_unreachable(&err) {
+        return Err(err);
+    }
+    let copy = copy_of(url)?;
+    if copy.list_classes()?.is_empty() {
+        anyhow::bail!(
+            "{err:#}; and this machine has no offline copy of its classes yet (a lesson taken \
+             once while the server is up keeps one)"
+        );
+    }
+    Ok((copy, Some(format!("{err:#}"))))
+}
+
 /// Sends what the offline copy of `url` holds to the server (`rollcall sync`).
 pub fn send_waiting(url: &ServerUrl, server: &Store) -> anyhow::Result<Waiting> {
     let copy = open_copy(url)?;
@@ -280,5 +307,41 @@ impl super::live::Writes for Lesson {
             copy.mirror_session(session)?;
         }
         Ok(f(copy)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_opens_the_offline_copy_only_when_the_server_cannot_be_reached() {
+        let dir = tempfile::tempdir().unwrap();
+        let gone: Location = "postgresql://teacher@127.0.0.1:1/school?connect_timeout=2"
+            .parse()
+            .unwrap();
+        let copy_file = dir.path().join("copy.db");
+        let copy_of = |_: &ServerUrl| super::super::open(&Location::File(copy_file.clone()));
+        // No copy with a class yet: the error says why and what would help.
+        let err = open_for_window(&gone, super::super::open, copy_of).unwrap_err();
+        let err = format!("{err:#}");
+        assert!(
+            err.contains("cannot be reached") && err.contains("no offline copy"),
+            "{err}"
+        );
+        copy_of(&ServerUrl::from_text(String::new()))
+            .unwrap()
+            .add_class("7B")
+            .unwrap();
+        let (store, reason) = open_for_window(&gone, super::super::open, copy_of).unwrap();
+        assert_eq!(store.list_classes().unwrap()[0].name, "7B");
+        assert!(reason.unwrap().contains("cannot be reached"));
+        // A file is opened as it is, and a file that cannot be opened is an error, not a copy.
+        let file = Location::File(dir.path().join("teacher.db"));
+        let (_, reason) = open_for_window(&file, super::super::open, copy_of).unwrap();
+        assert!(reason.is_none());
+        std::fs::write(dir.path().join("junk.db"), "not a database").unwrap();
+        let junk = Location::File(dir.path().join("junk.db"));
+        assert!(open_for_window(&junk, super::super::open, copy_of).is_err());
     }
 }

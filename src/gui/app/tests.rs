@@ -1121,3 +1121,45 @@ fn settings_choose_the_database_of_the_next_start() {
     assert!(!choice_file.exists());
     assert!(h.query_by_label_contains("From the next start:").is_none());
 }
+
+/// When the school server cannot be reached at the start, the window opens this machine's
+/// offline copy: it says so, shows the copy's classes, and refuses roster changes (the copy is
+/// replaced from the server at the next lesson online) while lessons, reviews and marks by
+/// hand stay allowed.
+#[test]
+fn a_window_on_the_offline_copy_says_so_and_refuses_roster_changes() {
+    let (_dir, copy) = temp_store();
+    let class = copy.add_class("7B").unwrap();
+    copy.add_student("Ada Lovelace", Some("S-1815"), &[class])
+        .unwrap();
+    let server: crate::store::Location = "postgresql://ms_lee@dbserver/rollcall".parse().unwrap();
+    let app = RollcallApp::new(copy).offline_from(server, "connection refused".to_owned());
+    assert!(app.is_offline());
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1024.0, 600.0))
+        .build_ui_state(|ui, app: &mut RollcallApp| app.ui_root(ui), app);
+    settle(&mut h);
+    h.get_by_label_contains("Offline: the school server postgresql://ms_lee@dbserver/rollcall");
+    h.get_by_label_contains("Class 7B");
+    fill(&mut h, "New class", "8C");
+    h.get_by_label("Add class").click();
+    settle(&mut h);
+    h.get_by_label_contains("roster, consent and settings changes need the school server");
+    assert_eq!(h.state().store().list_classes().unwrap().len(), 1);
+    for (command, needs) in [
+        (Command::AddClass("8C".into()), true),
+        (Command::RemoveStudent(crate::core::StudentId(1)), true),
+        (Command::StartSession(class), false),
+        (
+            Command::SetMark {
+                session: crate::core::SessionId(1),
+                student: crate::core::StudentId(1),
+                status: Status::Excused,
+            },
+            false,
+        ),
+        (Command::RejectReview(crate::core::ReviewId(1)), false),
+    ] {
+        assert_eq!(command::needs_server(&command), needs, "{command:?}");
+    }
+}
