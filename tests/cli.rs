@@ -614,6 +614,117 @@ fn a_lesson_taken_offline_reaches_the_server_once_it_is_back() {
     );
 }
 
+/// The window started while the server is down opens this machine's offline copy, takes the
+/// lesson there (a real window under Xvfb, the camera a replay), and what it marked reaches the
+/// server with `rollcall sync` once the server is back.
+#[test]
+fn a_window_started_offline_takes_the_lesson_on_the_copy() {
+    let Some(server) = TempCluster::start_or_skip("the offline window") else {
+        return;
+    };
+    if Command::new("Xvfb").arg("-help").output().is_err() {
+        eprintln!("note: Xvfb is not installed; skipping the offline window test");
+        return;
+    }
+    let it = Env::on_server(&server, "school");
+    it.ok(&["class", "add", "7B"]);
+    it.enroll("Barack Obama", "7B", "obama.jpg");
+    it.enroll("Joe Biden", "7B", "biden.jpg");
+    let replay = |name: &str, photo: &str| {
+        let dir = it.path(name);
+        std::fs::create_dir(&dir).unwrap();
+        for i in 0..8 {
+            std::fs::copy(demo_photo(photo), dir.join(format!("{i:02}.jpg"))).unwrap();
+        }
+        dir.to_str().unwrap().to_owned()
+    };
+    let (monday, tuesday) = (
+        replay("monday", "obama2.jpg"),
+        replay("tuesday", "biden.jpg"),
+    );
+    it.ok(&[
+        "live", "--class", "7B", "--replay", &monday, "--fps", "0", "--stop",
+    ]);
+    let offline_dir = it.path("data/rollcall/offline");
+    let copy = std::fs::read_dir(&offline_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "db"))
+        .expect("the online lesson kept an offline copy");
+    server.kill().unwrap();
+
+    let display = format!(":{}", 40 + std::process::id() % 50);
+    let mut xvfb = Command::new("Xvfb")
+        .args([
+            display.as_str(),
+            "-screen",
+            "0",
+            "1024x600x24",
+            "-nolisten",
+            "tcp",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let log = std::fs::File::create(it.path("window.log")).unwrap();
+    let mut window = Command::new(env!("CARGO_BIN_EXE_rollcall"))
+        .args(["--attend", "7B", "--replay", &tuesday])
+        .env("ROLLCALL_DB", it.db())
+        .env("XDG_DATA_HOME", it.path("data"))
+        .env("XDG_CONFIG_HOME", it.path("config"))
+        .env("DISPLAY", &display)
+        .env("LIBGL_ALWAYS_SOFTWARE", "1")
+        .env("TZ", "UTC")
+        .env_remove("RUST_LOG")
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    // The lesson runs on the copy: wait for Joe Biden's mark there.
+    let on_copy = Env::at_url(copy.to_str().unwrap().to_owned());
+    let mut marked = false;
+    for _ in 0..120 {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        if window.try_wait().unwrap().is_some() {
+            break;
+        }
+        let out = on_copy.run(&["export", "--class", "7B", "--format", "long"]);
+        if String::from_utf8_lossy(&out.stdout).contains("Joe Biden") {
+            let rows = String::from_utf8_lossy(&out.stdout).into_owned();
+            marked = rows
+                .lines()
+                .any(|l| l.contains("Joe Biden") && l.contains("present"));
+            if marked {
+                break;
+            }
+        }
+    }
+    let still_running = window.try_wait().unwrap().is_none();
+    // The lid is shut mid-lesson: what was marked is already on the disk.
+    let _ = window.kill();
+    let _ = window.wait();
+    let _ = xvfb.kill();
+    let _ = xvfb.wait();
+    let log = std::fs::read_to_string(it.path("window.log")).unwrap();
+    assert!(still_running, "the window exited early:\n{log}");
+    assert!(marked, "no mark on the copy after a minute:\n{log}");
+    assert!(log.contains("opening the offline copy"), "{log}");
+
+    server.restart().unwrap();
+    let out = it.ok(&["sync"]);
+    assert!(out.contains("1 mark(s)"), "{out}");
+    let sql = |q: &str| server.psql(cluster::ADMIN, "school", q).unwrap();
+    assert_eq!(
+        sql(
+            "SELECT string_agg(s.display_name, ',' ORDER BY k.session_id) FROM marks k
+             JOIN students s ON s.id = k.student_id"
+        ),
+        "Barack Obama,Joe Biden"
+    );
+}
+
 /// Eight classrooms taking attendance, and the office enrolling, while the server is killed
 /// with SIGKILL and started again, three times here (`ROLLCALL_FAULT_KILLS=20` for the long
 /// run): every lesson carries on in its offline copy, the office's commands fail clearly and
