@@ -289,6 +289,17 @@ fn a_teacher_sees_only_their_own_classes_on_the_server() {
     ]);
     let err = alice.fails(&["student", "add", "--name", "Eve", "--class", "7A"]);
     assert!(err.contains("permission denied"), "{err}");
+    // The audit log names her role for her change.
+    assert_eq!(
+        server
+            .psql(
+                cluster::ADMIN,
+                "school",
+                "SELECT actor FROM audit_log WHERE action = 'mark_set' ORDER BY id DESC LIMIT 1"
+            )
+            .unwrap(),
+        "alice"
+    );
     // Raw SQL as her role: class B's rows are invisible and cannot be changed.
     let sql = |q: &str| server.psql("alice", "school", q).unwrap();
     assert_eq!(sql("SELECT count(*) FROM students"), "1");
@@ -1111,6 +1122,30 @@ fn the_saved_database_choice_is_used_until_forgotten() {
     );
     env.ok(&["database", "forget"]);
     assert!(env.ok(&["class", "list"]).contains("Default class"));
+}
+
+/// On a file, the audit log names the computer's user for a manual change.
+#[test]
+fn the_audit_log_names_who_changed_a_mark() {
+    let env = Env::new().with_var("USER", "ms_lee");
+    env.ok(&["class", "add", "7B"]);
+    env.ok(&["student", "add", "--name", "Ada", "--class", "7B"]);
+    env.ok(&["session", "start", "--class", "7B"]);
+    env.ok(&[
+        "mark",
+        "--class",
+        "7B",
+        "--student",
+        "Ada",
+        "--status",
+        "excused",
+    ]);
+    let audit = env.ok(&["audit"]);
+    let line = audit
+        .lines()
+        .find(|l| l.contains("mark_set"))
+        .unwrap_or_default();
+    assert!(line.contains("ms_lee"), "{audit}");
 }
 
 #[test]

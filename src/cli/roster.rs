@@ -303,7 +303,7 @@ pub fn run_student(store: &Store, command: StudentCommand) -> anyhow::Result<()>
         }
         StudentCommand::Forget { student } => {
             let s = store.find_student(&student, None)?;
-            store.forget_biometrics(s.id, "teacher")?;
+            store.forget_biometrics(s.id, store.actor())?;
             outln!(
                 "Deleted the photo, face crop and embeddings of {}",
                 s.display_name

@@ -205,7 +205,7 @@ pub fn run(store: &Store, command: SessionCommand) -> anyhow::Result<()> {
 pub fn run_mark(store: &Store, args: &MarkArgs) -> anyhow::Result<()> {
     let s = pick_session(store, args.class.as_deref(), args.session)?;
     let student = store.find_student(&args.student, Some(s.class_id))?;
-    store.set_mark(s.id, student.id, args.status, "teacher", &args.note)?;
+    store.set_mark(s.id, student.id, args.status, store.actor(), &args.note)?;
     outln!(
         "{} is {} in session #{} of class {}",
         student.display_name,

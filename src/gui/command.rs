@@ -512,7 +512,7 @@ pub fn run(
         }
         Command::ForgetStudent(student) => {
             let s = store.student(*student)?;
-            store.forget_biometrics(*student, "teacher")?;
+            store.forget_biometrics(*student, store.actor())?;
             Outcome::changed(format!(
                 "Deleted the photo and embeddings of {}",
                 s.display_name
@@ -536,7 +536,7 @@ pub fn run(
             student,
             status,
         } => {
-            store.set_mark(*session, *student, *status, "teacher", "")?;
+            store.set_mark(*session, *student, *status, store.actor(), "")?;
             Outcome::changed(format!(
                 "{} is {status}",
                 store.student(*student)?.display_name

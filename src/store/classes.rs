@@ -138,8 +138,8 @@ impl Store {
             tx.execute("DELETE FROM sessions WHERE class_id = ?1", [id.0])?;
             tx.execute("DELETE FROM classes WHERE id = ?1", [id.0])?;
             tx.execute(
-                "INSERT INTO audit_log (at_ms, actor, action, details) VALUES (?1, 'teacher', 'class_removed', ?2)",
-                params![now, format!("class {:?} with {} session(s)", class.name, class.session_count)],
+                "INSERT INTO audit_log (at_ms, actor, action, details) VALUES (?1, ?3, 'class_removed', ?2)",
+                params![now, format!("class {:?} with {} session(s)", class.name, class.session_count), self.actor()],
             )?;
             Ok(())
         })

@@ -34,6 +34,7 @@ pub(crate) fn insert_consent(
     given_by: &str,
     purpose: &str,
     now: i64,
+    actor: &str,
 ) -> super::db::DbResult<()> {
     tx.execute(
         "INSERT INTO consents (student_id, given_by, purpose, given_ms) VALUES (?1, ?2, ?3, ?4)",
@@ -41,8 +42,13 @@ pub(crate) fn insert_consent(
     )?;
     tx.execute(
         "INSERT INTO audit_log (at_ms, actor, action, student_id, details)
-         VALUES (?1, 'teacher', 'consent_given', ?2, ?3)",
-        params![now, student.0, format!("by {given_by:?} for {purpose:?}")],
+         VALUES (?1, ?4, 'consent_given', ?2, ?3)",
+        params![
+            now,
+            student.0,
+            format!("by {given_by:?} for {purpose:?}"),
+            actor
+        ],
     )?;
     Ok(())
 }
@@ -61,7 +67,16 @@ impl Store {
         })?;
         self.student(student)?;
         let now = self.now_ms();
-        self.in_transaction(|tx| Ok(insert_consent(tx, student, &given_by, &purpose, now)?))
+        self.in_transaction(|tx| {
+            Ok(insert_consent(
+                tx,
+                student,
+                &given_by,
+                &purpose,
+                now,
+                self.actor(),
+            )?)
+        })
     }
 
     /// Whether a consent is in force for `student`.
@@ -109,8 +124,8 @@ impl Store {
             super::enrollment::delete_biometrics(tx, student)?;
             tx.execute(
                 "INSERT INTO audit_log (at_ms, actor, action, student_id, details)
-                 VALUES (?1, 'teacher', 'consent_withdrawn', ?2, 'biometric data deleted')",
-                params![now, student.0],
+                 VALUES (?1, ?3, 'consent_withdrawn', ?2, 'biometric data deleted')",
+                params![now, student.0, self.actor()],
             )?;
             Ok(())
         })

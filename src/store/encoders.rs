@@ -105,12 +105,13 @@ impl Store {
     pub fn set_active_encoder(&self, id: &ModelId) -> Result<()> {
         self.encoder(id)?;
         let now = self.now_ms();
+        let actor = self.actor();
         self.in_transaction(|tx| {
             tx.execute("UPDATE encoders SET is_active = 0 WHERE is_active = 1", [])?;
             tx.execute("UPDATE encoders SET is_active = 1 WHERE id = ?1", [id.as_str()])?;
             tx.execute(
-                "INSERT INTO audit_log (at_ms, actor, action, details) VALUES (?1, 'teacher', 'encoder_activated', ?2)",
-                params![now, id.as_str()],
+                "INSERT INTO audit_log (at_ms, actor, action, details) VALUES (?1, ?3, 'encoder_activated', ?2)",
+                params![now, id.as_str(), actor],
             )?;
             Ok(())
         })

@@ -134,6 +134,7 @@ impl Store {
                 &consent_by,
                 super::consent::DEFAULT_PURPOSE,
                 now,
+                self.actor(),
             )?;
             write_enrollment(tx, id, new, now)?;
             Ok(id)

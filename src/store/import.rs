@@ -94,8 +94,12 @@ impl Store {
                     .collect();
                 tx.execute(
                     "INSERT INTO audit_log (at_ms, actor, action, details)
-                     VALUES (?1, 'office', 'imported', ?2)",
-                    params![now, format!("from {source_name}: {}", summary.join(", "))],
+                     VALUES (?1, ?3, 'imported', ?2)",
+                    params![
+                        now,
+                        format!("from {source_name}: {}", summary.join(", ")),
+                        self.actor()
+                    ],
                 )?;
             }
             Ok(report)

@@ -205,6 +205,8 @@ pub struct Store {
     path: Option<PathBuf>,
     server: Option<server::ServerUrl>,
     clock: Clock,
+    /// Who the audit log names for changes made through this store.
+    actor: String,
 }
 
 impl std::fmt::Debug for Store {
@@ -214,6 +216,17 @@ impl std::fmt::Debug for Store {
             .field("server", &self.server)
             .finish_non_exhaustive()
     }
+}
+
+/// The user name of this computer's session (`USER`, else `LOGNAME`), for the audit log of a
+/// file; "teacher" when neither is set.
+fn local_user() -> String {
+    ["USER", "LOGNAME"]
+        .into_iter()
+        .filter_map(|k| std::env::var(k).ok())
+        .map(|u| u.trim().to_owned())
+        .find(|u| !u.is_empty())
+        .unwrap_or_else(|| "teacher".to_owned())
 }
 
 /// The default store: the SQLite file in the platform data folder.
@@ -271,6 +284,7 @@ impl Store {
             path: Some(path.to_owned()),
             server: None,
             clock: system_clock(),
+            actor: local_user(),
         };
         store.configure().map_err(|err| match err {
             StoreError::Sqlite(e) if is_not_a_database(&e) => StoreError::NotADatabase {
@@ -291,6 +305,7 @@ impl Store {
             path: None,
             server: None,
             clock: system_clock(),
+            actor: local_user(),
         };
         store.configure()?;
         store.migrate()?;
@@ -302,6 +317,14 @@ impl Store {
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// Who the audit log names for manual changes made through this store: the database role
+    /// on a school server (each teacher and office worker connects as their own), the
+    /// computer's user name for a file.
+    #[must_use]
+    pub fn actor(&self) -> &str {
+        &self.actor
     }
 
     /// The current time in Unix milliseconds, from the store's clock.

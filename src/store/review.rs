@@ -194,8 +194,8 @@ impl Store {
             )?;
             tx.execute(
                 "INSERT INTO audit_log (at_ms, actor, action, session_id, student_id, details)
-                 VALUES (?1, 'teacher', 'review_accepted', ?2, ?3, ?4)",
-                params![now, r.session.0, student.0, format!("review #{id} ({})", r.reason)],
+                 VALUES (?1, ?5, 'review_accepted', ?2, ?3, ?4)",
+                params![now, r.session.0, student.0, format!("review #{id} ({})", r.reason), self.actor()],
             )?;
             Ok(if inserted == 1 { RecordOutcome::Marked } else { RecordOutcome::AlreadyMarked(status) })
         })
@@ -218,8 +218,8 @@ impl Store {
             )?;
             tx.execute(
                 "INSERT INTO audit_log (at_ms, actor, action, session_id, student_id, details)
-                 VALUES (?1, 'teacher', 'review_rejected', ?2, ?3, ?4)",
-                params![now, r.session.0, r.candidate.map(|s| s.0), format!("review #{id} ({})", r.reason)],
+                 VALUES (?1, ?5, 'review_rejected', ?2, ?3, ?4)",
+                params![now, r.session.0, r.candidate.map(|s| s.0), format!("review #{id} ({})", r.reason), self.actor()],
             )?;
             Ok(())
         })

@@ -340,6 +340,7 @@ impl Store {
                     "Sample consent form",
                     super::consent::DEFAULT_PURPOSE,
                     joined,
+                    "sample class",
                 )?;
                 vectors.push(Some(rng.unit_vector(encoder.dim)));
             }

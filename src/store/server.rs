@@ -728,8 +728,12 @@ impl Store {
             path: None,
             server: Some(url.clone()),
             clock: system_clock(),
+            actor: String::new(),
         };
         store.migrate()?;
+        store.actor = store
+            .db()
+            .query_row("SELECT CAST(current_user AS TEXT)", [], |r| r.get(0))?;
         Ok(store)
     }
 
@@ -862,8 +866,12 @@ impl Store {
             )?;
             tx.execute(
                 "INSERT INTO audit_log (at_ms, actor, action, details)
-                 VALUES (?1, 'office', 'teacher_assigned', ?2)",
-                super::db::params![now, format!("{teacher} teaches class #{}", class.0)],
+                 VALUES (?1, ?3, 'teacher_assigned', ?2)",
+                super::db::params![
+                    now,
+                    format!("{teacher} teaches class #{}", class.0),
+                    self.actor()
+                ],
             )?;
             Ok(())
         })
@@ -879,10 +887,11 @@ impl Store {
             )?;
             tx.execute(
                 "INSERT INTO audit_log (at_ms, actor, action, details)
-                 VALUES (?1, 'office', 'teacher_unassigned', ?2)",
+                 VALUES (?1, ?3, 'teacher_unassigned', ?2)",
                 super::db::params![
                     now,
-                    format!("{teacher} no longer teaches class #{}", class.0)
+                    format!("{teacher} no longer teaches class #{}", class.0),
+                    self.actor()
                 ],
             )?;
             Ok(n)

@@ -147,7 +147,7 @@ impl Store {
         let text =
             serde_json::to_string(settings).map_err(|err| StoreError::Invalid(err.to_string()))?;
         self.set_setting(KEY, &text)?;
-        self.log_audit("teacher", "settings_changed", None, None, &text)
+        self.log_audit(self.actor(), "settings_changed", None, None, &text)
     }
 }
 

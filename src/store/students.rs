@@ -237,11 +237,12 @@ impl Store {
             )?;
             tx.execute(
                 "INSERT INTO audit_log (at_ms, actor, action, student_id, details)
-                 VALUES (?1, 'teacher', 'student_renamed', ?2, ?3)",
+                 VALUES (?1, ?4, 'student_renamed', ?2, ?3)",
                 params![
                     now,
                     id.0,
-                    format!("{:?} -> {:?}", old.display_name, new_name)
+                    format!("{:?} -> {:?}", old.display_name, new_name),
+                    self.actor()
                 ],
             )?;
             Ok(())
@@ -253,7 +254,7 @@ impl Store {
     pub fn remove_student(&self, id: StudentId) -> Result<()> {
         let s = self.student(id)?;
         let now = self.now_ms();
-        self.in_transaction(|tx| remove_student(tx, id, &s.display_name, now, "teacher"))
+        self.in_transaction(|tx| remove_student(tx, id, &s.display_name, now, self.actor()))
     }
 }
 
