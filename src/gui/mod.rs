@@ -7,6 +7,7 @@ pub mod capture;
 pub mod command;
 pub mod jobs;
 pub mod live_worker;
+pub mod password;
 pub mod reports;
 pub mod roster;
 pub mod settings;
@@ -63,8 +64,73 @@ const APP_ID: &str = "io.github.rollcall.Rollcall";
 /// The window's icon (`assets/icons/`).
 const ICON_PNG: &[u8] = include_bytes!("../../assets/icons/hicolor/64x64/apps/rollcall.png");
 
+/// The window's root: the password question first when the school server asks for one, then
+/// the app.
+#[derive(Debug)]
+pub enum Root {
+    /// Asking for the server's password.
+    Prompt(Box<password::PasswordPrompt>),
+    /// The app.
+    Main(Box<RollcallApp>),
+}
+
+impl Root {
+    /// Draws one frame.
+    pub fn ui_root(&mut self, ui: &mut egui::Ui) {
+        match self {
+            Self::Prompt(prompt) => {
+                if let Some(app) = prompt.ui(ui) {
+                    *self = Self::Main(Box::new(app));
+                    ui.ctx().request_repaint();
+                }
+            }
+            Self::Main(app) => app.ui_root(ui),
+        }
+    }
+}
+
+impl eframe::App for Root {
+    fn logic(&mut self, ctx: &egui::Context, frame: &mut eframe::Frame) {
+        if let Self::Main(app) = self {
+            eframe::App::logic(app.as_mut(), ctx, frame);
+        }
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.ui_root(ui);
+    }
+}
+
+/// The app on an open store (`offline`: why the server could not be reached, when `store` is
+/// this machine's copy), with what the command line asked for.
+fn build_app(
+    store: crate::store::Store,
+    offline: Option<String>,
+    args: &crate::workflow::WindowArgs,
+    lock: Option<crate::store::InstanceLock>,
+) -> RollcallApp {
+    if let Some(reason) = &offline {
+        log::warn!("opening the offline copy: {reason}");
+    }
+    let mut app = RollcallApp::new(store).with_instance_lock(lock);
+    if let Some(reason) = offline {
+        app = app.offline_from(args.db.clone(), reason);
+    }
+    if let Some(source) = &args.source {
+        app.choose_source(source);
+    }
+    if let Some(screen) = args.screen {
+        app.open_on(screen);
+    }
+    if let Some(class) = &args.attend {
+        app.attend(class, args.source.as_ref());
+    }
+    app
+}
+
 /// Opens the window on the database (with the camera chosen on the command line, if any) and
-/// runs until it is closed.
+/// runs until it is closed. A school server that cannot be reached opens this machine's
+/// offline copy; one that asks for a password asks for it first.
 pub fn run(args: crate::workflow::WindowArgs) -> anyhow::Result<()> {
     // One window per file; a school server takes any number of windows.
     let lock = args
@@ -72,15 +138,20 @@ pub fn run(args: crate::workflow::WindowArgs) -> anyhow::Result<()> {
         .file()
         .map(crate::store::InstanceLock::acquire)
         .transpose()?;
-    // A school server that cannot be reached opens this machine's offline copy instead.
-    let (store, offline) = crate::workflow::offline::open_for_window(
+    let opened = crate::workflow::offline::open_for_window(
         &args.db,
         crate::workflow::open,
         crate::workflow::offline::open_copy,
-    )?;
-    if let Some(reason) = &offline {
-        log::warn!("opening the offline copy: {reason}");
-    }
+    );
+    let root = match opened {
+        Ok((store, offline)) => Root::Main(Box::new(build_app(store, offline, &args, lock))),
+        Err(err) => match args.db.clone() {
+            crate::store::Location::Server(url) if crate::workflow::needs_password(&err) => {
+                Root::Prompt(Box::new(password::PasswordPrompt::new(url, args)))
+            }
+            _ => return Err(err),
+        },
+    };
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("rollcall")
@@ -99,21 +170,7 @@ pub fn run(args: crate::workflow::WindowArgs) -> anyhow::Result<()> {
         options,
         Box::new(move |cc| {
             style::apply(&cc.egui_ctx);
-            // The lock lives as long as the window.
-            let mut app = RollcallApp::new(store).with_instance_lock(lock);
-            if let Some(reason) = offline {
-                app = app.offline_from(args.db.clone(), reason);
-            }
-            if let Some(source) = &args.source {
-                app.choose_source(source);
-            }
-            if let Some(screen) = args.screen {
-                app.open_on(screen);
-            }
-            if let Some(class) = &args.attend {
-                app.attend(class, args.source.as_ref());
-            }
-            Ok(Box::new(app))
+            Ok(Box::new(root))
         }),
     )
     .map_err(|err| anyhow::anyhow!("could not open the window: {err}"))

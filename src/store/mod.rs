@@ -55,6 +55,9 @@ static MIGRATIONS_DIR: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/migrations/sq
 pub static MIGRATIONS: LazyLock<Result<Migrations<'static>, String>> =
     LazyLock::new(|| Migrations::from_directory(&MIGRATIONS_DIR).map_err(|err| err.to_string()));
 
+/// How long a SQLite writer waits for another before giving up.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The environment variable that overrides the database path.
 pub const DB_ENV: &str = "ROLLCALL_DB";
 
@@ -438,7 +441,10 @@ impl Store {
         let Db::Sqlite(conn) = &self.db else {
             return Ok(());
         };
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // A writer waits for another rather than failing. The longest hold is a classroom's
+        // offline copy sending what it took to the server: the copy stays locked until the
+        // server answers, which a dropped network bounds by the client's timeouts (about 15 s).
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         // Reading one value forces SQLite to read the header, so a non-database fails here.
         conn.query_row("PRAGMA schema_version", [], |r| r.get::<_, i64>(0))?;
         conn.pragma_update(None, "foreign_keys", "ON")?;

@@ -46,19 +46,55 @@ pub enum WindowScreen {
     Settings,
 }
 
-/// Opens the database with a message that names the file.
+/// The password typed for a school server in this process (the window's prompt, the CLI's),
+/// kept in memory only so that the window's worker threads and a lesson reconnecting after a
+/// network drop can connect as the same role; never written anywhere.
+static TYPED_PASSWORD: std::sync::Mutex<Option<(store::ServerUrl, String)>> =
+    std::sync::Mutex::new(None);
+
+fn typed_password(url: &store::ServerUrl) -> Option<String> {
+    let typed = TYPED_PASSWORD
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    typed
+        .as_ref()
+        .filter(|(u, _)| u == url)
+        .map(|(_, p)| p.clone())
+}
+
+/// Opens the database with a message that names the file. A school server for which a
+/// password was typed in this process ([`open_with_password`]) is opened with it.
 pub fn open(location: &store::Location) -> anyhow::Result<Store> {
+    if let store::Location::Server(url) = location
+        && let Some(password) = typed_password(url)
+    {
+        return open_with_password(url, &password);
+    }
     with_clock(
         Store::open_location(location)
             .with_context(|| format!("opening the database {location}"))?,
     )
 }
 
-/// [`open`] for a school server, with a password the user has just typed.
+/// [`open`] for a school server, with a password the user has just typed; once it connects,
+/// [`open`] uses the password for this server for the rest of the process.
 pub fn open_with_password(url: &store::ServerUrl, password: &str) -> anyhow::Result<Store> {
-    with_clock(
-        Store::connect_with_password(url, Some(password))
-            .with_context(|| format!("opening the database {}", url.redacted()))?,
+    let store = Store::connect_with_password(url, Some(password))
+        .with_context(|| format!("opening the database {}", url.redacted()))?;
+    *TYPED_PASSWORD
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) =
+        Some((url.clone(), password.to_owned()));
+    with_clock(store)
+}
+
+/// Whether opening failed because the server wants a password that none of libpq's places
+/// holds (the caller may ask for one).
+#[must_use]
+pub fn needs_password(err: &anyhow::Error) -> bool {
+    matches!(
+        err.downcast_ref::<store::StoreError>(),
+        Some(store::StoreError::PasswordNeeded(_))
     )
 }
 
