@@ -3,6 +3,8 @@
 
 // Test helpers may panic: a panic is a failed test with a clear location.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+// Each test is one user's story through the CLI, read top to bottom.
+#![allow(clippy::too_many_lines)]
 
 mod common;
 

@@ -115,6 +115,7 @@ fn check_invariants(db: &Path) {
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // one test story: the kill loop and its checks
 fn killing_the_app_at_random_never_loses_or_corrupts_anything() {
     let kills_wanted: usize = std::env::var("ROLLCALL_CRASH_KILLS")
         .ok()

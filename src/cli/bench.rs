@@ -333,6 +333,7 @@ fn bench_encoder(
 
 /// Detection of a 640x480 frame and embedding of one face by each encoder, with FLOP counts,
 /// beside the `dlib`/`face_recognition` anchor's figures.
+#[allow(clippy::too_many_lines)] // one table, measured row by row in the order it prints
 fn bench_faces(
     photo: &std::path::Path,
     runs: usize,

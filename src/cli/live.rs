@@ -89,6 +89,7 @@ pub fn run_sync(db: &crate::store::Location) -> anyhow::Result<()> {
 }
 
 /// Runs the engine headless on the lesson's store, printing each decision.
+#[allow(clippy::too_many_lines)] // the headless lesson loop: frame, decide, print, reconnect, in order
 fn run(lesson: &mut Lesson, args: &LiveArgs) -> anyhow::Result<()> {
     let (class, pipeline, mut engine) = {
         let store = lesson.store()?;

@@ -124,6 +124,7 @@ pub fn run_review(store: &Store, command: ReviewCommand) -> anyhow::Result<()> {
 }
 
 /// Runs `rollcall calibrate`.
+#[allow(clippy::too_many_lines)] // the calibration report printed top to bottom
 pub fn run_calibrate(store: &Store, args: &CalibrateArgs) -> anyhow::Result<()> {
     let class = store.find_class(&args.class)?;
     let Some(encoder) = store.active_encoder()? else {

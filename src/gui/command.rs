@@ -311,50 +311,62 @@ fn database(command: &Command) -> anyhow::Result<Outcome> {
                 "rollcall opens the default file from the next start: {restart}."
             ))
         }
-        _ => Outcome {
-            message: String::new(),
-            data_changed: false,
-        },
+        other => anyhow::bail!("database() was given another command: {other:?}"),
     })
 }
 
-/// Runs a data command against the store. Screen switches are handled by the app.
+/// Runs a data command against the store. Screen switches are handled by the app; the
+/// commands are run by area: photos and the encoder, imports, the roster, attendance and
+/// data, and the database choice.
 pub fn run(
     store: &Store,
     pipeline: &mut PipelineCell,
     command: &Command,
     progress: &dyn Fn(usize, usize),
 ) -> anyhow::Result<Outcome> {
-    Ok(match command {
+    match command {
         Command::Show(_)
         | Command::StartLive { .. }
         | Command::StopLive
         | Command::StartTraining
-        | Command::CancelTraining => Outcome {
+        | Command::CancelTraining => Ok(Outcome {
             message: String::new(),
             data_changed: false,
-        },
-        Command::AddClass(name) => {
-            store.add_class(name)?;
-            Outcome::changed(format!("Added class {}", name.trim()))
+        }),
+        Command::AddStudent { .. } | Command::UseEncoder(_) | Command::EnrollPhoto { .. } => {
+            photos(store, pipeline, command, progress)
         }
-        Command::RemoveClass {
-            class,
-            with_history,
-        } => {
-            let c = store.class(*class)?;
-            store.remove_class(*class, *with_history)?;
-            Outcome::changed(format!("Removed class {}", c.name))
+        Command::ImportRoster(_) | Command::ImportFolder { .. } => {
+            imports(store, pipeline, command, progress)
         }
-        Command::SetClassSettings {
-            class,
-            threshold,
-            late_after_minutes,
-        } => {
-            store.set_class_threshold(*class, *threshold)?;
-            store.set_class_late_after(*class, *late_after_minutes)?;
-            Outcome::changed("Saved the class settings")
-        }
+        Command::AddClass(_)
+        | Command::RemoveClass { .. }
+        | Command::SetClassSettings { .. }
+        | Command::GiveConsent { .. }
+        | Command::WithdrawConsent(_)
+        | Command::RenameStudent { .. }
+        | Command::RemoveStudent(_)
+        | Command::ForgetStudent(_) => roster(store, command),
+        Command::StartSession(_)
+        | Command::StopSession(_)
+        | Command::SetMark { .. }
+        | Command::AcceptReview { .. }
+        | Command::RejectReview(_)
+        | Command::ExportCsv { .. }
+        | Command::SaveSettings(_)
+        | Command::PurgeExpired(_) => attendance(store, command),
+        Command::ChooseDatabase { .. } | Command::ForgetDatabase(_) => database(command),
+    }
+}
+
+/// Enrolling one photo (a new student's or an existing one's) and the encoder switch.
+fn photos(
+    store: &Store,
+    pipeline: &mut PipelineCell,
+    command: &Command,
+    progress: &dyn Fn(usize, usize),
+) -> anyhow::Result<Outcome> {
+    Ok(match command {
         Command::AddStudent {
             name,
             external_id,
@@ -405,7 +417,38 @@ pub fn run(
                 row.id, report.embedded
             ))
         }
-        Command::ChooseDatabase { .. } | Command::ForgetDatabase(_) => database(command)?,
+        Command::EnrollPhoto {
+            student,
+            photo,
+            consent_by,
+        } => {
+            let prepared = photo.prepare(&*pipeline.get(store)?)?;
+            if let Some(by) = consent_by
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+            {
+                store.give_consent(*student, by, None)?;
+            }
+            enroll::store_photo(store, *student, &prepared)?;
+            let name = store.student(*student)?.display_name;
+            Outcome::changed(with_warnings(
+                format!("Stored the photo of {name}"),
+                &prepared.report.warnings,
+            ))
+        }
+        other => anyhow::bail!("photos() was given another command: {other:?}"),
+    })
+}
+
+/// Imports: a OneRoster bundle, a folder of photos (new students, or the roster's ID photos).
+fn imports(
+    store: &Store,
+    pipeline: &mut PipelineCell,
+    command: &Command,
+    progress: &dyn Fn(usize, usize),
+) -> anyhow::Result<Outcome> {
+    Ok(match command {
         Command::ImportRoster(path) => {
             let bundle = crate::store::oneroster::read_bundle(path)?;
             let plan = store.import_roster(&bundle)?;
@@ -470,25 +513,33 @@ pub fn run(
             }
             Outcome::changed(message)
         }
-        Command::EnrollPhoto {
-            student,
-            photo,
-            consent_by,
+        other => anyhow::bail!("imports() was given another command: {other:?}"),
+    })
+}
+
+/// Classes, students and consent.
+fn roster(store: &Store, command: &Command) -> anyhow::Result<Outcome> {
+    Ok(match command {
+        Command::AddClass(name) => {
+            store.add_class(name)?;
+            Outcome::changed(format!("Added class {}", name.trim()))
+        }
+        Command::RemoveClass {
+            class,
+            with_history,
         } => {
-            let prepared = photo.prepare(&*pipeline.get(store)?)?;
-            if let Some(by) = consent_by
-                .as_deref()
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-            {
-                store.give_consent(*student, by, None)?;
-            }
-            enroll::store_photo(store, *student, &prepared)?;
-            let name = store.student(*student)?.display_name;
-            Outcome::changed(with_warnings(
-                format!("Stored the photo of {name}"),
-                &prepared.report.warnings,
-            ))
+            let c = store.class(*class)?;
+            store.remove_class(*class, *with_history)?;
+            Outcome::changed(format!("Removed class {}", c.name))
+        }
+        Command::SetClassSettings {
+            class,
+            threshold,
+            late_after_minutes,
+        } => {
+            store.set_class_threshold(*class, *threshold)?;
+            store.set_class_late_after(*class, *late_after_minutes)?;
+            Outcome::changed("Saved the class settings")
         }
         Command::GiveConsent { student, by } => {
             store.give_consent(*student, by, None)?;
@@ -518,6 +569,13 @@ pub fn run(
                 s.display_name
             ))
         }
+        other => anyhow::bail!("roster() was given another command: {other:?}"),
+    })
+}
+
+/// Sessions, marks, reviews, exports and the settings.
+fn attendance(store: &Store, command: &Command) -> anyhow::Result<Outcome> {
+    Ok(match command {
         Command::StartSession(class) => {
             let c = store.class(*class)?;
             let settings = crate::workflow::session_settings(store, &c)?;
@@ -564,6 +622,8 @@ pub fn run(
                 "Deleted the biometric data of {n} student(s) enrolled more than {days} days ago"
             ))
         }
+
+        other => anyhow::bail!("attendance() was given another command: {other:?}"),
     })
 }
 

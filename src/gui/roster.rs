@@ -530,6 +530,7 @@ impl RosterScreen {
 
     /// The class's threshold and late limit, with what the threshold would do: figures from the
     /// enrolled photos and confirmed matches, and a replay of the recorded sessions.
+    #[allow(clippy::too_many_lines)] // the rules panel drawn top to bottom, as the teacher sees it
     fn rules_ui(&mut self, ui: &mut egui::Ui, cx: &mut ScreenCtx<'_>, class: &ClassRow) {
         let edit = match &mut self.rules {
             Some(e) if e.class == class.id => e,

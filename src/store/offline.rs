@@ -40,6 +40,7 @@ impl Store {
     /// Replaces this offline copy's roster of `class` (given by its id on the server) with the
     /// server's: the class row, its members with their photos, embeddings and consent, every
     /// encoder and the settings. Sessions and marks waiting here are kept.
+    #[allow(clippy::too_many_lines)] // read everything from the server, then write the copy in one transaction
     pub fn refresh_offline_copy(&self, server: &Store, class: ClassId) -> Result<()> {
         let src = server.db();
         let class_row = server.class(class)?;

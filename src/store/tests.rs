@@ -1072,6 +1072,7 @@ fn the_sample_class_is_a_real_sized_class_with_history_and_a_review_queue_on(sto
 
 /// Every store test above that runs on an in-memory SQLite database runs again on a real
 /// PostgreSQL server (a throwaway cluster; a fresh database for each).
+#[allow(clippy::too_many_lines)] // the list of every store test run again on PostgreSQL
 #[test]
 fn the_store_tests_pass_on_postgresql() {
     let Some(server) = cluster::TempCluster::start_or_skip("the store tests") else {

@@ -224,6 +224,7 @@ fn send(tx: Option<&SyncSender<Progress>>, event: Progress) {
 /// Trains an encoder on `dataset`. Progress goes to `progress` (if any); setting `cancel`
 /// stops training at the next step with [`TrainError::Cancelled`]. Deterministic for a given
 /// config (seed included), dataset and thread count.
+#[allow(clippy::too_many_lines)] // the training loop, with its cancel, progress and early-stop checks in place
 pub fn train(
     config: &TrainConfig,
     dataset: &Dataset,

@@ -260,6 +260,7 @@ fn normalise(text: &str, by: MatchBy) -> String {
 /// record. Each photo is its own transaction, and students with a photo are skipped unless
 /// `replace`, so an interrupted import run again picks up where it stopped. `progress` is told
 /// (done, total) after each file.
+#[allow(clippy::too_many_lines)] // one pass over the folder, filling its report
 pub fn import_id_photos(
     store: &Store,
     pipeline: &FacePipeline,

@@ -117,6 +117,7 @@ enum Shortfall {
 }
 
 /// Runs `rollcall eval-classroom`.
+#[allow(clippy::too_many_lines)] // the evaluation in its order: load, embed, simulate, print
 pub fn run(args: &ClassroomArgs) -> anyhow::Result<()> {
     let [encoder] = super::parse_eval_encoders(std::slice::from_ref(&args.encoder))?[..] else {
         anyhow::bail!("name one encoder");
@@ -280,6 +281,7 @@ fn print_totals(rows: &[(f32, f32, ClassroomTotals)]) {
     );
 }
 
+#[allow(clippy::too_many_lines)] // one simulated lesson loop whose counters every step updates
 fn simulate(
     args: &ClassroomArgs,
     groups: &BTreeMap<&str, Vec<&str>>,

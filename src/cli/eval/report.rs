@@ -569,6 +569,7 @@ fn pct(v: f64) -> String {
 }
 
 /// Prints one set's figures, with the anchor's beside them when known.
+#[allow(clippy::too_many_lines)] // the report printed top to bottom, one section after another
 pub fn print(r: &SetReport, anchor: Option<&Anchor>) {
     outln!(
         "\n== {}, {} ({} alignment): {} images, no face found in {}, several faces in {}; median {:.1} ms detection, {:.1} ms alignment + embedding",

@@ -330,6 +330,7 @@ fn school_of(class: &str) -> &'static str {
         .map_or("org-north", |c| c.3)
 }
 
+#[allow(clippy::too_many_lines)] // the example bundle's files written out one after another
 fn bulk(version: Version) -> Files {
     let mut f = Files {
         version,

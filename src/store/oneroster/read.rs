@@ -268,6 +268,7 @@ pub fn read_bundle(path: &Path) -> Result<Bundle, Problems> {
     }
 }
 
+#[allow(clippy::too_many_lines)] // one pass per file of the bundle, in order
 fn read_from(source: &mut dyn Source) -> Result<Bundle, Problems> {
     let mut problems = Vec::new();
     let mut bundle = Bundle::default();

@@ -90,6 +90,7 @@ fn expected_memberships() -> BTreeSet<(String, String)> {
         .collect()
 }
 
+#[allow(clippy::too_many_lines)] // one test story, step by step
 fn a_bundle_a_delta_and_the_same_again_give_the_expected_roster_on(store: Store) {
     let dir = tempfile::tempdir().unwrap();
     let bulk = bundle(dir.path(), "bulk.zip", Variant::Bulk, Version::V1_2);

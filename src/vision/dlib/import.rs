@@ -233,6 +233,7 @@ fn pool_is(n: &Node, max: bool, kernel: (usize, usize), stride: Option<(usize, u
 
 /// Converts a serialized face ResNet (`dlib_face_recognition_resnet_model_v1.dat` or a network
 /// of the same layout with other widths and depths).
+#[allow(clippy::too_many_lines)] // walks dlib's serialized layers in file order
 pub fn convert_resnet(bytes: &[u8]) -> Result<Converted, ImportError> {
     let net = parse_net(bytes)?;
     let mut w = Walk {
