@@ -4,7 +4,8 @@
 use super::ScreenCtx;
 use super::attendance::AttendanceScreen;
 use super::command::{self, Command, Screen};
-use super::jobs::{Jobs, PipelineCell};
+use super::jobs::Jobs;
+use super::pipeline_cell::PipelineCell;
 use super::reports::ReportsScreen;
 use super::roster::RosterScreen;
 use super::settings::SettingsScreen;
@@ -337,8 +338,8 @@ impl RollcallApp {
                     .into_iter()
                     .find(crate::camera::CameraDevice::usable)
             });
-            first.map_or(super::attendance::SourceChoice::Demo, |cam| {
-                super::attendance::SourceChoice::Camera(cam.index)
+            first.map_or(super::source_choice::SourceChoice::Demo, |cam| {
+                super::source_choice::SourceChoice::Camera(cam.index)
             })
         });
         self.commands.push(Command::Show(Screen::Attendance));

@@ -7,73 +7,16 @@ use std::path::PathBuf;
 
 use super::command::Command;
 use super::live_worker::{LiveWorker, WorkerEvent};
+pub use super::source_choice::SourceChoice;
 use super::widgets::notices::{Level, Notices};
 use super::{ScreenCtx, clock_time, local_time, style};
-use crate::camera::{
-    CameraDevice, CameraThread, DeviceSelector, Pacing, ReplayOptions, SourceSpec,
-};
+use crate::camera::{CameraDevice, CameraThread, SourceSpec};
 use crate::core::decision::DecisionRule;
 use crate::core::rollcall::FaceOutcome;
 use crate::core::{ClassId, ReviewId, SessionId, Status};
 use crate::store::export::RollEntry;
 use crate::store::{ClassRow, ReviewRow, SessionRow, Store};
 use crate::workflow::live::LiveUpdate;
-
-/// Where frames come from, as the teacher picks it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SourceChoice {
-    /// The built-in demo camera.
-    Demo,
-    /// A camera, by its OS index.
-    Camera(u32),
-    /// A folder of images.
-    Replay(PathBuf),
-}
-
-impl SourceChoice {
-    /// How the choice is remembered in settings: "demo", "replay:PATH", or the camera's name and
-    /// USB port as JSON (steadier than its number across reboots and replugs).
-    #[must_use]
-    pub fn to_setting(&self, cameras: &[CameraDevice]) -> Option<String> {
-        match self {
-            Self::Demo => Some("demo".to_owned()),
-            Self::Replay(p) => Some(format!("replay:{}", p.display())),
-            Self::Camera(i) => cameras
-                .iter()
-                .find(|c| c.index == *i)
-                .and_then(|c| serde_json::to_string(&crate::camera::CameraChoice::of(c)).ok()),
-        }
-    }
-
-    /// The remembered choice, if it still applies (a remembered camera must be plugged in).
-    #[must_use]
-    pub fn from_setting(text: &str, cameras: &[CameraDevice]) -> Option<Self> {
-        if text == "demo" {
-            return Some(Self::Demo);
-        }
-        if let Some(path) = text.strip_prefix("replay:") {
-            return Some(Self::Replay(PathBuf::from(path)));
-        }
-        let choice: crate::camera::CameraChoice = serde_json::from_str(text).ok()?;
-        choice.find(cameras).map(|c| Self::Camera(c.index))
-    }
-
-    /// The source to open.
-    #[must_use]
-    pub fn spec(&self) -> SourceSpec {
-        match self {
-            Self::Demo => SourceSpec::Demo,
-            Self::Camera(i) => SourceSpec::Camera(DeviceSelector::Index(*i)),
-            Self::Replay(path) => SourceSpec::Replay {
-                path: path.clone(),
-                options: ReplayOptions {
-                    pacing: Pacing::Fps(10.0),
-                    looping: true,
-                },
-            },
-        }
-    }
-}
 
 /// What the screen shows from the store.
 #[derive(Clone, Debug, Default)]

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use super::jobs::PipelineCell;
+use super::pipeline_cell::PipelineCell;
 use crate::core::{ClassId, ReviewId, SessionId, Status, StudentId};
 use crate::store::export::ExportOptions;
 use crate::store::{Settings, Store};
@@ -155,7 +155,7 @@ pub enum Command {
         /// The class.
         class: ClassId,
         /// Where frames come from.
-        source: super::attendance::SourceChoice,
+        source: super::source_choice::SourceChoice,
     },
     /// Stop the camera and recognition (the session stays open).
     StopLive,

@@ -121,7 +121,7 @@ impl Store {
                 "UPDATE consents SET withdrawn_ms = ?2 WHERE student_id = ?1 AND withdrawn_ms IS NULL",
                 params![student.0, now],
             )?;
-            super::enrollment::delete_biometrics(tx, student)?;
+            super::biometrics::delete_biometrics(tx, student)?;
             tx.execute(
                 "INSERT INTO audit_log (at_ms, actor, action, student_id, details)
                  VALUES (?1, ?3, 'consent_withdrawn', ?2, 'biometric data deleted')",

@@ -71,20 +71,6 @@ pub(super) fn write_enrollment(
     Ok(())
 }
 
-pub(crate) fn delete_biometrics(tx: &super::db::Db, student: StudentId) -> super::db::DbResult<()> {
-    tx.execute("DELETE FROM enrollments WHERE student_id = ?1", [student.0])?;
-    tx.execute("DELETE FROM embeddings WHERE student_id = ?1", [student.0])?;
-    tx.execute(
-        "UPDATE marks SET evidence_crop = NULL WHERE student_id = ?1",
-        [student.0],
-    )?;
-    tx.execute(
-        "UPDATE review_queue SET face_crop = NULL WHERE candidate_student_id = ?1",
-        [student.0],
-    )?;
-    Ok(())
-}
-
 impl Store {
     /// Stores the enrollment photo of `student` (replacing any earlier one and all its
     /// embeddings) in one transaction. Refused without a consent in force.
@@ -254,7 +240,7 @@ impl Store {
         let s = self.student(student)?;
         let now = self.now_ms();
         self.in_transaction(|tx| {
-            delete_biometrics(tx, student)?;
+            super::biometrics::delete_biometrics(tx, student)?;
             tx.execute(
                 "INSERT INTO audit_log (at_ms, actor, action, student_id, details)
                  VALUES (?1, ?2, 'student_forgotten', ?3, ?4)",
@@ -281,7 +267,7 @@ impl Store {
                 |r| r.get(0),
             )?;
             for &s in &students {
-                delete_biometrics(tx, StudentId(s))?;
+                super::biometrics::delete_biometrics(tx, StudentId(s))?;
                 tx.execute(
                     "INSERT INTO audit_log (at_ms, actor, action, student_id, details)
                      VALUES (?1, 'retention', 'biometrics_expired', ?2, ?3)",

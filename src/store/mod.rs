@@ -4,6 +4,7 @@
 //! school server, `migrations/postgres`), embedded here.
 
 mod audit;
+mod biometrics;
 pub mod choice;
 mod classes;
 pub mod cluster;

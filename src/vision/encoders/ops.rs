@@ -1,7 +1,7 @@
 //! Fast CPU kernels for the small CNN encoders, as candle custom ops with their gradients:
 //! 2×2 average and max pooling over NHWC tensors and a vectorisable tanh (candle's scalar
-//! tanh cost more than the seed network's convolutions). The convolution is in
-//! [`super::conv`], re-exported here. Every tensor stays in NHWC order, so a convolution is
+//! tanh cost more than the seed network's convolutions). The convolution, which uses these, is
+//! in `conv.rs`. Every tensor stays in NHWC order, so a convolution is
 //! one matrix product.
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp3, Layout, Result, Shape, Tensor};
@@ -17,8 +17,6 @@ pub(super) fn values<'a>(storage: &'a CpuStorage, layout: &Layout, op: &str) -> 
         None => candle_core::bail!("{op}: the input must be contiguous"),
     }
 }
-
-pub use super::conv::{conv_tanh_avg_pool_nhwc, conv2d_nhwc};
 
 /// 2×2 pooling, stride 2, over an NHWC tensor (odd trailing rows/columns are dropped).
 #[derive(Clone, Copy)]
@@ -235,6 +233,7 @@ pub fn tanh(x: &Tensor) -> Result<Tensor> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::conv::conv2d_nhwc;
     use super::*;
     use crate::vision::test_util::{max_abs_diff, seq};
     use candle_core::{DType, Var};

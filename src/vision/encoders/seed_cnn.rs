@@ -8,7 +8,7 @@ use candle_core::{Module, Result, Tensor};
 use candle_nn::{Init, VarBuilder};
 
 use super::init::glorot;
-use super::ops;
+use super::{conv, ops};
 
 /// The shape of a `seed-cnn`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -87,12 +87,12 @@ impl ConvLayer {
 
     /// `[B, H, W, C_in]` → `[B, H', W', C_out]`.
     pub(super) fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        ops::conv2d_nhwc(x, &self.weight, &self.bias, self.padding)
+        conv::conv2d_nhwc(x, &self.weight, &self.bias, self.padding)
     }
 
     /// Convolution, tanh and 2×2 average pooling in one fused op (no padding).
     pub(super) fn forward_tanh_pool(&self, x: &Tensor) -> Result<Tensor> {
-        ops::conv_tanh_avg_pool_nhwc(x, &self.weight, &self.bias)
+        conv::conv_tanh_avg_pool_nhwc(x, &self.weight, &self.bias)
     }
 }
 
