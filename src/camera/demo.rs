@@ -7,8 +7,8 @@ use image::imageops::{self, FilterType};
 use image::{Rgb, RgbImage};
 
 use super::error::CameraError;
+use super::reels::Reel;
 use super::reels::decode_bytes;
-use super::replay::Reel;
 use super::{PREFERRED_HEIGHT, PREFERRED_WIDTH};
 
 /// The name the demo camera goes by in the UI and on the command line.

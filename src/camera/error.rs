@@ -217,7 +217,7 @@ pub fn read_error(device: &str, message: &str) -> CameraError {
 #[must_use]
 pub fn permission_hint() -> String {
     #[cfg(target_os = "linux")]
-    let hint = linux_permission_hint(super::v4l_probe::in_video_group());
+    let hint = linux_permission_hint(super::video_group::in_video_group());
     #[cfg(target_os = "macos")]
     let hint = "allow camera access for this terminal or app in System Settings → Privacy & \
                 Security → Camera"

@@ -41,11 +41,14 @@ mod tests;
 mod thread;
 #[cfg(target_os = "linux")]
 mod v4l_probe;
+#[cfg(target_os = "linux")]
+mod video_group;
 
 use image::RgbImage;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use demo::{DEMO_NAME, demo_photos};
+pub use devices::DeviceSelector;
 pub use devices::{
     CameraChoice, CameraDevice, CameraProblem, ChosenFormat, DECODABLE_FOURCCS, FormatRecord,
     NodeAccess, NodeCaps, NodeRecord, NodeVerdict, Scan, choose_format, classify_node, scan_nodes,
@@ -53,7 +56,7 @@ pub use devices::{
 pub use error::CameraError;
 pub use nokhwa_source::{NokhwaSource, list_cameras};
 pub use replay::{DEFAULT_REPLAY_FPS, Pacing, ReplayOptions, ReplaySource};
-pub use spec::{DeviceSelector, SourceSpec};
+pub use spec::SourceSpec;
 pub use stats::{Backoff, CameraStats, FpsMeter};
 pub use synthetic::{SyntheticOptions, synthetic_index};
 pub use thread::{CameraThread, NextFrame, STOP_WAIT, Wake};

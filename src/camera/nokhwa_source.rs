@@ -20,9 +20,9 @@ use nokhwa::utils::{
 };
 
 use super::clock::Clock;
-use super::devices::{CameraChoice, ChosenFormat, Scan, choose_format};
+use super::devices::{CameraChoice, ChosenFormat, DeviceSelector, Scan, choose_format};
 use super::error::{CameraError, ErrorKind, classify_message, open_error, read_error};
-use super::spec::DeviceSelector;
+
 use super::{Frame, FrameSource, PREFERRED_FPS, PREFERRED_HEIGHT, PREFERRED_WIDTH};
 
 /// How long to wait for a frame before reporting the camera as stalled.

@@ -16,7 +16,20 @@ use image::{
 };
 
 use super::error::CameraError;
-use super::replay::Reel;
+
+/// What a replay plays: a fixed number of frames, made on demand.
+pub(crate) trait Reel: Send {
+    /// How many frames one pass has.
+    fn len(&self) -> usize;
+    /// Frame `index` (< `len`); [`CameraError::CorruptFrame`] skips it.
+    fn frame(&mut self, index: usize) -> Result<RgbImage, CameraError>;
+    /// How long frame `index` stays up by the file's own timing (animations), if it has one.
+    fn natural_interval(&self, _index: usize) -> Option<Duration> {
+        None
+    }
+    /// The name of the source.
+    fn name(&self) -> String;
+}
 
 /// The largest image file a replay reads, bytes.
 pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;

@@ -9,11 +9,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use image::RgbImage;
-
 use super::clock::Clock;
 use super::error::CameraError;
-use super::reels::{AnimationReel, FolderReel, StillReel};
+use super::reels::{AnimationReel, FolderReel, Reel, StillReel};
 use super::synthetic::{SyntheticOptions, SyntheticReel};
 use super::{Frame, FrameSource, demo};
 
@@ -21,20 +19,6 @@ use super::{Frame, FrameSource, demo};
 pub const DEFAULT_REPLAY_FPS: f64 = 10.0;
 /// The fastest pace a replay accepts.
 pub const MAX_REPLAY_FPS: f64 = 240.0;
-
-/// What a replay plays: a fixed number of frames, made on demand.
-pub(crate) trait Reel: Send {
-    /// How many frames one pass has.
-    fn len(&self) -> usize;
-    /// Frame `index` (< `len`); [`CameraError::CorruptFrame`] skips it.
-    fn frame(&mut self, index: usize) -> Result<RgbImage, CameraError>;
-    /// How long frame `index` stays up by the file's own timing (animations), if it has one.
-    fn natural_interval(&self, _index: usize) -> Option<Duration> {
-        None
-    }
-    /// The name of the source.
-    fn name(&self) -> String;
-}
 
 /// How fast a replay plays.
 #[derive(Debug, Clone, Copy, PartialEq)]

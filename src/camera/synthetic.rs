@@ -4,7 +4,7 @@
 use image::{Rgb, RgbImage};
 
 use super::error::CameraError;
-use super::replay::Reel;
+use super::reels::Reel;
 
 /// What the synthetic pattern looks like.
 #[derive(Debug, Clone, PartialEq, Eq)]
