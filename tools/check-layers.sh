@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Enforces rollcall's layering (see ../STYLE.md and src/lib.rs): each module may name only the
 # crates and sibling modules its layer allows. Like rerun's check_forbidden_dependencies.py.
+# Then tools/check-cycles.py: no circles between the files of one folder.
 #
 #   tools/check-layers.sh [SRC_DIR]     check a source tree (default: src)
 #   tools/check-layers.sh --self-test   plant a bad import in a copy and make sure it is caught
@@ -43,6 +44,7 @@ if [[ "${1:-}" == "--self-test" ]]; then
   plant vision/mod.rs $'use crate::{\n    core::Embedding,\n    store::Store,\n};'
   if ((failures > 0)); then exit 1; fi
   echo "layer check self-test: every planted import was caught"
+  python3 "$here/check-cycles.py" --self-test
   exit 0
 fi
 
@@ -125,4 +127,6 @@ forbid gui "nokhwa directly (go through camera)" "$cam"
 if ((status == 0)); then
   echo "layer check: ok"
 fi
+# No circles between the files of one folder either.
+python3 "$here/check-cycles.py" "$src" || status=1
 exit $status

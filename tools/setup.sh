@@ -22,6 +22,8 @@ if [[ "$mode" == "--test" ]]; then
   packages+=(xvfb imagemagick xdotool x11-utils)
   # The tests run a real PostgreSQL server (initdb on a temporary folder, as an unprivileged user).
   packages+=(postgresql)
+  # tools/check-cycles.py (run by tools/check-layers.sh) reads the imports.
+  packages+=(python3)
   # tools/deb-test.sh checks the package's menu entry and AppStream metainfo.
   packages+=(desktop-file-utils appstream)
 fi

@@ -4,6 +4,7 @@
 pub mod align;
 pub mod chip;
 mod conv;
+pub mod converted;
 pub mod import;
 pub mod net_file;
 pub mod resnet;

@@ -8,7 +8,7 @@
 //! `vector<matrix<float,0,1>>` of leaf shape deltas); `anchor_idx` (per level, the shape part
 //! each feature pixel is anchored to) and `deltas` (per level, the pixel's offset from that part).
 
-use super::import::{Converted, ImportError, Values};
+use super::converted::{Converted, ImportError, Values};
 use super::serialize::{DatError, Reader};
 
 /// One regression tree: splits in breadth-first order and one shape delta per leaf.
