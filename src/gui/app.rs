@@ -4,7 +4,6 @@
 use super::ScreenCtx;
 use super::attendance::AttendanceScreen;
 use super::command::{self, Command, Screen};
-use super::jobs::Jobs;
 use super::pipeline_cell::PipelineCell;
 use super::reports::ReportsScreen;
 use super::roster::RosterScreen;
@@ -12,6 +11,7 @@ use super::settings::SettingsScreen;
 use super::style;
 use super::training::TrainingScreen;
 use super::widgets::notices::{Level, Notices};
+use super::workers::commands::Jobs;
 use crate::store::Store;
 use std::path::PathBuf;
 

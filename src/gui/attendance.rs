@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use super::command::Command;
-use super::live_worker::{LiveWorker, WorkerEvent};
 pub use super::source_choice::SourceChoice;
 use super::widgets::notices::{Level, Notices};
+use super::workers::recognition::{LiveWorker, WorkerEvent};
 use super::{ScreenCtx, clock_time, local_time, style};
 use crate::camera::{CameraDevice, CameraThread, SourceSpec};
 use crate::core::decision::DecisionRule;

@@ -2,105 +2,14 @@
 //! light, pose) from a checking thread, a three-second countdown, and a review of the shot
 //! before it is used for enrollment.
 
-use std::sync::mpsc::{Receiver, sync_channel};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use image::RgbImage;
 
+use super::workers::photo_check::Checker;
+pub use super::workers::photo_check::FrameCheck;
 use crate::camera::{CameraThread, SourceSpec};
-use crate::core::BBox;
-use crate::core::quality::{QualityLimits, assess};
-
-/// What the checking thread says about the newest frame.
-#[derive(Clone, Debug, PartialEq)]
-pub struct FrameCheck {
-    /// The main face, if any.
-    pub face: Option<BBox>,
-    /// Problems, as advice for the teacher (empty = good photo).
-    pub advice: Vec<String>,
-    /// Whether a problem would make the photo unusable.
-    pub blocking: bool,
-    /// The frame size the box refers to.
-    pub frame_size: (u32, u32),
-}
-
-struct Checker {
-    slot: Arc<(Mutex<Option<RgbImage>>, Condvar)>,
-    results: Receiver<FrameCheck>,
-    stop: Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl Checker {
-    fn start(wake: impl Fn() + Send + 'static) -> anyhow::Result<Self> {
-        let slot: Arc<(Mutex<Option<RgbImage>>, Condvar)> =
-            Arc::new((Mutex::new(None), Condvar::new()));
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (tx, rx) = sync_channel(2);
-        let (slot2, stop2) = (Arc::clone(&slot), Arc::clone(&stop));
-        std::thread::Builder::new()
-            .name("photo-check".into())
-            .spawn(move || {
-                let Ok(pipeline) = crate::vision::FacePipeline::bundled() else {
-                    return;
-                };
-                let limits = QualityLimits::default();
-                loop {
-                    let image = {
-                        let (lock, cv) = &*slot2;
-                        let mut guard = lock.lock().unwrap_or_else(PoisonError::into_inner);
-                        loop {
-                            if stop2.load(std::sync::atomic::Ordering::SeqCst) {
-                                return;
-                            }
-                            if let Some(img) = guard.take() {
-                                break img;
-                            }
-                            guard = cv
-                                .wait_timeout(guard, Duration::from_millis(200))
-                                .unwrap_or_else(PoisonError::into_inner)
-                                .0;
-                        }
-                    };
-                    let found = pipeline.analyze_main(&image).ok().flatten();
-                    let figures = found.as_ref().map(|(f, _)| f.quality).unwrap_or_default();
-                    let issues = assess(&figures, &limits);
-                    let check = FrameCheck {
-                        face: found.map(|(f, _)| f.bbox),
-                        blocking: issues
-                            .iter()
-                            .any(crate::core::quality::QualityIssue::is_blocking),
-                        advice: issues
-                            .iter()
-                            .map(crate::core::quality::QualityIssue::message)
-                            .collect(),
-                        frame_size: image.dimensions(),
-                    };
-                    if tx.try_send(check).is_ok() {
-                        wake();
-                    }
-                }
-            })?;
-        Ok(Self {
-            slot,
-            results: rx,
-            stop,
-        })
-    }
-
-    fn offer(&self, image: RgbImage) {
-        let (lock, cv) = &*self.slot;
-        *lock.lock().unwrap_or_else(PoisonError::into_inner) = Some(image);
-        cv.notify_one();
-    }
-}
-
-impl Drop for Checker {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
-        self.slot.1.notify_all();
-    }
-}
 
 /// What the dialog wants the screen to do.
 #[derive(Clone, Debug, PartialEq)]
@@ -173,7 +82,7 @@ impl CaptureDialog {
             self.checker.offer(frame.image.clone());
             self.latest = Some(frame.image);
         }
-        while let Ok(c) = self.checker.results.try_recv() {
+        if let Some(c) = self.checker.try_result() {
             self.check = Some(c);
         }
         if let Some(until) = self.countdown_until {

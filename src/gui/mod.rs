@@ -5,8 +5,6 @@ pub mod app;
 pub mod attendance;
 pub mod capture;
 pub mod command;
-pub mod jobs;
-pub mod live_worker;
 pub mod password;
 pub mod pipeline_cell;
 pub mod reports;
@@ -15,8 +13,8 @@ pub mod settings;
 pub mod source_choice;
 pub mod style;
 pub mod training;
-pub mod training_job;
 pub mod widgets;
+pub mod workers;
 
 pub use app::RollcallApp;
 pub use command::{Command, Screen};

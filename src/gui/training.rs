@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 
 use super::command::Command;
-use super::training_job::{Finished, JobEvent, TrainingJob};
+use super::workers::training::{Finished, JobEvent, TrainingJob};
 use super::{ScreenCtx, style};
 use crate::train::Progress;
 use crate::train::recipe::{RECIPES, Recipe};

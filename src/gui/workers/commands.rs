@@ -5,8 +5,8 @@
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 
-use super::command::{self, Command, Outcome};
-use super::pipeline_cell::PipelineCell;
+use crate::gui::command::{self, Command, Outcome};
+use crate::gui::pipeline_cell::PipelineCell;
 use crate::store::Store;
 
 struct Done {

@@ -2,12 +2,12 @@
 //! ones are dropped, never queued), runs the live engine on it with its own database
 //! connection, and sends back what it decided.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, sync_channel};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
+use super::latest::Latest;
 use crate::camera::Frame;
 use crate::core::decision::DecisionRule;
 use crate::core::{ClassId, SessionId};
@@ -48,14 +48,9 @@ pub enum WorkerEvent {
     Failed(String),
 }
 
-struct Slot {
-    frame: Mutex<Option<Frame>>,
-    ready: Condvar,
-}
-
 /// The running recognition thread.
 pub struct LiveWorker {
-    slot: Arc<Slot>,
+    slot: Arc<Latest<Frame>>,
     stop: Arc<AtomicBool>,
     events: Receiver<WorkerEvent>,
     handle: Option<JoinHandle<()>>,
@@ -79,10 +74,7 @@ impl LiveWorker {
         session: Option<SessionId>,
         wake: impl Fn() + Send + 'static,
     ) -> anyhow::Result<Self> {
-        let slot = Arc::new(Slot {
-            frame: Mutex::new(None),
-            ready: Condvar::new(),
-        });
+        let slot = Arc::new(Latest::new());
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, rx) = sync_channel::<WorkerEvent>(8);
         let (slot2, stop2) = (Arc::clone(&slot), Arc::clone(&stop));
@@ -110,15 +102,9 @@ impl LiveWorker {
 
     /// Gives the engine a new frame, replacing one it has not taken yet.
     pub fn offer(&mut self, frame: Frame) {
-        let mut slot = self
-            .slot
-            .frame
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if slot.replace(frame).is_some() {
+        if self.slot.put(frame) {
             self.skipped += 1;
         }
-        self.slot.ready.notify_one();
     }
 
     /// Reports since the last call.
@@ -130,7 +116,7 @@ impl LiveWorker {
     /// Stops the thread (after the frame in progress) and waits for it.
     pub fn stop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        self.slot.ready.notify_all();
+        self.slot.wake();
         if let Some(h) = self.handle.take() {
             // A panic in the engine was already reported as a failure or lost; nothing to add.
             let _ = h.join();
@@ -148,7 +134,7 @@ fn run(
     db: &crate::store::Location,
     class: ClassId,
     session: Option<SessionId>,
-    slot: &Slot,
+    slot: &Latest<Frame>,
     stop: &AtomicBool,
     send: &dyn Fn(WorkerEvent),
 ) -> anyhow::Result<()> {
@@ -205,26 +191,13 @@ fn lesson_loop(
     lesson: &mut Lesson,
     engine: &mut LiveEngine,
     pipeline: &crate::vision::pipeline::FacePipeline,
-    slot: &Slot,
+    slot: &Latest<Frame>,
     stop: &AtomicBool,
     send: &dyn Fn(WorkerEvent),
 ) -> anyhow::Result<()> {
     loop {
-        let frame = {
-            let mut guard = slot.frame.lock().unwrap_or_else(PoisonError::into_inner);
-            loop {
-                if stop.load(Ordering::SeqCst) {
-                    return Ok(());
-                }
-                if let Some(f) = guard.take() {
-                    break f;
-                }
-                guard = slot
-                    .ready
-                    .wait_timeout(guard, Duration::from_millis(200))
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .0;
-            }
+        let Some(frame) = slot.wait_take(stop) else {
+            return Ok(());
         };
         let update = engine.process(lesson, pipeline, &frame.image, frame.captured_ms)?;
         lesson.try_server(engine.session());
