@@ -3,10 +3,11 @@
 
 use super::ScreenCtx;
 use super::attendance::AttendanceScreen;
-use super::command::{self, Command, Screen};
+use super::command::{self, Command};
 use super::pipeline_cell::PipelineCell;
 use super::reports::ReportsScreen;
 use super::roster::RosterScreen;
+use super::screen::Screen;
 use super::settings::SettingsScreen;
 use super::style;
 use super::training::TrainingScreen;

@@ -11,35 +11,6 @@ use crate::store::export::ExportOptions;
 use crate::store::{Settings, Store};
 use crate::workflow::enroll;
 
-/// The screens of the window.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub enum Screen {
-    /// Classes, students and enrollment photos.
-    Roster,
-    /// Live attendance with the camera.
-    Attendance,
-    /// Training and evaluating encoders.
-    Training,
-    /// Sessions, tables and CSV export.
-    Reports,
-    /// Data folder, thresholds, privacy.
-    Settings,
-}
-
-impl Screen {
-    /// The tab label.
-    #[must_use]
-    pub fn title(self) -> &'static str {
-        match self {
-            Self::Roster => "Roster",
-            Self::Attendance => "Attendance",
-            Self::Training => "Training",
-            Self::Reports => "Reports",
-            Self::Settings => "Settings",
-        }
-    }
-}
-
 /// A photo for enrollment: a file, or a picture just taken with the camera (PNG bytes).
 #[derive(Clone, PartialEq, Eq)]
 pub enum PhotoInput {
@@ -75,7 +46,7 @@ impl PhotoInput {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
     /// Switch screens.
-    Show(Screen),
+    Show(super::screen::Screen),
     /// Add a class.
     AddClass(String),
     /// Remove a class (with its history if asked).

@@ -9,6 +9,7 @@ pub mod password;
 pub mod pipeline_cell;
 pub mod reports;
 pub mod roster;
+pub mod screen;
 pub mod settings;
 pub mod source_choice;
 pub mod style;
@@ -17,7 +18,8 @@ pub mod widgets;
 pub mod workers;
 
 pub use app::RollcallApp;
-pub use command::{Command, Screen};
+pub use command::Command;
+pub use screen::Screen;
 
 use crate::store::Store;
 use widgets::notices::{Level, Notices};
