@@ -142,3 +142,51 @@ fn faces_pairs_lists_evaluate_when_the_shared_data_is_here() {
     assert_eq!(eval["report"]["pairs"], 1000);
     assert!(eval["report"]["verification"]["auc"].as_f64().unwrap() > 0.5);
 }
+
+/// The Training screen builds its plan typed, and shows the `rollcall train` command line that
+/// trains the same: parsing that line gives the same plan, for every recipe and data choice.
+#[test]
+fn the_training_screen_plan_is_what_its_command_line_trains() {
+    use clap::Parser as _;
+    use rollcall::gui::training::{DataChoice, TrainingForm};
+    use rollcall::workflow::train::{TrainRequest, plan_from_request};
+
+    #[derive(clap::Parser)]
+    struct Line {
+        #[command(flatten)]
+        request: TrainRequest,
+    }
+    for recipe in rollcall::train::recipe::RECIPES {
+        for (data, folder, face_head) in [
+            (DataChoice::Mnist, "", true),
+            (DataChoice::Idx, "/data/idx", false),
+            (DataChoice::Faces, "/data/faces", true),
+            (DataChoice::Faces, "/data/faces", false),
+        ] {
+            let form = TrainingForm {
+                data,
+                folder: folder.to_owned(),
+                face_head,
+                recipe,
+                epochs: 3,
+                batch_size: 64,
+                learning_rate: 0.002,
+                margin: 0.7,
+                seed: 5,
+            };
+            let line = form.command_line();
+            let words: Vec<&str> = line
+                .split_whitespace()
+                .skip(1)
+                .filter(|w| *w != "train")
+                .collect();
+            let parsed = Line::try_parse_from(std::iter::once("rollcall").chain(words))
+                .unwrap_or_else(|e| panic!("{line}: {e}"));
+            let mut from_line = plan_from_request(&parsed.request).unwrap();
+            // The command line evaluates at the end by default; the screen after every epoch.
+            from_line.config.eval_every = 1;
+            let plan = form.plan().unwrap();
+            assert_eq!(format!("{plan:?}"), format!("{from_line:?}"), "{line}");
+        }
+    }
+}

@@ -10,9 +10,11 @@ use egui_plot::{Legend, Line, Plot, PlotPoints};
 use super::command::Command;
 use super::workers::training::{Finished, JobEvent, TrainingJob};
 use super::{ScreenCtx, style};
+use crate::train::DatasetSpec;
 use crate::train::Progress;
+use crate::train::faces::FaceOptions;
 use crate::train::recipe::{RECIPES, Recipe};
-use crate::workflow::train::TrainRequest;
+use crate::workflow::train::{HeadBase, TrainPlan, set_margin};
 
 /// Which data to train on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,35 +67,60 @@ impl Default for TrainingForm {
 }
 
 impl TrainingForm {
-    /// What the form asks to train (the options of the equivalent `rollcall train`).
+    /// What the form asks to train, typed (no option strings in between).
+    pub fn plan(&self) -> anyhow::Result<TrainPlan> {
+        let folder = || -> anyhow::Result<PathBuf> {
+            let f = self.folder.trim();
+            anyhow::ensure!(!f.is_empty(), "Choose the folder of the data first");
+            Ok(PathBuf::from(f))
+        };
+        let dataset = match self.data {
+            DataChoice::Mnist => DatasetSpec::Mnist,
+            DataChoice::Idx => DatasetSpec::Idx(folder()?),
+            DataChoice::Faces => DatasetSpec::Faces(folder()?),
+        };
+        let mut config = self.recipe.config();
+        config.epochs = self.epochs.max(1);
+        config.batch_size = self.batch_size.max(2);
+        config.optimizer.learning_rate = self.learning_rate;
+        set_margin(&mut config, self.margin);
+        config.seed = self.seed;
+        config.eval_every = 1;
+        Ok(TrainPlan {
+            config,
+            dataset,
+            faces: FaceOptions {
+                chip_size: 64,
+                channels: 1,
+                ..FaceOptions::default()
+            },
+            head_base: (self.data == DataChoice::Faces && self.face_head).then_some(HeadBase::Dlib),
+        })
+    }
+
+    /// The `rollcall train` command line that trains the same.
     #[must_use]
-    pub fn request(&self) -> TrainRequest {
+    pub fn command_line(&self) -> String {
         let dataset = match self.data {
             DataChoice::Mnist => "mnist".to_owned(),
             DataChoice::Idx => format!("idx:{}", self.folder.trim()),
             DataChoice::Faces => format!("faces:{}", self.folder.trim()),
         };
-        TrainRequest {
-            dataset,
-            recipe: self.recipe.name.to_owned(),
-            arch: None,
-            loss: None,
-            miner: None,
-            epochs: Some(self.epochs.max(1)),
-            batch_size: Some(self.batch_size.max(2)),
-            lr: Some(self.learning_rate),
-            weight_decay: None,
-            margin: Some(self.margin),
-            embedding_dim: None,
-            seed: Some(self.seed),
-            max_shift: None,
-            max_rotation: None,
-            max_scale: None,
-            eval_every: Some(1),
-            chip_size: 64,
-            base: (self.data == DataChoice::Faces && self.face_head).then(|| "dlib".to_owned()),
-            channels: 1,
-        }
+        let base = if self.data == DataChoice::Faces && self.face_head {
+            " --base dlib"
+        } else {
+            ""
+        };
+        format!(
+            "rollcall train --dataset {dataset} --recipe {} --epochs {} --batch-size {} --lr {} \
+             --margin {} --seed {}{base}",
+            self.recipe.name,
+            self.epochs.max(1),
+            self.batch_size.max(2),
+            self.learning_rate,
+            self.margin,
+            self.seed
+        )
     }
 }
 
@@ -233,7 +260,11 @@ impl TrainingScreen {
             return;
         }
         let c = ctx.clone();
-        match TrainingJob::start(self.form.request(), models_dir, move || c.request_repaint()) {
+        let started = self
+            .form
+            .plan()
+            .and_then(|plan| TrainingJob::start(plan, models_dir, move || c.request_repaint()));
+        match started {
             Ok(job) => {
                 self.job = Some(job);
                 self.run = RunState {
@@ -359,7 +390,7 @@ impl TrainingScreen {
             }
         }
         ui.weak("The same run from the command line:");
-        ui.monospace(command_line(&self.form.request()));
+        ui.monospace(self.form.command_line());
     }
 
     fn results_ui(&mut self, ui: &mut egui::Ui, cx: &mut ScreenCtx<'_>) {
@@ -524,21 +555,4 @@ fn finished_ui(
             });
         }
     });
-}
-
-/// The `rollcall train` command line of a form.
-fn command_line(a: &TrainRequest) -> String {
-    let opt =
-        |name: &str, v: Option<String>| v.map(|v| format!(" --{name} {v}")).unwrap_or_default();
-    format!(
-        "rollcall train --dataset {} --recipe {}{}{}{}{}{}{}",
-        a.dataset,
-        a.recipe,
-        opt("epochs", a.epochs.map(|v| v.to_string())),
-        opt("batch-size", a.batch_size.map(|v| v.to_string())),
-        opt("lr", a.lr.map(|v| v.to_string())),
-        opt("margin", a.margin.map(|v| v.to_string())),
-        opt("seed", a.seed.map(|v| v.to_string())),
-        opt("base", a.base.clone()),
-    )
 }

@@ -1,5 +1,6 @@
-//! Training runs the command line and the window share: what to train ([`TrainRequest`]), the
-//! training settings it stands for, loading its data, and where trained models go.
+//! Training runs the command line and the window share: what to train, typed
+//! ([`TrainPlan`], which the window builds from its form) or as `rollcall train`'s options
+//! ([`TrainRequest`]), loading its data, and where trained models go.
 
 use std::path::{Path, PathBuf};
 
@@ -90,6 +91,15 @@ pub fn models_dir(db: &crate::store::Location) -> PathBuf {
     }
 }
 
+/// Sets the margin of whichever loss `config` trains with.
+pub fn set_margin(config: &mut TrainConfig, m: f32) {
+    match &mut config.loss {
+        LossConfig::Contrastive { margin }
+        | LossConfig::Triplet { margin, .. }
+        | LossConfig::CosFace { margin, .. } => *margin = m,
+    }
+}
+
 /// The training settings the arguments ask for.
 pub fn config_from_request(a: &TrainRequest) -> anyhow::Result<TrainConfig> {
     let mut c = TrainConfig::recipe(&a.recipe)?;
@@ -124,11 +134,7 @@ pub fn config_from_request(a: &TrainRequest) -> anyhow::Result<TrainConfig> {
             other => anyhow::bail!("unknown loss {other:?} (contrastive, triplet or cosface)"),
         };
     } else if let Some(m) = margin {
-        match &mut c.loss {
-            LossConfig::Contrastive { margin }
-            | LossConfig::Triplet { margin, .. }
-            | LossConfig::CosFace { margin, .. } => *margin = m,
-        }
+        set_margin(&mut c, m);
     }
     if let Some(miner) = &a.miner {
         let miner: Miner = miner.parse().map_err(anyhow::Error::msg)?;
@@ -159,38 +165,76 @@ pub fn config_from_request(a: &TrainRequest) -> anyhow::Result<TrainConfig> {
     Ok(c)
 }
 
-/// The training settings and the data the arguments ask for (shared by `rollcall train` and
-/// the Training screen): the recipe with its overrides, the dataset loaded (face folders
-/// aligned, or embedded by the base encoder for a face head), and the network fitted to it.
-pub fn prepare_run(a: &TrainRequest) -> anyhow::Result<(TrainConfig, train::Dataset)> {
-    let spec: DatasetSpec = a.dataset.parse()?;
-    let mut config = config_from_request(a)?;
-    let faces = FaceOptions {
-        chip_size: a.chip_size,
-        channels: a.channels,
-        ..FaceOptions::default()
-    };
-    if matches!(spec, DatasetSpec::Faces(_)) {
-        config.encoder = config.encoder.for_images(a.chip_size as usize, a.channels);
-    }
-    let dataset = match (&spec, a.base.as_deref()) {
-        (_, None) => {
-            train::load_dataset(&spec, &faces).with_context(|| format!("loading {spec}"))?
+/// A pretrained face encoder that a face head is trained on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeadBase {
+    /// The bundled dlib ResNet.
+    Dlib,
+}
+
+/// What to train, typed: the settings, the data, how face photos become chips, and, for a face
+/// head, the frozen encoder under it. The Training screen builds one from its form; `rollcall
+/// train` from its options ([`plan_from_request`]).
+#[derive(Clone, Debug)]
+pub struct TrainPlan {
+    /// The recipe with its overrides.
+    pub config: TrainConfig,
+    /// The data.
+    pub dataset: DatasetSpec,
+    /// Chip size and channels for face folders.
+    pub faces: FaceOptions,
+    /// Train a face head on this encoder instead of a network from scratch (face folders).
+    pub head_base: Option<HeadBase>,
+}
+
+/// The plan `rollcall train`'s options ask for.
+pub fn plan_from_request(a: &TrainRequest) -> anyhow::Result<TrainPlan> {
+    let dataset: DatasetSpec = a.dataset.parse()?;
+    let head_base = match a.base.as_deref() {
+        None => None,
+        Some(_) if !matches!(dataset, DatasetSpec::Faces(_)) => {
+            anyhow::bail!("--base trains a face head: use it with --dataset faces:DIR")
         }
-        (DatasetSpec::Faces(dir), Some("dlib")) => {
+        Some("dlib") => Some(HeadBase::Dlib),
+        Some(other) => anyhow::bail!("unknown base encoder {other:?}: the bundled one is `dlib`"),
+    };
+    Ok(TrainPlan {
+        config: config_from_request(a)?,
+        dataset,
+        faces: FaceOptions {
+            chip_size: a.chip_size,
+            channels: a.channels,
+            ..FaceOptions::default()
+        },
+        head_base,
+    })
+}
+
+/// The training settings and the data of a plan (shared by `rollcall train` and the Training
+/// screen): the dataset loaded (face folders aligned, or embedded by the base encoder for a
+/// face head), and the network fitted to it.
+pub fn load_plan(plan: &TrainPlan) -> anyhow::Result<(TrainConfig, train::Dataset)> {
+    let spec = &plan.dataset;
+    let faces = &plan.faces;
+    let mut config = plan.config.clone();
+    if matches!(spec, DatasetSpec::Faces(_)) {
+        config.encoder = config
+            .encoder
+            .for_images(faces.chip_size as usize, faces.channels);
+    }
+    let dataset = match (spec, plan.head_base) {
+        (_, None) => train::load_dataset(spec, faces).with_context(|| format!("loading {spec}"))?,
+        (DatasetSpec::Faces(dir), Some(HeadBase::Dlib)) => {
             let base =
                 crate::vision::dlib::DlibEncoder::bundled(&crate::vision::encoders::load::cpu())?;
             config.encoder = EncoderConfig::FaceHead(crate::vision::encoders::face_head::Config {
                 base_model: base.model_id().to_string(),
                 ..crate::vision::encoders::face_head::Config::dlib_128()
             });
-            train::faces::embed_face_folder(dir, &base, &faces)
+            train::faces::embed_face_folder(dir, &base, faces)
                 .with_context(|| format!("embedding {spec} with {}", base.model_id()))?
         }
-        (DatasetSpec::Faces(_), Some(other)) => {
-            anyhow::bail!("unknown base encoder {other:?}: the bundled one is `dlib`")
-        }
-        (_, Some(_)) => anyhow::bail!("--base trains a face head: use it with --dataset faces:DIR"),
+        (_, Some(_)) => anyhow::bail!("a face head trains on face folders (faces:DIR)"),
     };
     if let [side, _, channels] = dataset.train.item_shape[..]
         && matches!(spec, DatasetSpec::Idx(_))
@@ -198,4 +242,9 @@ pub fn prepare_run(a: &TrainRequest) -> anyhow::Result<(TrainConfig, train::Data
         config.encoder = config.encoder.for_images(side, channels);
     }
     Ok((config, dataset))
+}
+
+/// [`load_plan`] of what `rollcall train`'s options ask for.
+pub fn prepare_run(a: &TrainRequest) -> anyhow::Result<(TrainConfig, train::Dataset)> {
+    load_plan(&plan_from_request(a)?)
 }

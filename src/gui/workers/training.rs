@@ -10,7 +10,7 @@ use std::sync::mpsc::{Receiver, sync_channel};
 use image::RgbImage;
 
 use crate::train::{History, Progress};
-use crate::workflow::train::{TrainRequest, prepare_run};
+use crate::workflow::train::{TrainPlan, load_plan};
 
 /// A test pair with the images (when the data are images) and the trained distance.
 #[derive(Clone, Debug)]
@@ -71,9 +71,9 @@ impl std::fmt::Debug for TrainingJob {
 const GALLERY_PAIRS: usize = 12;
 
 impl TrainingJob {
-    /// Starts training with `args`, saving into `models_dir/<model id>`.
+    /// Starts training `plan`, saving into `models_dir/<model id>`.
     pub fn start(
-        args: TrainRequest,
+        plan: TrainPlan,
         models_dir: PathBuf,
         wake: impl Fn() + Send + Sync + 'static,
     ) -> anyhow::Result<Self> {
@@ -89,7 +89,7 @@ impl TrainingJob {
                     let _ = tx.send(e);
                     wake();
                 };
-                match run(&args, &models_dir, &flag, &send) {
+                match run(&plan, &models_dir, &flag, &send) {
                     Ok(f) => send(JobEvent::Finished(Box::new(f))),
                     Err(err) => send(JobEvent::Failed(format!("{err:#}"))),
                 }
@@ -110,12 +110,12 @@ impl TrainingJob {
 }
 
 fn run(
-    args: &TrainRequest,
+    plan: &TrainPlan,
     models_dir: &std::path::Path,
     cancel: &AtomicBool,
     send: &dyn Fn(JobEvent),
 ) -> anyhow::Result<Finished> {
-    let (config, dataset) = prepare_run(args)?;
+    let (config, dataset) = load_plan(plan)?;
     send(JobEvent::Loaded);
     let (ptx, prx) = sync_channel::<Progress>(64);
     let model = std::thread::scope(|s| -> anyhow::Result<_> {
