@@ -11,8 +11,6 @@ pub mod mtcnn;
 pub mod pipeline;
 pub mod quality;
 pub mod stream;
-#[cfg(test)]
-pub(crate) mod test_util;
 
 pub use encoder::{ChipStyle, FaceEncoder, VisionError};
 pub use pipeline::{Alignment, Face, FacePipeline, PipelineConfig, StreamFace};

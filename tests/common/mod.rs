@@ -3,7 +3,7 @@
 
 #![allow(dead_code, clippy::print_stderr)]
 
-#[path = "../../src/testdata.rs"]
+#[path = "../../src/testdata/mod.rs"]
 mod testdata;
 
 // Each test binary uses some of them.

@@ -371,7 +371,7 @@ fn conv_fused(
 mod tests {
     use super::super::ops::{avg_pool2_nhwc, tanh};
     use super::*;
-    use crate::vision::test_util::{max_abs_diff, seq};
+    use crate::testdata::tensors::{max_abs_diff, seq};
     use candle_core::Var;
 
     #[test]

@@ -235,7 +235,7 @@ pub fn tanh(x: &Tensor) -> Result<Tensor> {
 mod tests {
     use super::super::conv::conv2d_nhwc;
     use super::*;
-    use crate::vision::test_util::{max_abs_diff, seq};
+    use crate::testdata::tensors::{max_abs_diff, seq};
     use candle_core::{DType, Var};
 
     #[test]

@@ -8,7 +8,7 @@ use candle_core::{Device, Module, Tensor};
 
 use super::ops::Padding;
 use super::*;
-use crate::vision::test_util::{max_abs_diff, seq};
+use crate::testdata::tensors::{max_abs_diff, seq};
 
 /// A layer of the reference network, read from the same weights.
 fn reference_conv(

@@ -253,7 +253,7 @@ mod tests {
     use candle_core::{DType, Device};
 
     use super::*;
-    use crate::vision::test_util::max_abs_diff;
+    use crate::testdata::tensors::max_abs_diff;
 
     /// The same layers from candle's own ops: conv2d, `PReLU`, and ceil-mode pooling by padding
     /// with the edge (a window past the edge always contains the edge it repeats).

@@ -1,4 +1,4 @@
-//! Helpers for the vision layer's numerical tests (kernels against candle's reference ops).
+//! Helpers for the numerical tests (kernels against candle's reference ops).
 
 #![allow(clippy::unwrap_used)]
 
