@@ -50,6 +50,9 @@ pub struct RollcallApp {
     jobs: Option<Jobs>,
     pipeline: PipelineCell,
     offline: Option<OfflineStart>,
+    /// The school server being tried again from the offline banner: it answers with the
+    /// server's store and how many offline changes were sent to it.
+    reconnecting: Option<std::sync::mpsc::Receiver<anyhow::Result<(Store, usize)>>>,
     // Held for the life of the window; never read.
     #[allow(dead_code)]
     instance_lock: Option<crate::store::InstanceLock>,
@@ -81,6 +84,7 @@ impl RollcallApp {
             jobs: None,
             pipeline: PipelineCell::default(),
             offline: None,
+            reconnecting: None,
             instance_lock: None,
         }
     }
@@ -148,6 +152,7 @@ impl RollcallApp {
 
     /// Draws one frame and then runs the commands it produced.
     pub fn ui_root(&mut self, ui: &mut egui::Ui) {
+        self.poll_reconnect();
         self.poll_jobs(ui.ctx());
         self.pump(ui.ctx());
         egui::Panel::top("tabs").show(ui, |ui| {
@@ -164,17 +169,28 @@ impl RollcallApp {
                 }
             });
             if let Some(off) = &self.offline {
-                ui.colored_label(
-                    style::WARNING,
-                    format!(
-                        "Offline: the school server {} cannot be reached. This is this machine's \
-                         copy of the classes it took attendance for: lessons, reviews and marks by \
-                         hand are kept here and sent when the server is back. Roster changes wait \
-                         for the server; start rollcall again once the network is back.",
-                        off.server
-                    ),
-                )
-                .on_hover_text(&off.reason);
+                let mut retry = false;
+                ui.horizontal_wrapped(|ui| {
+                    ui.colored_label(
+                        style::WARNING,
+                        format!(
+                            "Offline: the school server {} cannot be reached. This is this \
+                             machine's copy of the classes it took attendance for: lessons, \
+                             reviews and marks by hand are kept here and sent when the server is \
+                             back. Roster changes wait for the server.",
+                            off.server
+                        ),
+                    )
+                    .on_hover_text(&off.reason);
+                    if self.reconnecting.is_some() {
+                        ui.spinner();
+                    } else {
+                        retry = ui.button("Try the server again").clicked();
+                    }
+                });
+                if retry {
+                    self.try_server(ui.ctx());
+                }
             }
         });
         let busy: Vec<String> = self
@@ -384,10 +400,76 @@ impl RollcallApp {
         }
     }
 
-    /// Whether slow work is queued or running (enrollment, import).
+    /// Whether slow work is queued or running (enrollment, import, trying the server).
     #[must_use]
     pub fn is_busy(&self) -> bool {
-        self.jobs.as_ref().is_some_and(|j| !j.pending().is_empty())
+        self.reconnecting.is_some() || self.jobs.as_ref().is_some_and(|j| !j.pending().is_empty())
+    }
+
+    /// Tries the school server of an offline window again on a thread: when it answers, what
+    /// this machine took offline is sent, and the window goes on on the server.
+    fn try_server(&mut self, ctx: &egui::Context) {
+        let Some(off) = &self.offline else { return };
+        let crate::store::Location::Server(url) = off.server.clone() else {
+            return;
+        };
+        // The window's store is the copy; the thread opens its own connection to it.
+        let Some(copy) = self.store.location() else {
+            return;
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let c = ctx.clone();
+        let spawned = std::thread::Builder::new()
+            .name("reconnect".into())
+            .spawn(move || {
+                let result = (|| -> anyhow::Result<(Store, usize)> {
+                    let server = crate::workflow::open(&crate::store::Location::Server(url))?;
+                    let sent = crate::workflow::open(&copy)?.send_waiting_changes(&server)?;
+                    Ok((server, sent.total()))
+                })();
+                let _ = tx.send(result);
+                c.request_repaint();
+            });
+        match spawned {
+            Ok(_) => self.reconnecting = Some(rx),
+            Err(err) => self
+                .notices
+                .push(Level::Error, format!("Could not try the server: {err}")),
+        }
+    }
+
+    /// Takes the answer of [`Self::try_server`], if it came.
+    fn poll_reconnect(&mut self) {
+        let Some(rx) = &self.reconnecting else { return };
+        let answer = match rx.try_recv() {
+            Ok(answer) => answer,
+            Err(std::sync::mpsc::TryRecvError::Empty) => return,
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                Err(anyhow::anyhow!("the reconnecting thread stopped"))
+            }
+        };
+        self.reconnecting = None;
+        match answer {
+            Ok((server, sent)) => {
+                // Fresh connections for the workers, on the server now.
+                self.store = server;
+                self.jobs = None;
+                self.pipeline = PipelineCell::default();
+                self.offline = None;
+                self.data_version += 1;
+                self.notices.push(
+                    Level::Info,
+                    format!(
+                        "Back online on the school server: sent the {sent} change(s) taken on \
+                         this machine"
+                    ),
+                );
+            }
+            Err(err) => self.notices.push(
+                Level::Error,
+                format!("The school server still cannot be reached: {err:#}"),
+            ),
+        }
     }
 
     fn poll_jobs(&mut self, ctx: &egui::Context) {

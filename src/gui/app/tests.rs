@@ -1163,3 +1163,56 @@ fn a_window_on_the_offline_copy_says_so_and_refuses_roster_changes() {
         assert_eq!(command::needs_server(&command), needs, "{command:?}");
     }
 }
+
+/// The offline banner's "Try the server again": while the server is down it says so and the
+/// window stays on the copy; once it answers, a lesson taken on the copy is sent and the window
+/// goes on on the server.
+#[test]
+fn an_offline_window_goes_back_online_when_the_server_answers() {
+    let Some(server) = crate::store::cluster::TempCluster::start_or_skip("the offline banner")
+    else {
+        return;
+    };
+    server.create_database("back").unwrap();
+    let url = server.url(crate::store::cluster::ADMIN, "back");
+    let on_server = Store::connect(&url).unwrap();
+    let class = on_server.add_class("7B").unwrap();
+    let ada = on_server.add_student("Ada", None, &[class]).unwrap();
+    // A lesson taken on this machine's copy while the server was down.
+    let (_dir, copy) = temp_store();
+    copy.refresh_offline_copy(&on_server, class).unwrap();
+    let session = copy.start_session(class, None).unwrap();
+    copy.set_mark(session, ada, Status::Present, "ms_lee", "")
+        .unwrap();
+    server.kill().unwrap();
+    let location = crate::store::Location::Server(url);
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1024.0, 600.0))
+        .build_ui_state(
+            |ui, app: &mut RollcallApp| app.ui_root(ui),
+            RollcallApp::new(copy).offline_from(location.clone(), "refused".to_owned()),
+        );
+    settle(&mut h);
+    h.get_by_label("Try the server again").click();
+    settle(&mut h);
+    h.get_by_label_contains("still cannot be reached");
+    assert!(h.state().is_offline());
+
+    server.restart().unwrap();
+    h.get_by_label("Try the server again").click();
+    settle(&mut h);
+    h.get_by_label_contains("Back online on the school server: sent the");
+    assert!(!h.state().is_offline());
+    assert_eq!(h.state().store().location(), Some(location));
+    assert!(
+        h.query_by_label_contains("Offline: the school server")
+            .is_none()
+    );
+    let sessions = h
+        .state()
+        .store()
+        .list_sessions(Some(class), None, None)
+        .unwrap();
+    assert_eq!(sessions.len(), 1, "the offline lesson is on the server");
+    assert_eq!(h.state().store().marks(sessions[0].id).unwrap().len(), 1);
+}
