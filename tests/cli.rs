@@ -84,6 +84,16 @@ impl Env {
         self.dir.path().join(name)
     }
 
+    /// A replay folder `name` of `frames` copies of one demo photo, for `live --replay`.
+    fn replay(&self, name: &str, photo: &str, frames: usize) -> String {
+        let dir = self.path(name);
+        std::fs::create_dir(&dir).unwrap();
+        for i in 0..frames {
+            std::fs::copy(demo_photo(photo), dir.join(format!("{i:02}.jpg"))).unwrap();
+        }
+        dir.to_str().unwrap().to_owned()
+    }
+
     fn run(&self, args: &[&str]) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_rollcall"));
         cmd.args(args).env("TZ", "UTC").env_remove("RUST_LOG");
@@ -570,17 +580,9 @@ fn a_lesson_taken_offline_reaches_the_server_once_it_is_back() {
     it.ok(&["class", "add", "7B"]);
     it.enroll("Barack Obama", "7B", "obama.jpg");
     it.enroll("Joe Biden", "7B", "biden.jpg");
-    let replay = |name: &str, photo: &str| {
-        let dir = it.path(name);
-        std::fs::create_dir(&dir).unwrap();
-        for i in 0..5 {
-            std::fs::copy(demo_photo(photo), dir.join(format!("{i:02}.jpg"))).unwrap();
-        }
-        dir.to_str().unwrap().to_owned()
-    };
     let (monday, tuesday) = (
-        replay("monday", "obama2.jpg"),
-        replay("tuesday", "biden.jpg"),
+        it.replay("monday", "obama2.jpg", 5),
+        it.replay("tuesday", "biden.jpg", 5),
     );
     // Monday, online: the lesson keeps a copy of the class's roster on this machine.
     let out = it.ok(&[
@@ -643,17 +645,9 @@ fn a_window_started_offline_takes_the_lesson_on_the_copy() {
     it.ok(&["class", "add", "7B"]);
     it.enroll("Barack Obama", "7B", "obama.jpg");
     it.enroll("Joe Biden", "7B", "biden.jpg");
-    let replay = |name: &str, photo: &str| {
-        let dir = it.path(name);
-        std::fs::create_dir(&dir).unwrap();
-        for i in 0..8 {
-            std::fs::copy(demo_photo(photo), dir.join(format!("{i:02}.jpg"))).unwrap();
-        }
-        dir.to_str().unwrap().to_owned()
-    };
     let (monday, tuesday) = (
-        replay("monday", "obama2.jpg"),
-        replay("tuesday", "biden.jpg"),
+        it.replay("monday", "obama2.jpg", 8),
+        it.replay("tuesday", "biden.jpg", 8),
     );
     it.ok(&[
         "live", "--class", "7B", "--replay", &monday, "--fps", "0", "--stop",

@@ -8,7 +8,7 @@ use candle_core::{Device, Module, Tensor};
 
 use super::ops::Padding;
 use super::*;
-use crate::testdata::tensors::{max_abs_diff, seq};
+use crate::testdata::tensors::{max_abs, max_abs_diff, seq};
 
 /// A layer of the reference network, read from the same weights.
 fn reference_conv(
@@ -118,17 +118,7 @@ fn the_fast_network_matches_candle_conv2d_on_the_bundled_weights() {
         &x.permute((0, 3, 1, 2)).unwrap().contiguous().unwrap(),
     );
     assert_eq!(fast.dims(), &[2, 192]);
-    let scale = reference
-        .abs()
-        .unwrap()
-        .max_keepdim(1)
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
+    let scale = max_abs(&reference);
     let diff = max_abs_diff(&fast, &reference);
     assert!(
         diff <= 1e-4 * scale.max(1.0),
