@@ -14,7 +14,9 @@ pub struct TrackId(pub u64);
 pub struct TrackerConfig {
     /// Minimum intersection-over-union for a box to continue a track.
     pub min_iou: f32,
-    /// A track not seen for this long is forgotten.
+    /// A track not seen for this long is forgotten, once at least one analysed frame has
+    /// gone by without it. When analysing a frame takes longer than this (a heavily loaded
+    /// machine), a face that is still in the next frame keeps its track.
     pub timeout_ms: i64,
 }
 
@@ -32,6 +34,15 @@ struct Track {
     id: TrackId,
     bbox: BBox,
     last_seen_ms: i64,
+    /// Frames analysed since `last_seen_ms` in which this track found no box.
+    missed_frames: u32,
+}
+
+impl Track {
+    /// Whether this track is forgotten at a frame taken at `frame_ms`.
+    fn expired_at(&self, frame_ms: i64, timeout_ms: i64) -> bool {
+        self.missed_frames > 0 && frame_ms - self.last_seen_ms > timeout_ms
+    }
 }
 
 /// Assigns track ids to face boxes frame after frame.
@@ -60,7 +71,7 @@ impl Tracker {
         let timeout = self.config.timeout_ms;
         let mut expired = Vec::new();
         self.tracks.retain(|t| {
-            let keep = frame_ms - t.last_seen_ms <= timeout;
+            let keep = !t.expired_at(frame_ms, timeout);
             if !keep {
                 expired.push(t.id);
             }
@@ -69,12 +80,15 @@ impl Tracker {
 
         let box_track = self.assign(frame_ms, boxes);
 
+        let mut seen = vec![false; self.tracks.len()];
         let mut ids = Vec::with_capacity(boxes.len());
         for (bi, b) in boxes.iter().enumerate() {
             let id = if let Some(ti) = box_track[bi] {
+                seen[ti] = true;
                 let track = &mut self.tracks[ti];
                 track.bbox = *b;
                 track.last_seen_ms = frame_ms;
+                track.missed_frames = 0;
                 track.id
             } else {
                 let id = TrackId(self.next_id);
@@ -83,10 +97,16 @@ impl Tracker {
                     id,
                     bbox: *b,
                     last_seen_ms: frame_ms,
+                    missed_frames: 0,
                 });
                 id
             };
             ids.push(id);
+        }
+        for (track, seen) in self.tracks.iter_mut().zip(seen) {
+            if !seen {
+                track.missed_frames = track.missed_frames.saturating_add(1);
+            }
         }
         (ids, expired)
     }
@@ -107,7 +127,7 @@ impl Tracker {
         let timeout = self.config.timeout_ms;
         let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
         for (ti, track) in self.tracks.iter().enumerate() {
-            if frame_ms - track.last_seen_ms > timeout {
+            if track.expired_at(frame_ms, timeout) {
                 continue;
             }
             for (bi, b) in boxes.iter().enumerate() {
@@ -184,9 +204,33 @@ mod tests {
             timeout_ms: 100,
         });
         let (a, _) = t.update(0, &[BBox::new(0.0, 0.0, 10.0, 10.0)]);
+        // Out of sight in one frame, and back after the timeout: a new track.
+        let (_, expired) = t.update(50, &[]);
+        assert!(expired.is_empty());
+        assert_eq!(t.len(), 1);
         let (b, expired) = t.update(500, &[BBox::new(0.0, 0.0, 10.0, 10.0)]);
         assert_eq!(expired, a);
         assert_ne!(a[0], b[0]);
+        assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn frames_further_apart_than_the_timeout_keep_a_face_that_never_left() {
+        // A loaded machine that takes 2.5 s per frame must not restart every track.
+        let mut t = Tracker::new(TrackerConfig::default());
+        let face = BBox::new(100.0, 100.0, 80.0, 80.0);
+        let (first, _) = t.update(0, &[face]);
+        for k in 1..=5 {
+            let (ids, expired) = t.update(k * 2_500, &[face]);
+            assert_eq!(ids, first, "frame {k}");
+            assert!(expired.is_empty(), "frame {k}");
+        }
+        // Once a slow frame goes by without it, the next slow frame forgets it.
+        let (_, expired) = t.update(15_000, &[]);
+        assert!(expired.is_empty());
+        let (again, expired) = t.update(17_500, &[face]);
+        assert_eq!(expired, first);
+        assert_ne!(again, first);
     }
 
     #[test]
@@ -202,11 +246,15 @@ mod tests {
         ];
         let peeked = t.peek(33, &frame);
         assert_eq!(peeked, vec![None, Some(a[0])]);
-        // Peeking twice changes nothing; past the timeout nothing would continue.
+        // Peeking twice changes nothing.
         assert_eq!(t.peek(33, &frame), peeked);
-        assert_eq!(t.peek(500, &frame), vec![None, None]);
         let (b, _) = t.update(33, &frame);
         assert_eq!(Some(b[1]), peeked[1]);
+        assert_eq!(t.len(), 2);
+        // After a frame without them, past the timeout, nothing would continue.
+        t.update(66, &[]);
+        assert_eq!(t.peek(66, &frame), vec![Some(b[0]), Some(b[1])]);
+        assert_eq!(t.peek(500, &frame), vec![None, None]);
         assert_eq!(t.len(), 2);
     }
 }
