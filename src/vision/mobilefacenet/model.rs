@@ -13,7 +13,7 @@ use std::sync::Arc;
 use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::VarBuilder;
 
-use super::ops::{self, BiasPrelu, DepthwiseConv, Im2ColNhwc, Padding};
+use super::ops::{self, BiasPrelu, DepthwiseConv, Im2ColNhwc, Padding, PointwiseConv};
 
 /// One stage of bottlenecks.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -124,17 +124,14 @@ fn vec_of(t: &Tensor) -> Result<Arc<Vec<f32>>> {
 
 /// A 1×1 convolution (a matrix product in NHWC) with bias and an optional PReLU.
 #[derive(Debug, Clone)]
-struct Pointwise {
-    /// `[C_in, C_out]`.
-    weight_t: Tensor,
-    post: BiasPrelu,
-}
+struct Pointwise(PointwiseConv);
 
 impl Pointwise {
     fn new(c_in: usize, c_out: usize, act: bool, vb: &VarBuilder) -> Result<Self> {
         let w = vb.get((c_out, c_in, 1, 1), "weight")?;
-        Ok(Self {
-            weight_t: w.reshape((c_out, c_in))?.t()?.contiguous()?,
+        Ok(Self(PointwiseConv {
+            weight: vec_of(&w.reshape((c_out, c_in))?.t()?.contiguous()?)?,
+            c_in,
             post: BiasPrelu {
                 bias: vec_of(&vb.get(c_out, "bias")?)?,
                 slope: act
@@ -143,17 +140,19 @@ impl Pointwise {
                     .map(|s| vec_of(&s))
                     .transpose()?,
             },
-        })
+            parallel: true,
+        }))
     }
-}
 
-impl Module for Pointwise {
     /// `[B, H, W, C_in]` → `[B, H, W, C_out]`.
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let (b, h, w, c) = x.dims4()?;
-        let y = x.reshape((b * h * w, c))?.matmul(&self.weight_t)?; // [B·H·W, C_out]
-        y.inplace_op1(&self.post)?;
-        y.reshape((b, h, w, self.weight_t.dim(1)?))
+    fn forward(&self, x: &Tensor, parallel: bool) -> Result<Tensor> {
+        ops::apply(
+            x,
+            PointwiseConv {
+                parallel,
+                ..self.0.clone()
+            },
+        )
     }
 }
 
@@ -187,43 +186,43 @@ impl Depthwise {
             kernel: k,
             stride,
             padding,
+            parallel: true,
         }))
     }
-}
 
-impl Module for Depthwise {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        ops::apply(x, self.0.clone())
+    fn forward(&self, x: &Tensor, parallel: bool) -> Result<Tensor> {
+        ops::apply(
+            x,
+            DepthwiseConv {
+                parallel,
+                ..self.0.clone()
+            },
+        )
     }
 }
 
 /// The 3×3 stride-2 stem over the RGB chip, as im2col + one product.
 #[derive(Debug, Clone)]
-struct Stem {
-    /// `[9·3, C]`, rows in im2col order `(ky·3 + kx)·3 + c`.
-    weight_t: Tensor,
-    post: BiasPrelu,
-}
+struct Stem(Pointwise);
 
 impl Stem {
     fn new(c_out: usize, vb: &VarBuilder) -> Result<Self> {
         let w = vb.get((c_out, 3, 3, 3), "weight")?; // [O, I, ky, kx]
-        Ok(Self {
-            weight_t: w
-                .permute((2, 3, 1, 0))?
-                .contiguous()?
-                .reshape((27, c_out))?,
+        // Rows in im2col order `(ky·3 + kx)·3 + c`.
+        let weight = w.permute((2, 3, 1, 0))?.contiguous()?;
+        Ok(Self(Pointwise(PointwiseConv {
+            weight: vec_of(&weight)?,
+            c_in: 27,
             post: BiasPrelu {
                 bias: vec_of(&vb.get(c_out, "bias")?)?,
                 slope: Some(vec_of(&vb.get(c_out, "prelu")?)?),
             },
-        })
+            parallel: true,
+        })))
     }
-}
 
-impl Module for Stem {
     /// `[B, S, S, 3]` → `[B, S/2, S/2, C]`.
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    fn forward(&self, x: &Tensor, parallel: bool) -> Result<Tensor> {
         let (b, h, w, _) = x.dims4()?;
         let cols = ops::apply(
             x,
@@ -231,11 +230,11 @@ impl Module for Stem {
                 kernel: 3,
                 stride: 2,
                 padding: Padding::Same,
+                parallel,
             },
         )?; // [B·S/2·S/2, 27]
-        let y = cols.matmul(&self.weight_t)?; // [B·S/2·S/2, C]
-        y.inplace_op1(&self.post)?;
-        y.reshape((b, h.div_ceil(2), w.div_ceil(2), self.weight_t.dim(1)?))
+        let y = self.0.forward(&cols, parallel)?; // [B·S/2·S/2, C]
+        y.reshape((b, h.div_ceil(2), w.div_ceil(2), self.0.0.post.bias.len()))
     }
 }
 
@@ -267,11 +266,11 @@ impl Bottleneck {
     }
 }
 
-impl Module for Bottleneck {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = self
-            .project
-            .forward(&self.dw.forward(&self.expand.forward(x)?)?)?;
+impl Bottleneck {
+    fn forward(&self, x: &Tensor, parallel: bool) -> Result<Tensor> {
+        let y = self.expand.forward(x, parallel)?;
+        let y = self.dw.forward(&y, parallel)?;
+        let y = self.project.forward(&y, parallel)?;
         if self.residual { y + x } else { Ok(y) }
     }
 }
@@ -338,20 +337,29 @@ impl MobileFaceNet {
     }
 }
 
-impl Module for MobileFaceNet {
+impl MobileFaceNet {
     /// `[B, 112, 112, 3]` normalised RGB chips (NHWC) to `[B, 192]` raw (not normalised)
-    /// embeddings.
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let x = self.conv1.forward(x)?; // [B, 56, 56, 64]
-        let x = self.pw_conv1.forward(&self.dw_conv1.forward(&x)?)?; // [B, 56, 56, 64]
-        let mut x = x;
+    /// embeddings. With `parallel`, large layers are split over rayon's threads; without it
+    /// everything runs on the calling thread (for one face per thread).
+    pub fn forward_on(&self, x: &Tensor, parallel: bool) -> Result<Tensor> {
+        let p = parallel;
+        let x = self.conv1.forward(x, p)?; // [B, 56, 56, 64]
+        let x = self.dw_conv1.forward(&x, p)?;
+        let mut x = self.pw_conv1.forward(&x, p)?; // [B, 56, 56, 64]
         for block in &self.blocks {
-            x = block.forward(&x)?; // … [B, 7, 7, 128]
+            x = block.forward(&x, p)?; // … [B, 7, 7, 128]
         }
-        let x = self.conv2.forward(&x)?; // [B, 7, 7, 512]
-        let x = self.gdc.forward(&x)?; // [B, 1, 1, 512]
-        let x = self.linear.forward(&x)?; // [B, 1, 1, 512]
-        let x = self.embedding.forward(&x)?; // [B, 1, 1, 192]
+        let x = self.conv2.forward(&x, p)?; // [B, 7, 7, 512]
+        let x = self.gdc.forward(&x, p)?; // [B, 1, 1, 512]
+        let x = self.linear.forward(&x, p)?; // [B, 1, 1, 512]
+        let x = self.embedding.forward(&x, p)?; // [B, 1, 1, 192]
         x.flatten_from(1) // [B, 192]
+    }
+}
+
+impl Module for MobileFaceNet {
+    /// [`MobileFaceNet::forward_on`], splitting large layers over rayon's threads.
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.forward_on(x, true)
     }
 }

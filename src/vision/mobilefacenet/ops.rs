@@ -70,6 +70,9 @@ pub struct DepthwiseConv {
     pub stride: usize,
     /// Padding mode.
     pub padding: Padding,
+    /// Whether large outputs are split over rayon's threads (off when the caller already runs
+    /// one face per thread).
+    pub parallel: bool,
 }
 
 impl CustomOp1 for DepthwiseConv {
@@ -120,7 +123,7 @@ impl CustomOp1 for DepthwiseConv {
                 }
             }
         };
-        if out.len() < PARALLEL_MIN_VALUES {
+        if !self.parallel || out.len() < PARALLEL_MIN_VALUES {
             out.chunks_mut(wo * c).enumerate().for_each(one_row);
         } else {
             out.par_chunks_mut(wo * c).enumerate().for_each(one_row);
@@ -140,6 +143,22 @@ pub struct BiasPrelu {
 }
 
 impl BiasPrelu {
+    /// Applies the bias and PReLU to the rows of `x`, on this thread or split over rayon's.
+    pub fn apply(&self, x: &mut [f32], parallel: bool) {
+        let c = self.bias.len();
+        // Small tensors stay on this thread: handing them out costs more than the work.
+        if !parallel || x.len() < PARALLEL_MIN_VALUES {
+            self.rows(x);
+        } else {
+            let per_task = (x.len() / rayon::current_num_threads().max(1))
+                .div_ceil(c)
+                .max(1)
+                * c;
+            x.par_chunks_mut(per_task)
+                .for_each(|chunk| self.rows(chunk));
+        }
+    }
+
     fn rows(&self, rows: &mut [f32]) {
         let c = self.bias.len();
         for row in rows.chunks_exact_mut(c) {
@@ -175,21 +194,88 @@ impl InplaceOp1 for BiasPrelu {
         let Some((start, end)) = layout.contiguous_offsets() else {
             candle_core::bail!("bias-prelu: the input must be contiguous")
         };
-        let x = &mut v[start..end];
-        // Small tensors stay on this thread: handing them out costs more than the work.
-        if x.len() < PARALLEL_MIN_VALUES {
-            self.rows(x);
-        } else {
-            let per_task = (x.len() / rayon::current_num_threads().max(1))
-                .div_ceil(c)
-                .max(1)
-                * c;
-            x.par_chunks_mut(per_task)
-                .for_each(|chunk| self.rows(chunk));
-        }
+        self.apply(&mut v[start..end], true);
         Ok(())
     }
 }
+
+/// A 1×1 convolution of `[B, H, W, C_in]` as one matrix product with weights `[C_in, C_out]`,
+/// then bias and PReLU. It calls gemm itself, without candle's zero-filled output and with the
+/// threading chosen by the caller.
+#[derive(Clone, Debug)]
+pub struct PointwiseConv {
+    /// `[C_in · C_out]`, row-major: row `i` holds input channel `i`'s weights.
+    pub weight: Arc<Vec<f32>>,
+    /// Input channels.
+    pub c_in: usize,
+    /// The bias and PReLU after the product; its bias has `C_out` values.
+    pub post: BiasPrelu,
+    /// Whether gemm and the bias may use rayon's threads.
+    pub parallel: bool,
+}
+
+impl CustomOp1 for PointwiseConv {
+    fn name(&self) -> &'static str {
+        "mobilefacenet-pointwise"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = values(storage, layout, self.name())?;
+        let dims = layout.shape().dims();
+        let (k, n) = (self.c_in, self.post.bias.len());
+        if dims.last() != Some(&k) || self.weight.len() != k * n {
+            candle_core::bail!("pointwise: weights for {k} channels, input {dims:?}")
+        }
+        let m = x.len() / k;
+        if m * k != x.len() {
+            candle_core::bail!("pointwise: {} values are not rows of {k}", x.len())
+        }
+        let mut out = vec![0f32; m * n];
+        let threads = rayon::current_num_threads();
+        let parallelism = if self.parallel && threads > 1 && m * n * k >= PARALLEL_MIN_MACS {
+            gemm::Parallelism::Rayon(threads)
+        } else {
+            gemm::Parallelism::None
+        };
+        // SAFETY: `x` holds `m × k` values, `weight` `k × n` and `out` `m × n`, all row-major
+        // with the strides given (checked above); gemm writes `out` without reading it
+        // (`read_dst` false). This is the one unsafe block of the vision layer: gemm takes raw
+        // pointers, which candle's own matmul passes the same way.
+        #[allow(unsafe_code)]
+        unsafe {
+            gemm::gemm(
+                m,
+                n,
+                k,
+                out.as_mut_ptr(),
+                1,
+                n as isize,
+                false,
+                x.as_ptr(),
+                1,
+                k as isize,
+                self.weight.as_ptr(),
+                1,
+                n as isize,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                parallelism,
+            );
+        }
+        self.post.apply(&mut out, self.parallel);
+        let mut shape = dims.to_vec();
+        if let Some(last) = shape.last_mut() {
+            *last = n;
+        }
+        Ok((CpuStorage::F32(out), Shape::from(shape)))
+    }
+}
+
+/// Below this many multiply-adds a matrix product runs on the calling thread.
+const PARALLEL_MIN_MACS: usize = 2 * 1024 * 1024;
 
 /// Below this many output values an op runs on the calling thread.
 const PARALLEL_MIN_VALUES: usize = 64 * 1024;
@@ -204,6 +290,8 @@ pub struct Im2ColNhwc {
     pub stride: usize,
     /// Padding mode.
     pub padding: Padding,
+    /// Whether the rows are split over rayon's threads.
+    pub parallel: bool,
 }
 
 impl CustomOp1 for Im2ColNhwc {
@@ -219,28 +307,30 @@ impl CustomOp1 for Im2ColNhwc {
         let (wo, pad_x) = self.padding.plan(w, k, s);
         let cols = k * k * c;
         let mut out = vec![0f32; b * ho * wo * cols];
-        out.par_chunks_mut(wo * cols)
-            .enumerate()
-            .for_each(|(row_index, row)| {
-                let (bi, oy) = (row_index / ho, row_index % ho);
-                let image = &x[bi * h * w * c..(bi + 1) * h * w * c];
-                for ox in 0..wo {
-                    let dst = &mut row[ox * cols..(ox + 1) * cols];
-                    for ky in 0..k {
-                        let Some(iy) = (oy * s + ky).checked_sub(pad_y).filter(|&iy| iy < h) else {
+        let one_row = |(row_index, row): (usize, &mut [f32])| {
+            let (bi, oy) = (row_index / ho, row_index % ho);
+            let image = &x[bi * h * w * c..(bi + 1) * h * w * c];
+            for ox in 0..wo {
+                let dst = &mut row[ox * cols..(ox + 1) * cols];
+                for ky in 0..k {
+                    let Some(iy) = (oy * s + ky).checked_sub(pad_y).filter(|&iy| iy < h) else {
+                        continue;
+                    };
+                    for kx in 0..k {
+                        let Some(ix) = (ox * s + kx).checked_sub(pad_x).filter(|&ix| ix < w) else {
                             continue;
                         };
-                        for kx in 0..k {
-                            let Some(ix) = (ox * s + kx).checked_sub(pad_x).filter(|&ix| ix < w)
-                            else {
-                                continue;
-                            };
-                            dst[(ky * k + kx) * c..][..c]
-                                .copy_from_slice(&image[(iy * w + ix) * c..][..c]);
-                        }
+                        dst[(ky * k + kx) * c..][..c]
+                            .copy_from_slice(&image[(iy * w + ix) * c..][..c]);
                     }
                 }
-            });
+            }
+        };
+        if self.parallel {
+            out.par_chunks_mut(wo * cols).enumerate().for_each(one_row);
+        } else {
+            out.chunks_mut(wo * cols).enumerate().for_each(one_row);
+        }
         Ok((CpuStorage::F32(out), Shape::from((b * ho * wo, cols))))
     }
 }

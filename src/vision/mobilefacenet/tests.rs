@@ -124,6 +124,56 @@ fn the_fast_network_matches_candle_conv2d_on_the_bundled_weights() {
         diff <= 1e-4 * scale.max(1.0),
         "max difference {diff} (output scale {scale})"
     );
+    // The same network on the calling thread alone (one share of faces per thread).
+    let alone = encoder.net().forward_on(&x, false).unwrap();
+    let diff = max_abs_diff(&alone, &reference);
+    assert!(
+        diff <= 1e-4 * scale.max(1.0),
+        "on one thread: max difference {diff} (output scale {scale})"
+    );
+}
+
+#[test]
+fn a_batch_split_over_threads_gives_each_face_its_own_embedding_in_order() {
+    let encoder = MobileFaceNetEncoder::bundled(&Device::Cpu).unwrap();
+    let chips: Vec<image::RgbImage> = (0..5u32)
+        .map(|i| {
+            image::RgbImage::from_fn(112, 112, |x, y| {
+                image::Rgb([(x * (i + 1)) as u8, (y + 40 * i) as u8, (x ^ y) as u8])
+            })
+        })
+        .collect();
+    let one_by_one: Vec<Vec<f32>> = chips
+        .iter()
+        .map(|c| {
+            encoder
+                .raw_embeddings(std::slice::from_ref(c))
+                .unwrap()
+                .remove(0)
+        })
+        .collect();
+    for threads in [1, 2, 3] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let batch = pool.install(|| encoder.raw_embeddings(&chips)).unwrap();
+        assert_eq!(batch.len(), chips.len());
+        for (i, (a, b)) in batch.iter().zip(&one_by_one).enumerate() {
+            let diff = a
+                .iter()
+                .zip(b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0f32, f32::max);
+            let scale = b.iter().map(|x| x.abs()).fold(0f32, f32::max);
+            assert!(
+                diff <= 1e-5 * scale.max(1.0),
+                "{threads} threads, face {i}: {diff}"
+            );
+        }
+    }
+    // Faces that differ get embeddings that differ: the order is not a copy of one face.
+    assert!(one_by_one[0] != one_by_one[1]);
 }
 
 #[test]
