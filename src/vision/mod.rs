@@ -5,11 +5,13 @@
 pub mod dlib;
 pub mod encoder;
 pub mod encoders;
+pub mod gemm;
 pub mod image_io;
 pub mod mobilefacenet;
 pub mod mtcnn;
 pub mod pipeline;
 pub mod quality;
+pub mod simd;
 pub mod stream;
 
 pub use encoder::{ChipStyle, FaceEncoder, VisionError};

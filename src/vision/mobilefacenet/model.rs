@@ -122,7 +122,20 @@ fn vec_of(t: &Tensor) -> Result<Arc<Vec<f32>>> {
     Ok(Arc::new(t.flatten_all()?.to_vec1::<f32>()?))
 }
 
-/// A 1×1 convolution (a matrix product in NHWC) with bias and an optional PReLU.
+/// A layer's `bias` and, when it has an activation, its `prelu` slopes, `[C]` each.
+fn bias_prelu(c: usize, act: bool, vb: &VarBuilder) -> Result<BiasPrelu> {
+    Ok(BiasPrelu {
+        bias: vec_of(&vb.get(c, "bias")?)?,
+        slope: if act {
+            Some(vec_of(&vb.get(c, "prelu")?)?)
+        } else {
+            None
+        },
+    })
+}
+
+/// A 1×1 convolution (a matrix product in NHWC) with bias and an optional PReLU. The op's own
+/// `parallel` is set at each call, by [`MobileFaceNet::forward_on`].
 #[derive(Debug, Clone)]
 struct Pointwise(PointwiseConv);
 
@@ -132,14 +145,7 @@ impl Pointwise {
         Ok(Self(PointwiseConv {
             weight: vec_of(&w.reshape((c_out, c_in))?.t()?.contiguous()?)?,
             c_in,
-            post: BiasPrelu {
-                bias: vec_of(&vb.get(c_out, "bias")?)?,
-                slope: act
-                    .then(|| vb.get(c_out, "prelu"))
-                    .transpose()?
-                    .map(|s| vec_of(&s))
-                    .transpose()?,
-            },
+            post: bias_prelu(c_out, act, vb)?,
             parallel: true,
         }))
     }
@@ -156,7 +162,7 @@ impl Pointwise {
     }
 }
 
-/// A depthwise convolution with bias and an optional PReLU.
+/// A depthwise convolution with bias and an optional PReLU; `parallel` as for [`Pointwise`].
 #[derive(Debug, Clone)]
 struct Depthwise(DepthwiseConv);
 
@@ -177,12 +183,7 @@ impl Depthwise {
             .contiguous()?;
         Ok(Self(DepthwiseConv {
             weight: vec_of(&w)?,
-            bias: vec_of(&vb.get(c, "bias")?)?,
-            slope: act
-                .then(|| vb.get(c, "prelu"))
-                .transpose()?
-                .map(|s| vec_of(&s))
-                .transpose()?,
+            post: bias_prelu(c, act, vb)?,
             kernel: k,
             stride,
             padding,
@@ -213,10 +214,7 @@ impl Stem {
         Ok(Self(Pointwise(PointwiseConv {
             weight: vec_of(&weight)?,
             c_in: 27,
-            post: BiasPrelu {
-                bias: vec_of(&vb.get(c_out, "bias")?)?,
-                slope: Some(vec_of(&vb.get(c_out, "prelu")?)?),
-            },
+            post: bias_prelu(c_out, true, vb)?,
             parallel: true,
         })))
     }

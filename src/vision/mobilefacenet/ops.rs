@@ -8,8 +8,11 @@
 
 use std::sync::Arc;
 
-use candle_core::{CpuStorage, CustomOp1, InplaceOp1, Layout, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
+
+use crate::vision::gemm::{self, Dst, Operand};
+use crate::vision::simd::{Wide, wide_vectors};
 
 /// TensorFlow's padding modes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,10 +63,8 @@ fn prelu(row: &mut [f32], slope: &[f32]) {
 pub struct DepthwiseConv {
     /// `[k·k·C]`, tap-major: tap `(ky, kx)` holds every channel's weight.
     pub weight: Arc<Vec<f32>>,
-    /// `[C]`.
-    pub bias: Arc<Vec<f32>>,
-    /// `[C]`, or `None` for a linear layer.
-    pub slope: Option<Arc<Vec<f32>>>,
+    /// The bias and PReLU, applied in registers before each value is stored; `[C]` each.
+    pub post: BiasPrelu,
     /// Filter side.
     pub kernel: usize,
     /// Stride in both directions.
@@ -84,10 +85,10 @@ impl CustomOp1 for DepthwiseConv {
         let x = values(storage, layout, self.name())?;
         let (b, h, w, c) = layout.shape().dims4()?;
         let k = self.kernel;
-        if self.bias.len() != c || self.weight.len() != k * k * c {
+        if self.post.bias.len() != c || self.weight.len() != k * k * c {
             candle_core::bail!(
                 "depthwise: weights for {} channels, input has {c}",
-                self.bias.len()
+                self.post.bias.len()
             )
         }
         if h + 1 < k && self.padding == Padding::Valid {
@@ -98,8 +99,8 @@ impl CustomOp1 for DepthwiseConv {
         let mut out = vec![0f32; b * ho * wo * c];
         let plan = DepthwisePlan {
             weight: &self.weight,
-            bias: &self.bias,
-            slope: self.slope.as_deref().map(Vec::as_slice),
+            bias: &self.post.bias,
+            slope: self.post.slope.as_deref().map(Vec::as_slice),
             k,
             s: self.stride,
             pad: (pad_y, pad_x),
@@ -228,29 +229,8 @@ impl DepthwisePlan<'_> {
     }
 }
 
-/// The vector width the CPU offers, checked once at run time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Wide {
-    Avx512,
-    Avx2,
-    Baseline,
-}
-
-fn wide_vectors() -> Wide {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            return Wide::Avx512;
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            return Wide::Avx2;
-        }
-    }
-    Wide::Baseline
-}
-
-/// `x + bias`, then PReLU when a slope is given, over the last axis of a contiguous tensor, in
-/// place (it runs on the fresh output of a matrix product).
+/// `x + bias`, then PReLU when a slope is given, over the last axis: in place on the fresh output
+/// of a matrix product, or in registers inside the depthwise kernel.
 #[derive(Clone, Debug)]
 pub struct BiasPrelu {
     /// `[C]`.
@@ -295,30 +275,9 @@ impl BiasPrelu {
     }
 }
 
-impl InplaceOp1 for BiasPrelu {
-    fn name(&self) -> &'static str {
-        "mobilefacenet-bias-prelu"
-    }
-
-    fn cpu_fwd(&self, storage: &mut CpuStorage, layout: &Layout) -> Result<()> {
-        let c = self.bias.len();
-        if layout.shape().dims().last() != Some(&c) {
-            candle_core::bail!("bias-prelu: {c} channels, input {:?}", layout.shape())
-        }
-        let CpuStorage::F32(v) = storage else {
-            candle_core::bail!("bias-prelu: only f32 tensors are supported")
-        };
-        let Some((start, end)) = layout.contiguous_offsets() else {
-            candle_core::bail!("bias-prelu: the input must be contiguous")
-        };
-        self.apply(&mut v[start..end], true);
-        Ok(())
-    }
-}
-
 /// A 1×1 convolution of `[B, H, W, C_in]` as one matrix product with weights `[C_in, C_out]`,
-/// then bias and PReLU. It calls gemm itself, without candle's zero-filled output and with the
-/// threading chosen by the caller.
+/// then bias and PReLU. It calls gemm itself ([`crate::vision::gemm`]), without candle's
+/// zero-filled output and with the threading chosen by the caller.
 #[derive(Clone, Debug)]
 pub struct PointwiseConv {
     /// `[C_in · C_out]`, row-major: row `i` holds input channel `i`'s weights.
@@ -349,39 +308,19 @@ impl CustomOp1 for PointwiseConv {
         }
         let mut out = vec![0f32; m * n];
         let threads = rayon::current_num_threads();
-        let parallelism = if self.parallel && threads > 1 && m * n * k >= PARALLEL_MIN_MACS {
-            gemm::Parallelism::Rayon(threads)
+        let threads = if self.parallel && m * n * k >= PARALLEL_MIN_MACS {
+            threads
         } else {
-            gemm::Parallelism::None
+            1
         };
-        // SAFETY: `x` holds `m × k` values, `weight` `k × n` and `out` `m × n`, all row-major
-        // with the strides given (checked above); gemm writes `out` without reading it
-        // (`read_dst` false). This is the one unsafe block of the vision layer: gemm takes raw
-        // pointers, which candle's own matmul passes the same way.
-        #[allow(unsafe_code)]
-        unsafe {
-            gemm::gemm(
-                m,
-                n,
-                k,
-                out.as_mut_ptr(),
-                1,
-                n as isize,
-                false,
-                x.as_ptr(),
-                1,
-                k as isize,
-                self.weight.as_ptr(),
-                1,
-                n as isize,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                parallelism,
-            );
-        }
+        gemm::matmul(
+            Dst::row_major(&mut out, m, n),
+            Operand::new(x, m, k),
+            Operand::new(&self.weight, k, n),
+            false,
+            threads,
+        )
+        .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
         self.post.apply(&mut out, self.parallel);
         let mut shape = dims.to_vec();
         if let Some(last) = shape.last_mut() {
@@ -483,7 +422,7 @@ mod tests {
         for oy in 0..ho {
             for ox in 0..wo {
                 for ch in 0..c {
-                    let mut a = op.bias[ch];
+                    let mut a = op.post.bias[ch];
                     for ky in 0..k {
                         for kx in 0..k {
                             let iy = (oy * op.stride + ky) as isize - py as isize;
@@ -494,7 +433,7 @@ mod tests {
                             }
                         }
                     }
-                    if let Some(slope) = &op.slope {
+                    if let Some(slope) = &op.post.slope {
                         a = a.max(0.0) + slope[ch] * a.min(0.0);
                     }
                     out[(oy * wo + ox) * c + ch] = a;
@@ -524,8 +463,10 @@ mod tests {
                         .map(|i| ((i * 13 % 29) as f32 - 14.0) / 9.0)
                         .collect(),
                 ),
-                bias: Arc::new((0..c).map(|i| i as f32 / 40.0 - 1.0).collect()),
-                slope: act.then(|| Arc::new((0..c).map(|i| i as f32 / 100.0).collect())),
+                post: BiasPrelu {
+                    bias: Arc::new((0..c).map(|i| i as f32 / 40.0 - 1.0).collect()),
+                    slope: act.then(|| Arc::new((0..c).map(|i| i as f32 / 100.0).collect())),
+                },
                 kernel: k,
                 stride,
                 padding,
@@ -535,8 +476,8 @@ mod tests {
             let (pad_y, pad_x) = (padding.plan(h, k, stride).1, padding.plan(w, k, stride).1);
             let plan = DepthwisePlan {
                 weight: &op.weight,
-                bias: &op.bias,
-                slope: op.slope.as_deref().map(Vec::as_slice),
+                bias: &op.post.bias,
+                slope: op.post.slope.as_deref().map(Vec::as_slice),
                 k,
                 s: stride,
                 pad: (pad_y, pad_x),
