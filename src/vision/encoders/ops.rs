@@ -156,6 +156,7 @@ pub fn max_pool2_nhwc(x: &Tensor) -> Result<Tensor> {
 /// tanh by the rational approximation Eigen uses for f32 (error below 1e-6, exact ±1 in the
 /// tails). Written without `mul_add`, which is a slow library call without FMA enabled.
 #[must_use]
+#[inline]
 pub fn fast_tanh(x: f32) -> f32 {
     let x = x.clamp(-7.905_311, 7.905_311);
     let x2 = x * x;
