@@ -87,13 +87,13 @@ def rollcall(name, label):
     if not os.path.exists(p): return
     r = json.load(open(p)); m = r["card"]["metrics"]
     rows.append([label, "measured", f'{100*m["accuracy_at_0_5"]:.2f}', f'{100*m["accuracy_at_threshold"]:.2f} (d<{r["card"]["threshold"]:.2f})',
-                 f'{r["median_items_per_second"]:.0f} {r["unit"]}', f'{r["peak_rss_mib"]:.0f}',
+                 f'{r["median_items_per_second"]:.0f} {r["unit"]}', f'{r["epochs"][0]["items_per_second"]:.0f}', f'{r["peak_rss_mib"]:.0f}',
                  f'{r["load_average_start"]:.1f}/{r["load_average_end"]:.1f}', str(len(r["epochs"]))])
 def anchor(path, label, how):
     r = json.load(open(path)); acc = r.get("accuracy", {}); last = acc.get(str(r["epochs"])) or {}
     speed = r.get("train_items_per_s") or r.get("train_pairs_per_s") or 0
     rows.append([label, how, f'{100*last.get("test", float("nan")):.2f}', f'{100*last.get("test_at_best_thr", float("nan")):.2f} (d<{last.get("best_thr", float("nan")):.2f})',
-                 f'{speed:.0f} pairs', f'{r.get("peak_rss_mib", float("nan")):.0f}',
+                 f'{speed:.0f} pairs', f'{(r.get("n_train_items") or r.get("n_train_pairs", 0)) / r["first_epoch_s"]:.0f}' if r.get("first_epoch_s") else "?", f'{r.get("peak_rss_mib", float("nan")):.0f}',
                  f'{r["loadavg_start"][0]:.1f}/{r["loadavg_end"][0]:.1f}', str(r["epochs"])])
 rollcall("seed_mnist", "rollcall seed-cnn, seed recipe, mnist")
 for n, l in (("torch_mnist", "PyTorch seed recipe, mnist"), ("keras_mnist", "Keras seed recipe, mnist")):
@@ -112,7 +112,7 @@ elif any(r[0].endswith("fashion") for r in rows):
         q = os.path.join(runs, f)
         if os.path.exists(q): anchor(q, l, "STORED")
 rollcall("best_fashion", "rollcall best recipe, fashion")
-head = ["run", "figures", "test acc % d<0.5", "test acc % at fitted thr", "train speed /s", "peak RSS MiB", "load 1m start/end", "epochs"]
+head = ["run", "figures", "test acc % d<0.5", "test acc % at fitted thr", "train speed /s (median epoch)", "first epoch /s", "peak RSS MiB", "load 1m start/end", "epochs"]
 w = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
 for r in [head] + rows: print("  ".join(str(c).ljust(w[i]) for i, c in enumerate(r)).rstrip())
 if any(r[1] == "STORED" for r in rows):
