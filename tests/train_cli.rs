@@ -12,6 +12,11 @@ fn rollcall(db: &std::path::Path, args: &[&str]) -> Output {
         .args(args)
         .env("ROLLCALL_DB", db)
         .env("RAYON_NUM_THREADS", "2")
+        // Nothing of the tests' photos is kept in the user's cache folder.
+        .env(
+            "ROLLCALL_EMBEDDING_CACHE",
+            db.with_file_name("embedding-cache"),
+        )
         .env_remove("RUST_LOG")
         .output()
         .unwrap()
@@ -189,4 +194,82 @@ fn the_training_screen_plan_is_what_its_command_line_trains() {
             assert_eq!(format!("{plan:?}"), format!("{from_line:?}"), "{line}");
         }
     }
+}
+
+#[test]
+fn a_face_head_run_again_takes_its_embeddings_from_the_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("rollcall.db");
+    // Five people of three photos each, told apart by colour and stripes.
+    let faces = dir.path().join("faces");
+    for who in 0..5u32 {
+        let folder = faces.join(format!("person{who}"));
+        std::fs::create_dir_all(&folder).unwrap();
+        for i in 0..3u32 {
+            image::RgbImage::from_fn(48, 48, |x, y| {
+                let stripe = ((x + y * who) / (4 + who)) % 2 == 0;
+                let v = (40 * who + 9 * i) as u8;
+                image::Rgb(if stripe {
+                    [v, 255 - v, 90]
+                } else {
+                    [255 - v, v / 2, 30 * i as u8]
+                })
+            })
+            .save(folder.join(format!("{i}.png")))
+            .unwrap();
+        }
+    }
+    let spec = format!("faces:{}", faces.display());
+    let train = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec![
+            "train",
+            "--dataset",
+            &spec,
+            "--base",
+            "dlib",
+            "--epochs",
+            "2",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        serde_json::from_str(&stdout(&rollcall(&db, &args))).unwrap()
+    };
+    let first = train(&[]);
+    assert_eq!(first["embedded"]["photos"], 15);
+    assert_eq!(first["embedded"]["from_cache"], 0);
+    let cache_file = std::path::PathBuf::from(first["embedded"]["cache_file"].as_str().unwrap());
+    assert!(
+        cache_file.starts_with(dir.path().join("embedding-cache")),
+        "{cache_file:?}"
+    );
+    assert!(cache_file.is_file());
+
+    let second = train(&[]);
+    assert_eq!(second["embedded"]["from_cache"], 15);
+    // The same embeddings, so the same training and the same test figures.
+    assert_eq!(second["card"]["metrics"], first["card"]["metrics"]);
+    assert_eq!(second["card"]["model_id"], first["card"]["model_id"]);
+
+    let uncached = train(&["--no-embedding-cache"]);
+    assert_eq!(uncached["embedded"]["from_cache"], 0);
+    assert!(uncached["embedded"]["cache_file"].is_null());
+    assert_eq!(uncached["card"]["metrics"], first["card"]["metrics"]);
+
+    // Text mode says where the embeddings came from.
+    let text = stdout(&rollcall(
+        &db,
+        &[
+            "train",
+            "--dataset",
+            &spec,
+            "--base",
+            "dlib",
+            "--epochs",
+            "1",
+        ],
+    ));
+    assert!(
+        text.contains("15 photos through the base encoder (15 from the cache"),
+        "{text}"
+    );
 }

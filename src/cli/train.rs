@@ -61,8 +61,24 @@ pub enum ModelsCommand {
 /// Runs `rollcall train`.
 pub fn run_train(db: &crate::store::Location, a: &TrainArgs) -> anyhow::Result<()> {
     let load_started = std::time::Instant::now();
-    let (config, dataset) = prepare_run(&a.request)?;
+    let crate::workflow::train::LoadedPlan {
+        config,
+        dataset,
+        embedded,
+    } = prepare_run(&a.request)?;
     let load_s = load_started.elapsed().as_secs_f64();
+    if let Some(e) = &embedded
+        && !a.json
+    {
+        let cache = match &e.cache_file {
+            Some(file) => format!("{} from the cache {}", e.cached, file.display()),
+            None => "no cache".to_owned(),
+        };
+        outln!(
+            "data: {} photos through the base encoder ({cache}) in {load_s:.1} s",
+            e.photos
+        );
+    }
     let load_before = load_average();
     let (tx, rx) = std::sync::mpsc::sync_channel::<Progress>(64);
     let cancel = AtomicBool::new(false);
@@ -110,6 +126,11 @@ pub fn run_train(db: &crate::store::Location, a: &TrainArgs) -> anyhow::Result<(
             "unit": model.history.unit,
             "median_items_per_second": median_speed,
             "data_load_seconds": load_s,
+            "embedded": embedded.as_ref().map(|e| serde_json::json!({
+                "photos": e.photos,
+                "from_cache": e.cached,
+                "cache_file": e.cache_file,
+            })),
             "wall_seconds": wall_s,
             "threads": threads,
             "peak_rss_mib": peak_rss_mib(),

@@ -95,6 +95,7 @@ impl TrainingForm {
                 ..FaceOptions::default()
             },
             head_base: (self.data == DataChoice::Faces && self.face_head).then_some(HeadBase::Dlib),
+            embedding_cache: crate::workflow::train::default_embedding_cache(),
         })
     }
 
@@ -149,6 +150,8 @@ pub struct RunState {
     pub unit: String,
     /// The final evaluation is running.
     pub evaluating: bool,
+    /// How the data was loaded, when there is something to say (a face head's embeddings).
+    pub data_note: Option<String>,
 }
 
 /// The Training screen's state.
@@ -202,7 +205,15 @@ impl TrainingScreen {
         let mut done = false;
         for event in job.poll() {
             match event {
-                JobEvent::Loaded => self.run.loading = false,
+                JobEvent::Loaded(embedded) => {
+                    self.run.loading = false;
+                    self.run.data_note = embedded.map(|e| {
+                        format!(
+                            "{} photos through the base encoder, {} of them from the cache",
+                            e.photos, e.cached
+                        )
+                    });
+                }
                 JobEvent::Progress(p) => self.apply(p),
                 JobEvent::Finished(f) => {
                     self.finished = Some(f);
@@ -424,6 +435,9 @@ impl TrainingScreen {
             let total = (r.epochs * r.steps_per_epoch).max(1);
             let done = r.epoch.saturating_sub(1) * r.steps_per_epoch + r.step;
             ui.add(egui::ProgressBar::new(done as f32 / total as f32).show_percentage());
+            if let Some(note) = &r.data_note {
+                ui.weak(note);
+            }
         } else if self.finished.is_none() && r.epoch_loss.is_empty() {
             ui.heading("No training yet");
             ui.label("Pick the data and a recipe on the left and press \"Start training\". The seed recipe trains the tutorial's network on the MNIST digits in a minute or two.");

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::TrainError;
 use super::dataset::{DataKind, Dataset, Split};
+use super::embed_cache::{EmbeddingCache, PhotoHash, hash_file};
 use crate::vision::FaceEncoder;
 use crate::vision::encoders::chip::{centre_square, chip_values};
 use crate::vision::encoders::init::SplitMix64;
@@ -169,25 +170,81 @@ pub fn load_face_folder(dir: &Path, opts: &FaceOptions) -> Result<Dataset, Train
     })
 }
 
-/// Loads a face folder as the embeddings of a frozen encoder (to train a face head on).
+/// How the photos of a face folder were embedded.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EmbedStats {
+    /// Photos in the folder.
+    pub photos: usize,
+    /// Of them, found in the embedding cache.
+    pub cached: usize,
+    /// The cache file, when one was used.
+    pub cache_file: Option<PathBuf>,
+}
+
+/// Loads a face folder as the embeddings of a frozen encoder (to train a face head on). With a
+/// `cache` folder, photos embedded by this encoder in an earlier run (same bytes, same chip
+/// recipe) are taken from there and the new ones are added to it
+/// ([`super::embed_cache::EmbeddingCache`]).
 pub fn embed_face_folder(
     dir: &Path,
     encoder: &dyn FaceEncoder,
     opts: &FaceOptions,
-) -> Result<Dataset, TrainError> {
-    build(dir, opts, &[encoder.dim()], |paths| {
-        let mut values = Vec::new();
-        for chunk in paths.chunks(32) {
+    cache: Option<&Path>,
+) -> Result<(Dataset, EmbedStats), TrainError> {
+    let dim = encoder.dim();
+    let mut cache =
+        cache.map(|d| EmbeddingCache::open(d, encoder.model_id().as_str(), dim, opts.align));
+    let mut stats = EmbedStats {
+        cache_file: cache.as_ref().map(|c| c.path().to_owned()),
+        ..EmbedStats::default()
+    };
+    let data = build(dir, opts, &[dim], |paths| {
+        let mut values = vec![0f32; paths.len() * dim];
+        // The photos the cache does not have: (index, hash).
+        let mut missing: Vec<(usize, Option<PhotoHash>)> = Vec::new();
+        for (i, p) in paths.iter().enumerate() {
+            let Some(cache) = &cache else {
+                missing.push((i, None));
+                continue;
+            };
+            let hash = hash_file(p)?;
+            match cache.get(&hash) {
+                Some(v) => values[i * dim..(i + 1) * dim].copy_from_slice(v),
+                None => missing.push((i, Some(hash))),
+            }
+        }
+        stats.photos += paths.len();
+        stats.cached += paths.len() - missing.len();
+        for chunk in missing.chunks(32) {
             let chips = chunk
                 .iter()
-                .map(|p| load_chip(p, encoder.chip_size(), opts.align))
+                .map(|&(i, _)| load_chip(&paths[i], encoder.chip_size(), opts.align))
                 .collect::<Result<Vec<_>, _>>()?;
-            for row in encoder.embed(&chips)? {
-                values.extend(row);
+            let rows = encoder.embed(&chips)?;
+            if rows.len() != chunk.len() || rows.iter().any(|r| r.len() != dim) {
+                return Err(TrainError::Data(format!(
+                    "encoder {} gave {} embeddings for {} photos",
+                    encoder.model_id(),
+                    rows.len(),
+                    chunk.len()
+                )));
+            }
+            for (&(i, hash), row) in chunk.iter().zip(&rows) {
+                values[i * dim..(i + 1) * dim].copy_from_slice(row);
+                if let (Some(cache), Some(hash)) = (cache.as_mut(), hash) {
+                    cache.insert(hash, row);
+                }
             }
         }
         Ok(values)
-    })
+    })?;
+    if let Some(cache) = cache.as_mut() {
+        // A cache that cannot be written costs the next run time, not this one its result.
+        if let Err(err) = cache.save() {
+            log::warn!("the embedding cache was not saved: {err}");
+        }
+    }
+    Ok((data, stats))
 }
 
 fn build(

@@ -4,6 +4,7 @@
 
 pub mod augment;
 pub mod dataset;
+pub mod embed_cache;
 pub mod eval;
 pub mod faces;
 pub mod idx;

@@ -296,12 +296,11 @@ impl FaceEncoder for QuarterColours {
     }
 }
 
-#[test]
-fn a_face_head_trains_on_a_frozen_encoder_and_composes_with_it() {
-    let dir = tempfile::tempdir().unwrap();
+/// Six people of four 16×16 photos each, told apart by the colours of their quarters.
+fn quarter_folder(dir: &std::path::Path) {
     let mut rng = SplitMix64::new(9);
     for who in 0..6u8 {
-        let folder = dir.path().join(format!("p{who}"));
+        let folder = dir.join(format!("p{who}"));
         std::fs::create_dir_all(&folder).unwrap();
         for i in 0..4 {
             let img = image::RgbImage::from_fn(16, 16, |x, y| {
@@ -319,6 +318,12 @@ fn a_face_head_trains_on_a_frozen_encoder_and_composes_with_it() {
             img.save(folder.join(format!("{i}.png"))).unwrap();
         }
     }
+}
+
+#[test]
+fn a_face_head_trains_on_a_frozen_encoder_and_composes_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    quarter_folder(dir.path());
     let base: Arc<dyn FaceEncoder> = Arc::new(QuarterColours(ModelId::new("quarters-v1")));
     let data = embed_face_folder(
         dir.path(),
@@ -330,8 +335,10 @@ fn a_face_head_trains_on_a_frozen_encoder_and_composes_with_it() {
             test_fraction: 0.34,
             align: false,
         },
+        None,
     )
-    .unwrap();
+    .unwrap()
+    .0;
     assert_eq!(data.train.item_shape, [12]);
     let config = TrainConfig {
         encoder: EncoderConfig::FaceHead(face_head::Config {
@@ -400,4 +407,85 @@ fn the_threshold_sits_in_the_middle_of_the_widest_best_gap() {
     ]);
     assert!((t - 0.7).abs() < 1e-6, "{t}");
     assert_eq!(fit_threshold(&[]), 0.0);
+}
+
+/// [`QuarterColours`], counting the chips it embeds.
+struct Counting(QuarterColours, std::sync::atomic::AtomicUsize);
+
+impl FaceEncoder for Counting {
+    fn model_id(&self) -> &ModelId {
+        self.0.model_id()
+    }
+    fn metric(&self) -> crate::core::Metric {
+        self.0.metric()
+    }
+    fn dim(&self) -> usize {
+        self.0.dim()
+    }
+    fn chip_size(&self) -> u32 {
+        self.0.chip_size()
+    }
+    fn default_threshold(&self) -> f32 {
+        self.0.default_threshold()
+    }
+    fn embed(&self, chips: &[image::RgbImage]) -> Result<Vec<Vec<f32>>, VisionError> {
+        self.1
+            .fetch_add(chips.len(), std::sync::atomic::Ordering::SeqCst);
+        self.0.embed(chips)
+    }
+}
+
+#[test]
+fn a_second_run_takes_the_embeddings_from_the_cache_and_embeds_only_changed_photos() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let dir = tempfile::tempdir().unwrap();
+    quarter_folder(dir.path());
+    let cache = tempfile::tempdir().unwrap();
+    let encoder = Counting(
+        QuarterColours(ModelId::new("quarters-v1")),
+        std::sync::atomic::AtomicUsize::new(0),
+    );
+    let opts = FaceOptions {
+        chip_size: 8,
+        channels: 3,
+        seed: 1,
+        test_fraction: 0.34,
+        align: false,
+    };
+    let (plain, stats) = embed_face_folder(dir.path(), &encoder, &opts, None).unwrap();
+    assert_eq!(
+        (stats.photos, stats.cached, stats.cache_file),
+        (24, 0, None)
+    );
+    assert_eq!(encoder.1.swap(0, SeqCst), 24);
+
+    let (first, stats) =
+        embed_face_folder(dir.path(), &encoder, &opts, Some(cache.path())).unwrap();
+    assert_eq!((stats.photos, stats.cached), (24, 0));
+    assert_eq!(encoder.1.swap(0, SeqCst), 24);
+    assert!(stats.cache_file.unwrap().exists());
+
+    let (second, stats) =
+        embed_face_folder(dir.path(), &encoder, &opts, Some(cache.path())).unwrap();
+    assert_eq!((stats.photos, stats.cached), (24, 24));
+    assert_eq!(encoder.1.swap(0, SeqCst), 0, "nothing is embedded again");
+    for data in [&first, &second] {
+        assert_eq!(data.train.items, plain.train.items);
+        assert_eq!(data.test.items, plain.test.items);
+        assert_eq!(data.train.labels, plain.train.labels);
+    }
+
+    // An edited photo is embedded again; the others still come from the cache.
+    image::RgbImage::from_pixel(16, 16, image::Rgb([200, 10, 10]))
+        .save(dir.path().join("p0").join("0.png"))
+        .unwrap();
+    let (edited, stats) =
+        embed_face_folder(dir.path(), &encoder, &opts, Some(cache.path())).unwrap();
+    assert_eq!((stats.photos, stats.cached), (24, 23));
+    assert_eq!(encoder.1.swap(0, SeqCst), 1);
+    let fresh = embed_face_folder(dir.path(), &encoder, &opts, None)
+        .unwrap()
+        .0;
+    assert_eq!(edited.train.items, fresh.train.items);
+    assert_eq!(edited.test.items, fresh.test.items);
 }

@@ -73,6 +73,22 @@ pub struct TrainRequest {
     /// Face folders: 1 (grey) or 3 (colour) channels.
     #[arg(long, default_value_t = 1)]
     pub channels: usize,
+    /// Face heads: where the base encoder's embeddings of the photos are kept between runs, so
+    /// a photo is embedded once (default: the platform cache folder, e.g.
+    /// ~/.cache/rollcall/embeddings).
+    #[arg(long, value_name = "DIR", env = "ROLLCALL_EMBEDDING_CACHE")]
+    pub embedding_cache: Option<PathBuf>,
+    /// Face heads: embed every photo again and keep nothing (over `--embedding-cache` and its
+    /// environment variable).
+    #[arg(long)]
+    pub no_embedding_cache: bool,
+}
+
+/// The platform cache folder for the embeddings a face head trains on, e.g.
+/// `~/.cache/rollcall/embeddings`.
+#[must_use]
+pub fn default_embedding_cache() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "rollcall").map(|d| d.cache_dir().join("embeddings"))
 }
 
 /// The default models folder: `models/` beside the database file.
@@ -185,6 +201,19 @@ pub struct TrainPlan {
     pub faces: FaceOptions,
     /// Train a face head on this encoder instead of a network from scratch (face folders).
     pub head_base: Option<HeadBase>,
+    /// Where a face head's base embeddings are kept between runs (`None`: embed every photo).
+    pub embedding_cache: Option<PathBuf>,
+}
+
+/// A plan with its data loaded, ready for [`train::train`].
+#[derive(Debug)]
+pub struct LoadedPlan {
+    /// The settings, with the network fitted to the data.
+    pub config: TrainConfig,
+    /// The data.
+    pub dataset: train::Dataset,
+    /// For a face head: how many photos were embedded and how many came from the cache.
+    pub embedded: Option<train::faces::EmbedStats>,
 }
 
 /// The plan `rollcall train`'s options ask for.
@@ -207,13 +236,18 @@ pub fn plan_from_request(a: &TrainRequest) -> anyhow::Result<TrainPlan> {
             ..FaceOptions::default()
         },
         head_base,
+        embedding_cache: if a.no_embedding_cache {
+            None
+        } else {
+            a.embedding_cache.clone().or_else(default_embedding_cache)
+        },
     })
 }
 
 /// The training settings and the data of a plan (shared by `rollcall train` and the Training
 /// screen): the dataset loaded (face folders aligned, or embedded by the base encoder for a
 /// face head), and the network fitted to it.
-pub fn load_plan(plan: &TrainPlan) -> anyhow::Result<(TrainConfig, train::Dataset)> {
+pub fn load_plan(plan: &TrainPlan) -> anyhow::Result<LoadedPlan> {
     let spec = &plan.dataset;
     let faces = &plan.faces;
     let mut config = plan.config.clone();
@@ -222,6 +256,7 @@ pub fn load_plan(plan: &TrainPlan) -> anyhow::Result<(TrainConfig, train::Datase
             .encoder
             .for_images(faces.chip_size as usize, faces.channels);
     }
+    let mut embedded = None;
     let dataset = match (spec, plan.head_base) {
         (_, None) => train::load_dataset(spec, faces).with_context(|| format!("loading {spec}"))?,
         (DatasetSpec::Faces(dir), Some(HeadBase::Dlib)) => {
@@ -231,8 +266,11 @@ pub fn load_plan(plan: &TrainPlan) -> anyhow::Result<(TrainConfig, train::Datase
                 base_model: base.model_id().to_string(),
                 ..crate::vision::encoders::face_head::Config::dlib_128()
             });
-            train::faces::embed_face_folder(dir, &base, faces)
-                .with_context(|| format!("embedding {spec} with {}", base.model_id()))?
+            let (dataset, stats) =
+                train::faces::embed_face_folder(dir, &base, faces, plan.embedding_cache.as_deref())
+                    .with_context(|| format!("embedding {spec} with {}", base.model_id()))?;
+            embedded = Some(stats);
+            dataset
         }
         (_, Some(_)) => anyhow::bail!("a face head trains on face folders (faces:DIR)"),
     };
@@ -241,10 +279,14 @@ pub fn load_plan(plan: &TrainPlan) -> anyhow::Result<(TrainConfig, train::Datase
     {
         config.encoder = config.encoder.for_images(side, channels);
     }
-    Ok((config, dataset))
+    Ok(LoadedPlan {
+        config,
+        dataset,
+        embedded,
+    })
 }
 
 /// [`load_plan`] of what `rollcall train`'s options ask for.
-pub fn prepare_run(a: &TrainRequest) -> anyhow::Result<(TrainConfig, train::Dataset)> {
+pub fn prepare_run(a: &TrainRequest) -> anyhow::Result<LoadedPlan> {
     load_plan(&plan_from_request(a)?)
 }

@@ -45,8 +45,8 @@ pub struct Finished {
 /// Messages from the training thread.
 #[derive(Clone, Debug)]
 pub enum JobEvent {
-    /// The data is loaded and training starts.
-    Loaded,
+    /// The data is loaded and training starts; for a face head, how its photos were embedded.
+    Loaded(Option<crate::train::faces::EmbedStats>),
     /// Training progress.
     Progress(Progress),
     /// Done.
@@ -115,8 +115,12 @@ fn run(
     cancel: &AtomicBool,
     send: &dyn Fn(JobEvent),
 ) -> anyhow::Result<Finished> {
-    let (config, dataset) = load_plan(plan)?;
-    send(JobEvent::Loaded);
+    let crate::workflow::train::LoadedPlan {
+        config,
+        dataset,
+        embedded,
+    } = load_plan(plan)?;
+    send(JobEvent::Loaded(embedded));
     let (ptx, prx) = sync_channel::<Progress>(64);
     let model = std::thread::scope(|s| -> anyhow::Result<_> {
         // The sender moves into the worker, so the progress loop ends when training does.
