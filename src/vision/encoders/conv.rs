@@ -265,7 +265,11 @@ impl ConvGeometry {
         }
     }
 
-    fn padded_len(self) -> usize {
+    /// Scratch for [`Self::padded`]: the padded image's size, or nothing without padding.
+    fn scratch_len(self) -> usize {
+        if self.padding == 0 {
+            return 0;
+        }
         (self.height + 2 * self.padding) * (self.width + 2 * self.padding) * self.channels
     }
 }
@@ -324,7 +328,7 @@ impl CustomOp3 for Conv {
             .zip(kept.par_iter_mut())
             .with_min_len(IMAGES_PER_TASK)
             .try_for_each_init(
-                || (vec![0f32; g.padded_len()], vec![0f32; plane_len]),
+                || (vec![0f32; g.scratch_len()], vec![0f32; plane_len]),
                 |(padded, scratch), ((out, image), kept)| {
                     let plane: &mut [f32] = match kept {
                         Some(plane) => plane,
@@ -557,8 +561,8 @@ impl Partial {
             grad_wt: vec![0f32; g.row() * s.c_out],
             grad_b: vec![0f32; s.c_out],
             pre: vec![0f32; s.plane() * s.c_out],
-            padded: vec![0f32; g.padded_len()],
-            grad_padded: vec![0f32; g.padded_len()],
+            padded: vec![0f32; g.scratch_len()],
+            grad_padded: vec![0f32; g.scratch_len()],
             rows: vec![0f32; s.span() * s.run()],
         }
     }
@@ -580,15 +584,16 @@ impl Partial {
         let pre = Operand::strided(&self.pre, span, c_out, 1, plane);
         if s.channels == 1 {
             s.one_channel_weight_grad(x, &self.pre, &mut self.grad_wt);
-        }
-        for ky in (0..g.kernel).filter(|_| s.channels > 1) {
-            // grad_w[ky] += windowᵀ · pre, kept column-major (gemm runs down the k·C rows).
-            product(
-                Dst::strided(&mut self.grad_wt[ky * run..], run, c_out, 1, rows),
-                s.window_t(x, ky),
-                pre,
-                true,
-            )?;
+        } else {
+            for ky in 0..g.kernel {
+                // grad_w[ky] += windowᵀ · pre, kept column-major (gemm runs down the k·C rows).
+                product(
+                    Dst::strided(&mut self.grad_wt[ky * run..], run, c_out, 1, rows),
+                    s.window_t(x, ky),
+                    pre,
+                    true,
+                )?;
+            }
         }
         for (sum, plane) in self
             .grad_b

@@ -12,7 +12,7 @@ use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 use crate::vision::gemm::{self, Dst, Operand};
-use crate::vision::simd::{Wide, wide_vectors};
+use crate::vision::simd::{self, Wide, wide_vectors};
 
 /// TensorFlow's padding modes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,37 +142,22 @@ struct DepthwisePlan<'a> {
 const CHANNEL_BLOCK: usize = 64;
 
 impl DepthwisePlan<'_> {
-    /// Output row `oy` of one image, into `row` (`[Wo · C]`), on the widest vectors the CPU has.
+    /// Output row `oy` of one image, into `row` (`[Wo · C]`), on vectors up to `wide` wide
+    /// ([`simd::at_most`]).
     fn row(&self, image: &[f32], oy: usize, row: &mut [f32], wide: Wide) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            // SAFETY: `wide` comes from `wide_vectors`, which checked at run time that this CPU
-            // has the features each function is compiled for; the functions are otherwise safe.
-            #[allow(unsafe_code)]
-            match wide {
-                Wide::Avx512 => return unsafe { self.row_avx512(image, oy, row) },
-                Wide::Avx2 => return unsafe { self.row_avx2(image, oy, row) },
-                Wide::Baseline => {}
-            }
-        }
-        let _ = wide;
-        self.row_portable(image, oy, row);
+        simd::at_most(
+            wide,
+            DepthwiseRow {
+                plan: self,
+                image,
+                oy,
+                row,
+            },
+        );
     }
 
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
-    fn row_avx512(&self, image: &[f32], oy: usize, row: &mut [f32]) {
-        self.row_portable(image, oy, row);
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    fn row_avx2(&self, image: &[f32], oy: usize, row: &mut [f32]) {
-        self.row_portable(image, oy, row);
-    }
-
-    /// The kernel itself, inlined into each of the wrappers above so that each is compiled for
-    /// its vector width. Each block of 64 channels is summed over the taps in registers, then
+    /// The kernel itself, inlined into each of [`simd::at_most`]'s copies so that each is
+    /// compiled for its vector width. Each block of 64 channels is summed over the taps in registers, then
     /// gets PReLU and is stored once. Multiply and add stay separate (no fused multiply-add),
     /// so every path gives the same bits.
     #[allow(clippy::inline_always)] // It must be inlined into each wrapper to get its vector width.
@@ -226,6 +211,23 @@ impl DepthwisePlan<'_> {
                 dst[ch] = a;
             }
         }
+    }
+}
+
+/// One output row of a depthwise layer, as a [`simd::Kernel`].
+struct DepthwiseRow<'p, 'a> {
+    plan: &'p DepthwisePlan<'a>,
+    image: &'p [f32],
+    oy: usize,
+    row: &'p mut [f32],
+}
+
+impl simd::Kernel for DepthwiseRow<'_, '_> {
+    type Output = ();
+    #[allow(clippy::inline_always)] // Built into each vector width's copy.
+    #[inline(always)]
+    fn run(self) {
+        self.plan.row_portable(self.image, self.oy, self.row);
     }
 }
 
@@ -484,17 +486,8 @@ mod tests {
                 input: (h, w, c),
                 out: (ho, wo),
             };
-            let mut widths = vec![Wide::Baseline];
-            #[cfg(target_arch = "x86_64")]
-            {
-                if std::arch::is_x86_feature_detected!("avx2") {
-                    widths.push(Wide::Avx2);
-                }
-                if std::arch::is_x86_feature_detected!("avx512f") {
-                    widths.push(Wide::Avx512);
-                }
-            }
-            for wide in widths {
+            // Each width this CPU has (`at_most` runs a missing one on the next narrower).
+            for wide in [Wide::Baseline, Wide::Avx2, Wide::Avx512] {
                 let mut got = vec![0f32; ho * wo * c];
                 for (oy, row) in got.chunks_mut(wo * c).enumerate() {
                     plan.row(&x, oy, row, wide);
