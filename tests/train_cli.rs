@@ -154,7 +154,7 @@ fn faces_pairs_lists_evaluate_when_the_shared_data_is_here() {
 fn the_training_screen_plan_is_what_its_command_line_trains() {
     use clap::Parser as _;
     use rollcall::gui::training::{DataChoice, TrainingForm};
-    use rollcall::workflow::train::{TrainRequest, plan_from_request};
+    use rollcall::workflow::train::{HeadBase, TrainRequest, plan_from_request};
 
     #[derive(clap::Parser)]
     struct Line {
@@ -162,16 +162,23 @@ fn the_training_screen_plan_is_what_its_command_line_trains() {
         request: TrainRequest,
     }
     for recipe in rollcall::train::recipe::RECIPES {
-        for (data, folder, face_head) in [
-            (DataChoice::Mnist, "", true),
-            (DataChoice::Idx, "/data/idx", false),
-            (DataChoice::Faces, "/data/faces", true),
-            (DataChoice::Faces, "/data/faces", false),
+        for (data, folder, face_head, head_base) in [
+            (DataChoice::Mnist, "", true, HeadBase::MobileFaceNet),
+            (DataChoice::Idx, "/data/idx", false, HeadBase::Dlib),
+            (
+                DataChoice::Faces,
+                "/data/faces",
+                true,
+                HeadBase::MobileFaceNet,
+            ),
+            (DataChoice::Faces, "/data/faces", true, HeadBase::Dlib),
+            (DataChoice::Faces, "/data/faces", false, HeadBase::Dlib),
         ] {
             let form = TrainingForm {
                 data,
                 folder: folder.to_owned(),
                 face_head,
+                head_base,
                 recipe,
                 epochs: 3,
                 batch_size: 64,
@@ -221,17 +228,11 @@ fn a_face_head_run_again_takes_its_embeddings_from_the_cache() {
     }
     let spec = format!("faces:{}", faces.display());
     let train = |extra: &[&str]| -> serde_json::Value {
-        let mut args = vec![
-            "train",
-            "--dataset",
-            &spec,
-            "--base",
-            "dlib",
-            "--epochs",
-            "2",
-            "--json",
-        ];
+        let mut args = vec!["train", "--dataset", &spec, "--epochs", "2", "--json"];
         args.extend_from_slice(extra);
+        if !extra.contains(&"--base") {
+            args.extend(["--base", "dlib"]);
+        }
         serde_json::from_str(&stdout(&rollcall(&db, &args))).unwrap()
     };
     let first = train(&[]);
@@ -271,5 +272,29 @@ fn a_face_head_run_again_takes_its_embeddings_from_the_cache() {
     assert!(
         text.contains("15 photos through the base encoder (15 from the cache"),
         "{text}"
+    );
+
+    // A head on MobileFaceNet, the default encoder: 192-D on its own 112×112 chips, its
+    // embeddings cached apart, and put in charge of attendance on top of it.
+    let head = train(&["--base", "mobilefacenet"]);
+    let encoder = &head["card"]["encoder"];
+    assert_eq!(head["embedded"]["from_cache"], 0);
+    assert_eq!(encoder["arch"], "face-head", "{head}");
+    assert_eq!(encoder["input_dim"], 192, "{head}");
+    assert_eq!(encoder["chip_size"], 112);
+    let base_model = encoder["base_model"].as_str().unwrap();
+    assert!(base_model.starts_with("mobilefacenet"), "{base_model}");
+    assert_ne!(
+        head["embedded"]["cache_file"],
+        first["embedded"]["cache_file"]
+    );
+    let model_dir = head["model_dir"].as_str().unwrap();
+    let used = stdout(&rollcall(&db, &["encoders", "use", model_dir]));
+    assert!(used.contains("Attendance now uses face-head-"), "{used}");
+    let list = stdout(&rollcall(&db, &["encoders", "list"]));
+    let active = list.lines().find(|l| l.starts_with('*')).unwrap();
+    assert!(
+        active.contains(head["model_id"].as_str().unwrap()) && active.contains(" 192 "),
+        "{list}"
     );
 }

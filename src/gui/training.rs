@@ -34,8 +34,10 @@ pub struct TrainingForm {
     pub data: DataChoice,
     /// The folder for IDX or face data.
     pub folder: String,
-    /// Train a face head on the bundled face encoder (face folders).
+    /// Train a face head on a bundled face encoder (face folders).
     pub face_head: bool,
+    /// The bundled encoder the face head fine-tunes.
+    pub head_base: HeadBase,
     /// The recipe.
     pub recipe: &'static Recipe,
     /// Passes over the data.
@@ -56,6 +58,7 @@ impl Default for TrainingForm {
             data: DataChoice::Mnist,
             folder: String::new(),
             face_head: true,
+            head_base: HeadBase::MobileFaceNet,
             recipe: &RECIPES[0],
             epochs: 20,
             batch_size: 128,
@@ -94,7 +97,7 @@ impl TrainingForm {
                 channels: 1,
                 ..FaceOptions::default()
             },
-            head_base: (self.data == DataChoice::Faces && self.face_head).then_some(HeadBase::Dlib),
+            head_base: (self.data == DataChoice::Faces && self.face_head).then_some(self.head_base),
             embedding_cache: crate::workflow::train::default_embedding_cache(),
         })
     }
@@ -108,9 +111,9 @@ impl TrainingForm {
             DataChoice::Faces => format!("faces:{}", self.folder.trim()),
         };
         let base = if self.data == DataChoice::Faces && self.face_head {
-            " --base dlib"
+            format!(" --base {}", self.head_base.name())
         } else {
-            ""
+            String::new()
         };
         format!(
             "rollcall train --dataset {dataset} --recipe {} --epochs {} --batch-size {} --lr {} \
@@ -319,28 +322,7 @@ impl TrainingScreen {
         let running = self.job.is_some();
         ui.add_enabled_ui(!running, |ui| {
             let f = &mut self.form;
-            ui.strong("Data");
-            ui.radio_value(&mut f.data, DataChoice::Mnist, "MNIST digits (built in)");
-            ui.radio_value(
-                &mut f.data,
-                DataChoice::Idx,
-                "An IDX folder (MNIST, Fashion-MNIST)",
-            );
-            ui.radio_value(
-                &mut f.data,
-                DataChoice::Faces,
-                "A face folder (one sub-folder per person)",
-            );
-            if f.data != DataChoice::Mnist {
-                let l = ui.label("Data folder");
-                ui.text_edit_singleline(&mut f.folder).labelled_by(l.id);
-            }
-            if f.data == DataChoice::Faces {
-                ui.checkbox(
-                    &mut f.face_head,
-                    "Fine-tune the bundled face encoder (a face head)",
-                );
-            }
+            data_ui(f, ui);
             ui.add_space(style::SECTION_GAP);
             let l = ui.strong("Recipe");
             egui::ComboBox::from_id_salt("training-recipe")
@@ -435,13 +417,13 @@ impl TrainingScreen {
             let total = (r.epochs * r.steps_per_epoch).max(1);
             let done = r.epoch.saturating_sub(1) * r.steps_per_epoch + r.step;
             ui.add(egui::ProgressBar::new(done as f32 / total as f32).show_percentage());
-            if let Some(note) = &r.data_note {
-                ui.weak(note);
-            }
         } else if self.finished.is_none() && r.epoch_loss.is_empty() {
             ui.heading("No training yet");
             ui.label("Pick the data and a recipe on the left and press \"Start training\". The seed recipe trains the tutorial's network on the MNIST digits in a minute or two.");
             return;
+        }
+        if let Some(note) = &r.data_note {
+            ui.weak(note);
         }
         ui.columns(2, |cols| {
             plot_ui(&mut cols[0], "Loss per epoch", "loss", &r.epoch_loss, None);
@@ -569,4 +551,52 @@ fn finished_ui(
             });
         }
     });
+}
+
+/// How the form names a face head's base encoder.
+fn head_base_label(base: HeadBase) -> &'static str {
+    match base {
+        HeadBase::MobileFaceNet => "MobileFaceNet (the default)",
+        HeadBase::Dlib => "dlib ResNet",
+    }
+}
+
+/// The form's data section: which data, its folder, and for face folders the face head.
+fn data_ui(f: &mut TrainingForm, ui: &mut egui::Ui) {
+    ui.strong("Data");
+    ui.radio_value(&mut f.data, DataChoice::Mnist, "MNIST digits (built in)");
+    ui.radio_value(
+        &mut f.data,
+        DataChoice::Idx,
+        "An IDX folder (MNIST, Fashion-MNIST)",
+    );
+    ui.radio_value(
+        &mut f.data,
+        DataChoice::Faces,
+        "A face folder (one sub-folder per person)",
+    );
+    if f.data != DataChoice::Mnist {
+        let l = ui.label("Data folder");
+        ui.text_edit_singleline(&mut f.folder).labelled_by(l.id);
+    }
+    if f.data == DataChoice::Faces {
+        ui.checkbox(
+            &mut f.face_head,
+            "Fine-tune a bundled face encoder (a face head)",
+        );
+        if f.face_head {
+            ui.horizontal(|ui| {
+                let l = ui.label("Encoder");
+                egui::ComboBox::from_id_salt("training-head-base")
+                    .selected_text(head_base_label(f.head_base))
+                    .show_ui(ui, |ui| {
+                        for b in [HeadBase::MobileFaceNet, HeadBase::Dlib] {
+                            ui.selectable_value(&mut f.head_base, b, head_base_label(b));
+                        }
+                    })
+                    .response
+                    .labelled_by(l.id);
+            });
+        }
+    }
 }

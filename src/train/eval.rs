@@ -13,6 +13,7 @@ use super::pairs::{Pair, balanced_pairs, seed_pairs};
 use super::pyrandom::PyRandom;
 use crate::core::Metric;
 use crate::core::metrics::{self, RetrievalReport, ScoredPair, VerificationReport};
+use crate::vision::ChipStyle;
 use crate::vision::FaceEncoder;
 use crate::vision::encoders::chip::chip_values;
 use crate::vision::encoders::init::SplitMix64;
@@ -145,7 +146,7 @@ pub fn evaluate_on_pairs(
     let embed = |path: &std::path::Path| -> Result<Vec<f32>, TrainError> {
         let x = match (model.encoder_input(), base) {
             (InputKind::Image { side, channels }, _) => {
-                let chip = load_chip(path, side as u32, true)?;
+                let chip = load_chip(path, side as u32, true, ChipStyle::Dlib)?;
                 candle_core::Tensor::from_vec(
                     chip_values(&chip, channels),
                     (1, side, side, channels),
@@ -153,7 +154,7 @@ pub fn evaluate_on_pairs(
                 )?
             }
             (InputKind::Vector { dim }, Some(base)) => {
-                let chip = load_chip(path, base.chip_size(), true)?;
+                let chip = load_chip(path, base.chip_size(), true, base.chip_style())?;
                 let v = base
                     .embed(std::slice::from_ref(&chip))?
                     .pop()

@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use super::TrainError;
 use super::dataset::{DataKind, Dataset, Split};
 use super::embed_cache::{EmbeddingCache, PhotoHash, hash_file};
-use crate::vision::FaceEncoder;
 use crate::vision::encoders::chip::{centre_square, chip_values};
 use crate::vision::encoders::init::SplitMix64;
 use crate::vision::image_io;
+use crate::vision::{ChipStyle, FaceEncoder};
 
 /// File extensions read as photos.
 const IMAGE_EXTENSIONS: &[&str] = &[
@@ -140,15 +140,21 @@ pub fn test_identities(
     Ok(shuffled)
 }
 
-/// Reads one photo as a chip: the aligned face when `align` is set and a face is found, else
-/// a centred square.
-pub fn load_chip(path: &Path, chip_size: u32, align: bool) -> Result<image::RgbImage, TrainError> {
+/// Reads one photo as a chip: the aligned face (on the template `style` names) when `align` is
+/// set and a face is found, else a centred square.
+pub fn load_chip(
+    path: &Path,
+    chip_size: u32,
+    align: bool,
+    style: ChipStyle,
+) -> Result<image::RgbImage, TrainError> {
     let img = image_io::load_rgb(path).map_err(|source| TrainError::Image {
         path: path.display().to_string(),
         source,
     })?;
     if align
-        && let Some(chip) = aligner().and_then(|p| p.aligned_chip(&img, chip_size).ok().flatten())
+        && let Some(chip) =
+            aligner().and_then(|p| p.aligned_chip(&img, chip_size, style).ok().flatten())
     {
         return Ok(chip);
     }
@@ -162,7 +168,7 @@ pub fn load_face_folder(dir: &Path, opts: &FaceOptions) -> Result<Dataset, Train
         let mut values = Vec::new();
         for p in paths {
             values.extend(chip_values(
-                &load_chip(p, opts.chip_size, opts.align)?,
+                &load_chip(p, opts.chip_size, opts.align, ChipStyle::Dlib)?,
                 opts.channels,
             ));
         }
@@ -218,7 +224,14 @@ pub fn embed_face_folder(
         for chunk in missing.chunks(32) {
             let chips = chunk
                 .iter()
-                .map(|&(i, _)| load_chip(&paths[i], encoder.chip_size(), opts.align))
+                .map(|&(i, _)| {
+                    load_chip(
+                        &paths[i],
+                        encoder.chip_size(),
+                        opts.align,
+                        encoder.chip_style(),
+                    )
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             let rows = encoder.embed(&chips)?;
             if rows.len() != chunk.len() || rows.iter().any(|r| r.len() != dim) {

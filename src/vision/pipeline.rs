@@ -213,9 +213,24 @@ impl FacePipeline {
         config: PipelineConfig,
     ) -> Result<Self, VisionError> {
         let device = Device::Cpu;
-        let base: std::sync::Arc<dyn FaceEncoder> =
-            std::sync::Arc::new(DlibEncoder::bundled(&device)?);
-        let encoder = super::encoders::load::load_model_dir_with_base(dir, &device, Some(base))?;
+        // A face head names its base; a CNN has none.
+        let card = super::encoders::card::read_card(dir)?;
+        let base = match &card.encoder {
+            super::encoders::EncoderConfig::FaceHead(head) => {
+                let builtin = BuiltinEncoder::from_model_id(&head.base_model).ok_or_else(|| {
+                    VisionError::BadModel {
+                        model: dir.display().to_string(),
+                        reason: format!(
+                            "its base encoder {} is not one of the bundled ones",
+                            head.base_model
+                        ),
+                    }
+                })?;
+                Some(std::sync::Arc::from(builtin.load(&device)?))
+            }
+            _ => None,
+        };
+        let encoder = super::encoders::load::load_model_dir_with_base(dir, &device, base)?;
         Self::new(config, encoder, &device)
     }
 
@@ -498,12 +513,13 @@ impl FacePipeline {
         })
     }
 
-    /// The aligned dlib-style chip (`size` × `size`) of the main face of a photo, `None`
-    /// without a face.
+    /// The aligned chip (`size` × `size`, on dlib's template or InsightFace's, as `style`
+    /// says) of the main face of a photo, `None` without a face.
     pub fn aligned_chip(
         &self,
         image: &RgbImage,
         size: u32,
+        style: ChipStyle,
     ) -> Result<Option<RgbImage>, VisionError> {
         let detections = self.detect_photo(image)?;
         Ok(
@@ -511,7 +527,10 @@ impl FacePipeline {
                 let points = self
                     .shape
                     .shape5(image, shape_rect(d, image.width(), image.height()));
-                dlib_chip(image, &points, size, 0.25)
+                match style {
+                    ChipStyle::Dlib => dlib_chip(image, &points, size, 0.25),
+                    ChipStyle::ArcFace => arcface_chip_from_dlib5(image, &points, size),
+                }
             }),
         )
     }

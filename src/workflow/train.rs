@@ -8,7 +8,6 @@ use anyhow::Context as _;
 
 use crate::train::faces::FaceOptions;
 use crate::train::{self, DatasetSpec, LossConfig, Miner, Sampling, TrainConfig};
-use crate::vision::FaceEncoder as _;
 use crate::vision::encoders::EncoderConfig;
 
 /// What to train: the data, the recipe and the settings that override it. `rollcall train`
@@ -67,7 +66,7 @@ pub struct TrainRequest {
     #[arg(long, default_value_t = 64)]
     pub chip_size: u32,
     /// Train a `face-head` on top of a frozen pretrained face encoder instead of a CNN from
-    /// scratch (face folders only): `dlib` is the bundled one.
+    /// scratch (face folders only): `dlib` or `mobilefacenet`, the bundled ones.
     #[arg(long, value_name = "ENCODER")]
     pub base: Option<String>,
     /// Face folders: 1 (grey) or 3 (colour) channels.
@@ -84,11 +83,17 @@ pub struct TrainRequest {
     pub no_embedding_cache: bool,
 }
 
-/// The platform cache folder for the embeddings a face head trains on, e.g.
-/// `~/.cache/rollcall/embeddings`.
+/// Where the embeddings a face head trains on are kept: `ROLLCALL_EMBEDDING_CACHE` when set,
+/// else the platform cache folder, e.g. `~/.cache/rollcall/embeddings`.
 #[must_use]
 pub fn default_embedding_cache() -> Option<PathBuf> {
-    directories::ProjectDirs::from("", "", "rollcall").map(|d| d.cache_dir().join("embeddings"))
+    std::env::var_os("ROLLCALL_EMBEDDING_CACHE")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            directories::ProjectDirs::from("", "", "rollcall")
+                .map(|d| d.cache_dir().join("embeddings"))
+        })
 }
 
 /// The default models folder: `models/` beside the database file.
@@ -184,8 +189,30 @@ pub fn config_from_request(a: &TrainRequest) -> anyhow::Result<TrainConfig> {
 /// A pretrained face encoder that a face head is trained on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HeadBase {
-    /// The bundled dlib ResNet.
+    /// The bundled dlib ResNet (128-D, dlib's 150×150 chip).
     Dlib,
+    /// The bundled MobileFaceNet (192-D, InsightFace's 112×112 chip).
+    MobileFaceNet,
+}
+
+impl HeadBase {
+    /// The bundled encoder it is.
+    #[must_use]
+    pub fn builtin(self) -> crate::vision::pipeline::BuiltinEncoder {
+        match self {
+            Self::Dlib => crate::vision::pipeline::BuiltinEncoder::Dlib,
+            Self::MobileFaceNet => crate::vision::pipeline::BuiltinEncoder::MobileFaceNet,
+        }
+    }
+
+    /// Its `--base` name.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Dlib => "dlib",
+            Self::MobileFaceNet => "mobilefacenet",
+        }
+    }
 }
 
 /// What to train, typed: the settings, the data, how face photos become chips, and, for a face
@@ -224,8 +251,14 @@ pub fn plan_from_request(a: &TrainRequest) -> anyhow::Result<TrainPlan> {
         Some(_) if !matches!(dataset, DatasetSpec::Faces(_)) => {
             anyhow::bail!("--base trains a face head: use it with --dataset faces:DIR")
         }
-        Some("dlib") => Some(HeadBase::Dlib),
-        Some(other) => anyhow::bail!("unknown base encoder {other:?}: the bundled one is `dlib`"),
+        Some(name) => Some(
+            [HeadBase::Dlib, HeadBase::MobileFaceNet]
+                .into_iter()
+                .find(|b| b.name().eq_ignore_ascii_case(name.trim()))
+                .with_context(|| {
+                    format!("unknown base encoder {name:?}: the bundled ones are `dlib` and `mobilefacenet`")
+                })?,
+        ),
     };
     Ok(TrainPlan {
         config: config_from_request(a)?,
@@ -259,16 +292,20 @@ pub fn load_plan(plan: &TrainPlan) -> anyhow::Result<LoadedPlan> {
     let mut embedded = None;
     let dataset = match (spec, plan.head_base) {
         (_, None) => train::load_dataset(spec, faces).with_context(|| format!("loading {spec}"))?,
-        (DatasetSpec::Faces(dir), Some(HeadBase::Dlib)) => {
-            let base =
-                crate::vision::dlib::DlibEncoder::bundled(&crate::vision::encoders::load::cpu())?;
-            config.encoder = EncoderConfig::FaceHead(crate::vision::encoders::face_head::Config {
-                base_model: base.model_id().to_string(),
-                ..crate::vision::encoders::face_head::Config::dlib_128()
-            });
-            let (dataset, stats) =
-                train::faces::embed_face_folder(dir, &base, faces, plan.embedding_cache.as_deref())
-                    .with_context(|| format!("embedding {spec} with {}", base.model_id()))?;
+        (DatasetSpec::Faces(dir), Some(head_base)) => {
+            let base = head_base
+                .builtin()
+                .load(&crate::vision::encoders::load::cpu())?;
+            config.encoder = EncoderConfig::FaceHead(
+                crate::vision::encoders::face_head::Config::for_base(base.as_ref()),
+            );
+            let (dataset, stats) = train::faces::embed_face_folder(
+                dir,
+                base.as_ref(),
+                faces,
+                plan.embedding_cache.as_deref(),
+            )
+            .with_context(|| format!("embedding {spec} with {}", base.model_id()))?;
             embedded = Some(stats);
             dataset
         }

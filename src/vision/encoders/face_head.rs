@@ -35,6 +35,17 @@ impl Config {
             chip_size: 150,
         }
     }
+
+    /// A head for `base`: its embedding size (the hidden layer as wide), id and chip side.
+    #[must_use]
+    pub fn for_base(base: &dyn crate::vision::FaceEncoder) -> Self {
+        Self {
+            input_dim: base.dim(),
+            hidden_dim: base.dim(),
+            base_model: base.model_id().to_string(),
+            chip_size: base.chip_size(),
+        }
+    }
 }
 
 /// The head.
