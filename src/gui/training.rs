@@ -590,7 +590,7 @@ fn data_ui(f: &mut TrainingForm, ui: &mut egui::Ui) {
                 egui::ComboBox::from_id_salt("training-head-base")
                     .selected_text(head_base_label(f.head_base))
                     .show_ui(ui, |ui| {
-                        for b in [HeadBase::MobileFaceNet, HeadBase::Dlib] {
+                        for b in HeadBase::ALL {
                             ui.selectable_value(&mut f.head_base, b, head_base_label(b));
                         }
                     })

@@ -186,34 +186,8 @@ pub fn config_from_request(a: &TrainRequest) -> anyhow::Result<TrainConfig> {
     Ok(c)
 }
 
-/// A pretrained face encoder that a face head is trained on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HeadBase {
-    /// The bundled dlib ResNet (128-D, dlib's 150×150 chip).
-    Dlib,
-    /// The bundled MobileFaceNet (192-D, InsightFace's 112×112 chip).
-    MobileFaceNet,
-}
-
-impl HeadBase {
-    /// The bundled encoder it is.
-    #[must_use]
-    pub fn builtin(self) -> crate::vision::pipeline::BuiltinEncoder {
-        match self {
-            Self::Dlib => crate::vision::pipeline::BuiltinEncoder::Dlib,
-            Self::MobileFaceNet => crate::vision::pipeline::BuiltinEncoder::MobileFaceNet,
-        }
-    }
-
-    /// Its `--base` name.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Dlib => "dlib",
-            Self::MobileFaceNet => "mobilefacenet",
-        }
-    }
-}
+/// A pretrained face encoder that a face head is trained on: one of the bundled ones.
+pub type HeadBase = crate::vision::pipeline::BuiltinEncoder;
 
 /// What to train, typed: the settings, the data, how face photos become chips, and, for a face
 /// head, the frozen encoder under it. The Training screen builds one from its form; `rollcall
@@ -251,14 +225,11 @@ pub fn plan_from_request(a: &TrainRequest) -> anyhow::Result<TrainPlan> {
         Some(_) if !matches!(dataset, DatasetSpec::Faces(_)) => {
             anyhow::bail!("--base trains a face head: use it with --dataset faces:DIR")
         }
-        Some(name) => Some(
-            [HeadBase::Dlib, HeadBase::MobileFaceNet]
-                .into_iter()
-                .find(|b| b.name().eq_ignore_ascii_case(name.trim()))
-                .with_context(|| {
-                    format!("unknown base encoder {name:?}: the bundled ones are `dlib` and `mobilefacenet`")
-                })?,
-        ),
+        Some(name) => Some(HeadBase::from_name(name).with_context(|| {
+            format!(
+                "unknown base encoder {name:?}: the bundled ones are `dlib` and `mobilefacenet`"
+            )
+        })?),
     };
     Ok(TrainPlan {
         config: config_from_request(a)?,
@@ -293,9 +264,7 @@ pub fn load_plan(plan: &TrainPlan) -> anyhow::Result<LoadedPlan> {
     let dataset = match (spec, plan.head_base) {
         (_, None) => train::load_dataset(spec, faces).with_context(|| format!("loading {spec}"))?,
         (DatasetSpec::Faces(dir), Some(head_base)) => {
-            let base = head_base
-                .builtin()
-                .load(&crate::vision::encoders::load::cpu())?;
+            let base = head_base.load(&crate::vision::encoders::load::cpu())?;
             config.encoder = EncoderConfig::FaceHead(
                 crate::vision::encoders::face_head::Config::for_base(base.as_ref()),
             );
