@@ -439,18 +439,22 @@ impl Store {
     }
 
     fn configure(&mut self) -> Result<()> {
-        let Db::Sqlite(conn) = &self.db else {
+        let Db::Sqlite(conn) = &mut self.db else {
             return Ok(());
         };
         // A writer waits for another rather than failing. The longest hold is a classroom's
         // offline copy sending what it took to the server: the copy stays locked until the
         // server answers, which a dropped network bounds by the client's timeouts (about 15 s).
         conn.busy_timeout(BUSY_TIMEOUT)?;
+        // Every transaction takes the write lock when it begins, waiting for it as above. A
+        // deferred one that reads first and then writes while another connection commits gets
+        // "database is locked" at once, without waiting.
+        conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         // Reading one value forces SQLite to read the header, so a non-database fails here.
         conn.query_row("PRAGMA schema_version", [], |r| r.get::<_, i64>(0))?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         if self.path.is_some() {
-            let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+            let mode = switch_to_wal(conn)?;
             if !mode.eq_ignore_ascii_case("wal") {
                 log::warn!("SQLite refused WAL mode (journal mode is {mode:?})");
             }
@@ -493,6 +497,37 @@ impl Store {
     pub(crate) fn in_transaction<T>(&self, f: impl FnMut(&Db) -> Result<T>) -> Result<T> {
         self.db.transaction(f, StoreError::is_retryable)
     }
+}
+
+/// Puts a file database in WAL mode, once for the file, and returns the journal mode it is in.
+/// The switch needs the file to itself, and SQLite answers "database is locked" at once, without
+/// the busy timeout, while another connection holds it: several lessons starting together open
+/// (and create) one offline copy at the same moment. So it is tried again until
+/// [`BUSY_TIMEOUT`].
+fn switch_to_wal(conn: &Connection) -> Result<String> {
+    let journal_mode = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, String>(0));
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    let mut pause = std::time::Duration::from_millis(2);
+    loop {
+        let mode = journal_mode("PRAGMA journal_mode")?;
+        if mode.eq_ignore_ascii_case("wal") {
+            return Ok(mode);
+        }
+        match journal_mode("PRAGMA journal_mode = WAL") {
+            Err(err) if is_busy(&err) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(50));
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
+fn is_busy(err: &rusqlite::Error) -> bool {
+    matches!(
+        err.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 fn is_not_a_database(err: &rusqlite::Error) -> bool {

@@ -984,6 +984,41 @@ fn a_second_connection_waits_for_a_writer_instead_of_failing() {
 }
 
 #[test]
+fn eight_connections_creating_one_file_at_once_all_open_it() {
+    // Eight lessons start at the same moment against one school server, so eight processes of
+    // one user open (and create) the same offline copy together. Each connection here has its
+    // own file locks, as a process has. A hundred rounds, because the race is a matter of
+    // timing: before the fix, most runs failed within the first sixty.
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..100 {
+        let path = dir.path().join(format!("copy-{round}.db"));
+        let start = Arc::new(std::sync::Barrier::new(8));
+        let openers: Vec<_> = (0..8)
+            .map(|i| {
+                let path = path.clone();
+                let start = Arc::clone(&start);
+                std::thread::Builder::new()
+                    .name(format!("lesson-{i}"))
+                    .spawn(move || {
+                        start.wait();
+                        let store = Store::open(&path)?;
+                        store.add_class(&format!("room {i}"))?;
+                        Ok::<_, StoreError>(())
+                    })
+                    .unwrap()
+            })
+            .collect();
+        for (i, opener) in openers.into_iter().enumerate() {
+            if let Err(err) = opener.join().unwrap() {
+                panic!("round {round}, lesson {i}: {err}");
+            }
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.list_classes().unwrap().len(), 8, "round {round}");
+    }
+}
+
+#[test]
 fn the_sample_class_is_a_real_sized_class_with_history_and_a_review_queue() {
     the_sample_class_is_a_real_sized_class_with_history_and_a_review_queue_on(
         Store::open_in_memory().unwrap(),
