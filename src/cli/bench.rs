@@ -218,13 +218,17 @@ fn measure_dlib(
         .env("OMP_NUM_THREADS", "1")
         .output()
         .with_context(|| format!("running {}", python.display()))?;
-    anyhow::ensure!(
-        out.status.success(),
-        "{} {} failed: {}",
-        python.display(),
-        script.display(),
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
+    if !out.status.success() {
+        // A Python traceback ends with the line that says what went wrong.
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let lines: Vec<&str> = stderr.trim().lines().collect();
+        anyhow::bail!(
+            "{} {} failed: {}",
+            python.display(),
+            script.display(),
+            lines[lines.len().saturating_sub(3)..].join("\n")
+        );
+    }
     let v: serde_json::Value = serde_json::from_slice(&out.stdout)
         .context("reading the dlib timings (one JSON object expected)")?;
     Ok(v.as_object()
@@ -436,8 +440,14 @@ fn bench_faces(
             None => outln!("(could not read the anchor figures at {})", path.display()),
         }
     }
+    // When the anchor cannot be run, rollcall's own figures still print, and the command then
+    // fails with the anchor's reason.
+    let mut anchor_failed = None;
     if let Some(python) = anchor_python {
-        let dlib = measure_dlib(python, photo, runs)?;
+        let dlib = measure_dlib(python, photo, runs).unwrap_or_else(|err| {
+            anchor_failed = Some(err);
+            std::collections::BTreeMap::new()
+        });
         let now = |label: &str, ms: Option<f64>, ours: f64| {
             ms.map(|ms| {
                 let ratio = ms / ours;
@@ -483,5 +493,10 @@ fn bench_faces(
             "note: this is a debug build; run `cargo run --release -- bench faces` for real figures"
         );
     }
-    Ok(())
+    match anchor_failed {
+        Some(err) => Err(err.context(
+            "the dlib anchor could not be measured beside rollcall (rollcall's own figures are above)",
+        )),
+        None => Ok(()),
+    }
 }
