@@ -7,10 +7,13 @@
 pub mod align;
 pub mod model;
 pub mod ops;
+pub mod team;
 #[cfg(test)]
 mod tests;
 
-use candle_core::{DType, Device, Module, Tensor};
+use std::sync::{Mutex, TryLockError};
+
+use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use image::RgbImage;
 use rayon::prelude::*;
@@ -55,6 +58,17 @@ pub struct MobileFaceNetEncoder {
     net: MobileFaceNet,
     device: Device,
     model_id: ModelId,
+    /// The threads that run one face together, started on the first single face.
+    team: Mutex<TeamState>,
+}
+
+/// Whether one face runs on a [`team::Team`].
+enum TeamState {
+    /// Not started yet.
+    Untried,
+    Ready(Box<team::Team>, team::Chooser),
+    /// One thread only, or the team could not start or failed once: faces run alone.
+    Off,
 }
 
 impl MobileFaceNetEncoder {
@@ -90,6 +104,7 @@ impl MobileFaceNetEncoder {
                 "{MODEL_ID_PREFIX}{:08x}",
                 crate::vision::dlib::resnet::fnv1a32(bytes)
             )),
+            team: Mutex::new(TeamState::Untried),
         })
     }
 
@@ -101,6 +116,16 @@ impl MobileFaceNetEncoder {
 
     /// The chips as the network's input: `(rgb − 127.5) / 128`, `[B, S, S, 3]` (NHWC).
     pub fn input(&self, chips: &[RgbImage]) -> Result<Tensor, VisionError> {
+        let s = self.net.config().input_size;
+        Ok(Tensor::from_vec(
+            self.input_values(chips)?,
+            (chips.len(), s, s, 3),
+            &self.device,
+        )?)
+    }
+
+    /// [`Self::input`]'s values.
+    fn input_values(&self, chips: &[RgbImage]) -> Result<Vec<f32>, VisionError> {
         let s = self.net.config().input_size;
         let mut data = Vec::with_capacity(chips.len() * 3 * s * s);
         for (i, chip) in chips.iter().enumerate() {
@@ -117,22 +142,73 @@ impl MobileFaceNetEncoder {
                     .map(|&v| (f32::from(v) - 127.5) / 128.0),
             );
         }
-        Ok(Tensor::from_vec(
-            data,
-            (chips.len(), s, s, 3),
-            &self.device,
-        )?)
+        Ok(data)
+    }
+
+    /// One chip's raw embedding on the team of threads or, when that has lately been slower
+    /// (the other cores busy), on the calling thread; `None` when there is no team (one
+    /// thread, another caller has it, or it failed: then the caller runs the face alone).
+    fn raw_on_team(&self, chip: &RgbImage) -> Result<Option<Vec<f32>>, VisionError> {
+        let mut state = match self.team.try_lock() {
+            Ok(state) => state,
+            Err(TryLockError::WouldBlock | TryLockError::Poisoned(_)) => return Ok(None),
+        };
+        if matches!(*state, TeamState::Untried) {
+            *state = match team::Team::new(&self.net, rayon::current_num_threads()) {
+                Some(team) => TeamState::Ready(Box::new(team), team::Chooser::default()),
+                None => TeamState::Off,
+            };
+        }
+        let TeamState::Ready(team, chooser) = &mut *state else {
+            return Ok(None);
+        };
+        let start = std::time::Instant::now();
+        if !chooser.team_next() {
+            let embedding = self.raw_alone(chip)?;
+            chooser.record(false, start.elapsed());
+            return Ok(Some(embedding));
+        }
+        let values = self.input_values(std::slice::from_ref(chip))?;
+        match team.forward(values) {
+            Ok(embedding) => {
+                chooser.record(true, start.elapsed());
+                Ok(Some(embedding))
+            }
+            Err(err) => {
+                log::warn!("MobileFaceNet now runs one face on one thread: {err}");
+                *state = TeamState::Off;
+                Ok(None)
+            }
+        }
+    }
+
+    /// The raw embedding of one chip on the calling thread alone, as [`Self::raw_embeddings`]
+    /// would give it without a team (tests compare the two).
+    pub fn raw_alone(&self, chip: &RgbImage) -> Result<Vec<f32>, VisionError> {
+        let x = self.input(std::slice::from_ref(chip))?;
+        let mut rows = self.net.forward_on(&x, false)?.to_vec2::<f32>()?;
+        rows.pop()
+            .ok_or_else(|| VisionError::BadInput("no embedding came out".into()))
     }
 
     /// The network's raw (not normalised) output for the chips, `[B, 192]`.
     pub fn raw_embeddings(&self, chips: &[RgbImage]) -> Result<Vec<Vec<f32>>, VisionError> {
         let threads = rayon::current_num_threads();
         if chips.len() < 2 || threads < 2 {
-            if chips.is_empty() {
-                return Ok(Vec::new());
+            let [chip] = chips else {
+                return match chips {
+                    [] => Ok(Vec::new()),
+                    _ => Ok(self
+                        .net
+                        .forward_on(&self.input(chips)?, false)?
+                        .to_vec2::<f32>()?),
+                };
+            };
+            // One face: a band of every layer per thread of the team.
+            if let Some(embedding) = self.raw_on_team(chip)? {
+                return Ok(vec![embedding]);
             }
-            // One face: its large layers are split over the threads.
-            return Ok(self.net.forward(&self.input(chips)?)?.to_vec2::<f32>()?);
+            return Ok(vec![self.raw_alone(chip)?]);
         }
         // Several faces: a share of them per thread, each share on one thread from start to
         // end, which beats splitting every small layer.

@@ -137,7 +137,7 @@ fn bias_prelu(c: usize, act: bool, vb: &VarBuilder) -> Result<BiasPrelu> {
 /// A 1×1 convolution (a matrix product in NHWC) with bias and an optional PReLU. The op's own
 /// `parallel` is set at each call, by [`MobileFaceNet::forward_on`].
 #[derive(Debug, Clone)]
-struct Pointwise(PointwiseConv);
+pub(super) struct Pointwise(pub(super) PointwiseConv);
 
 impl Pointwise {
     fn new(c_in: usize, c_out: usize, act: bool, vb: &VarBuilder) -> Result<Self> {
@@ -164,7 +164,7 @@ impl Pointwise {
 
 /// A depthwise convolution with bias and an optional PReLU; `parallel` as for [`Pointwise`].
 #[derive(Debug, Clone)]
-struct Depthwise(DepthwiseConv);
+pub(super) struct Depthwise(pub(super) DepthwiseConv);
 
 impl Depthwise {
     fn new(
@@ -204,7 +204,7 @@ impl Depthwise {
 
 /// The 3×3 stride-2 stem over the RGB chip, as im2col + one product.
 #[derive(Debug, Clone)]
-struct Stem(Pointwise);
+pub(super) struct Stem(pub(super) Pointwise);
 
 impl Stem {
     fn new(c_out: usize, vb: &VarBuilder) -> Result<Self> {
@@ -239,11 +239,11 @@ impl Stem {
 /// An inverted-residual bottleneck: expand (PReLU), depthwise 3×3 (PReLU), project (linear),
 /// plus the input when the shape is kept.
 #[derive(Debug, Clone)]
-struct Bottleneck {
-    expand: Pointwise,
-    dw: Depthwise,
-    project: Pointwise,
-    residual: bool,
+pub(super) struct Bottleneck {
+    pub(super) expand: Pointwise,
+    pub(super) dw: Depthwise,
+    pub(super) project: Pointwise,
+    pub(super) residual: bool,
 }
 
 impl Bottleneck {
@@ -277,14 +277,14 @@ impl Bottleneck {
 #[derive(Debug, Clone)]
 pub struct MobileFaceNet {
     cfg: Config,
-    conv1: Stem,
-    dw_conv1: Depthwise,
-    pw_conv1: Pointwise,
-    blocks: Vec<Bottleneck>,
-    conv2: Pointwise,
-    gdc: Depthwise,
-    linear: Pointwise,
-    embedding: Pointwise,
+    pub(super) conv1: Stem,
+    pub(super) dw_conv1: Depthwise,
+    pub(super) pw_conv1: Pointwise,
+    pub(super) blocks: Vec<Bottleneck>,
+    pub(super) conv2: Pointwise,
+    pub(super) gdc: Depthwise,
+    pub(super) linear: Pointwise,
+    pub(super) embedding: Pointwise,
 }
 
 impl MobileFaceNet {

@@ -105,6 +105,7 @@ impl CustomOp1 for DepthwiseConv {
             s: self.stride,
             pad: (pad_y, pad_x),
             input: (h, w, c),
+            first_row: 0,
             out: (ho, wo),
         };
         let wide = wide_vectors();
@@ -122,6 +123,76 @@ impl CustomOp1 for DepthwiseConv {
     }
 }
 
+impl DepthwiseConv {
+    /// The output height and width for an `h × w` input.
+    #[must_use]
+    pub fn output_size(&self, h: usize, w: usize) -> (usize, usize) {
+        (
+            self.padding.plan(h, self.kernel, self.stride).0,
+            self.padding.plan(w, self.kernel, self.stride).0,
+        )
+    }
+
+    /// The input rows that output rows `rows` read: `[first, end)`, inside `0..h`.
+    #[must_use]
+    pub fn input_rows(&self, h: usize, rows: std::ops::Range<usize>) -> std::ops::Range<usize> {
+        if rows.is_empty() {
+            return 0..0;
+        }
+        let (_, pad) = self.padding.plan(h, self.kernel, self.stride);
+        let first = (rows.start * self.stride).saturating_sub(pad);
+        let end = ((rows.end - 1) * self.stride + self.kernel).saturating_sub(pad);
+        first.min(h)..end.min(h)
+    }
+
+    /// Output rows from `first_out` on of one `h × w` image with this layer's channels, into
+    /// `out` (whole rows of `Wo·C`), on the calling thread. `slab` holds the input's rows from
+    /// `first_row` on; it must hold every row that [`Self::input_rows`] names.
+    pub fn band(
+        &self,
+        slab: &[f32],
+        first_row: usize,
+        (h, w): (usize, usize),
+        first_out: usize,
+        out: &mut [f32],
+    ) -> Result<()> {
+        let c = self.post.bias.len();
+        let k = self.kernel;
+        let (ho, pad_y) = self.padding.plan(h, k, self.stride);
+        let (wo, pad_x) = self.padding.plan(w, k, self.stride);
+        let out_rows = out.len() / (wo * c).max(1);
+        let needed = self.input_rows(h, first_out..first_out + out_rows);
+        let held = first_row..first_row + slab.len() / (w * c).max(1);
+        if out.len() != out_rows * wo * c
+            || first_out + out_rows > ho
+            || self.weight.len() != k * k * c
+            || (!needed.is_empty() && (needed.start < held.start || needed.end > held.end))
+        {
+            candle_core::bail!(
+                "depthwise band: output rows {first_out}..{} of {ho} need input rows {needed:?}, \
+                 the band holds {held:?}",
+                first_out + out_rows
+            )
+        }
+        let plan = DepthwisePlan {
+            weight: &self.weight,
+            bias: &self.post.bias,
+            slope: self.post.slope.as_deref().map(Vec::as_slice),
+            k,
+            s: self.stride,
+            pad: (pad_y, pad_x),
+            input: (h, w, c),
+            first_row,
+            out: (ho, wo),
+        };
+        let wide = wide_vectors();
+        for (i, row) in out.chunks_mut(wo * c).enumerate() {
+            plan.row(slab, first_out + i, row, wide);
+        }
+        Ok(())
+    }
+}
+
 /// One depthwise layer's sizes and weights, for its row kernel.
 struct DepthwisePlan<'a> {
     weight: &'a [f32],
@@ -133,6 +204,8 @@ struct DepthwisePlan<'a> {
     pad: (usize, usize),
     /// Input height, width, channels.
     input: (usize, usize, usize),
+    /// The first input row held by the image slice (0 for a whole image, more for a band).
+    first_row: usize,
     /// Output height, width.
     out: (usize, usize),
 }
@@ -178,7 +251,10 @@ impl DepthwisePlan<'_> {
             for (r, &iy) in rows.iter().enumerate() {
                 for kx in (first_kx..k).take_while(|&kx| ox * s + kx - pad_x < w) {
                     let ix = ox * s + kx - pad_x;
-                    taps.push(((iy * w + ix) * c, ((first_ky + r) * k + kx) * c));
+                    taps.push((
+                        ((iy - self.first_row) * w + ix) * c,
+                        ((first_ky + r) * k + kx) * c,
+                    ));
                 }
             }
             let dst = &mut row[ox * c..(ox + 1) * c];
@@ -258,7 +334,8 @@ impl BiasPrelu {
         }
     }
 
-    fn rows(&self, rows: &mut [f32]) {
+    /// Applies the bias and PReLU to whole rows of `C` values, on the calling thread.
+    pub fn rows(&self, rows: &mut [f32]) {
         let c = self.bias.len();
         for row in rows.chunks_exact_mut(c) {
             match &self.slope {
@@ -332,6 +409,35 @@ impl CustomOp1 for PointwiseConv {
     }
 }
 
+impl PointwiseConv {
+    /// `out = x · W + bias`, then PReLU, then `+ residual` when given, for whole rows of `x`
+    /// (`[rows, C_in]` into `[rows, C_out]`), on the calling thread.
+    pub fn band(&self, x: &[f32], out: &mut [f32], residual: Option<&[f32]>) -> Result<()> {
+        let (k, n) = (self.c_in, self.post.bias.len());
+        let m = x.len() / k.max(1);
+        if m * k != x.len() || out.len() != m * n || residual.is_some_and(|r| r.len() != m * n) {
+            candle_core::bail!(
+                "pointwise band: {} input values for {k} channels, {} outputs for {n}",
+                x.len(),
+                out.len()
+            )
+        }
+        gemm::matmul(
+            Dst::row_major(out, m, n),
+            Operand::new(x, m, k),
+            Operand::new(&self.weight, k, n),
+            false,
+            1,
+        )
+        .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+        self.post.rows(out);
+        if let Some(r) = residual {
+            out.iter_mut().zip(r).for_each(|(y, r)| *y += r);
+        }
+        Ok(())
+    }
+}
+
 /// Below this many multiply-adds a matrix product runs on the calling thread.
 const PARALLEL_MIN_MACS: usize = 2 * 1024 * 1024;
 
@@ -390,6 +496,47 @@ impl CustomOp1 for Im2ColNhwc {
             out.chunks_mut(wo * cols).enumerate().for_each(one_row);
         }
         Ok((CpuStorage::F32(out), Shape::from((b * ho * wo, cols))))
+    }
+}
+
+impl Im2ColNhwc {
+    /// The im2col rows of output rows from `first_out` on, of one whole `h × w × c` image, into
+    /// `out` (`[rows · Wo, k·k·c]`; every value is written), on the calling thread.
+    pub fn band(
+        &self,
+        image: &[f32],
+        (h, w, c): (usize, usize, usize),
+        first_out: usize,
+        out: &mut [f32],
+    ) -> Result<()> {
+        let (k, s) = (self.kernel, self.stride);
+        let (ho, pad_y) = self.padding.plan(h, k, s);
+        let (wo, pad_x) = self.padding.plan(w, k, s);
+        let cols = k * k * c;
+        let rows = out.len() / (wo * cols).max(1);
+        if image.len() != h * w * c || out.len() != rows * wo * cols || first_out + rows > ho {
+            candle_core::bail!("im2col band: output rows {first_out}.. of {ho} do not fit")
+        }
+        out.fill(0.0);
+        for (i, row) in out.chunks_mut(wo * cols).enumerate() {
+            let oy = first_out + i;
+            for ox in 0..wo {
+                let dst = &mut row[ox * cols..(ox + 1) * cols];
+                for ky in 0..k {
+                    let Some(iy) = (oy * s + ky).checked_sub(pad_y).filter(|&iy| iy < h) else {
+                        continue;
+                    };
+                    for kx in 0..k {
+                        let Some(ix) = (ox * s + kx).checked_sub(pad_x).filter(|&ix| ix < w) else {
+                            continue;
+                        };
+                        dst[(ky * k + kx) * c..][..c]
+                            .copy_from_slice(&image[(iy * w + ix) * c..][..c]);
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -484,6 +631,7 @@ mod tests {
                 s: stride,
                 pad: (pad_y, pad_x),
                 input: (h, w, c),
+                first_row: 0,
                 out: (ho, wo),
             };
             // Each width this CPU has (`at_most` runs a missing one on the next narrower).
@@ -516,6 +664,29 @@ mod tests {
                 worst < 1e-4,
                 "{k}x{k} stride {stride} through candle: {worst}"
             );
+            // In bands, each from a slab of only the input rows it reads (as a team runs it),
+            // and refused a slab that lacks one.
+            let row = w * c;
+            for first in 0..ho {
+                for end in first + 1..=ho {
+                    let need = op.input_rows(h, first..end);
+                    let slab = &x[need.start * row..need.end * row];
+                    let mut got = vec![0f32; (end - first) * wo * c];
+                    op.band(slab, need.start, (h, w), first, &mut got).unwrap();
+                    assert_eq!(
+                        got,
+                        want[first * wo * c..end * wo * c],
+                        "rows {first}..{end}"
+                    );
+                    if need.len() > 1 {
+                        let short = &x[(need.start + 1) * row..need.end * row];
+                        assert!(
+                            op.band(short, need.start + 1, (h, w), first, &mut got)
+                                .is_err()
+                        );
+                    }
+                }
+            }
         }
     }
 }

@@ -207,3 +207,111 @@ fn embeddings_have_unit_length_and_bad_chips_are_refused() {
     ));
     assert!(MobileFaceNetEncoder::from_safetensors(b"nonsense", "x", &Device::Cpu).is_err());
 }
+
+#[test]
+fn a_team_of_two_to_four_threads_gives_each_face_what_one_thread_gives() {
+    let encoder = MobileFaceNetEncoder::bundled(&Device::Cpu).unwrap();
+    let chips: Vec<image::RgbImage> = (0..4u32)
+        .map(|i| {
+            image::RgbImage::from_fn(112, 112, |x, y| {
+                image::Rgb([
+                    (x * (i + 2)) as u8,
+                    (y * 3 + 17 * i) as u8,
+                    (x ^ (y + i)) as u8,
+                ])
+            })
+        })
+        .collect();
+    let alone: Vec<Vec<f32>> = chips
+        .iter()
+        .map(|c| encoder.raw_alone(c).unwrap())
+        .collect();
+    assert!(team::Team::new(encoder.net(), 1).is_none());
+    for threads in 2..=team::MAX_THREADS + 1 {
+        let mut team = team::Team::new(encoder.net(), threads).unwrap();
+        assert_eq!(team.threads(), threads.min(team::MAX_THREADS));
+        // Each face twice, in turn: buffers kept from the face before must not leak into it.
+        for round in 0..2 {
+            for (i, (chip, want)) in chips.iter().zip(&alone).enumerate() {
+                let values = encoder.input_values(std::slice::from_ref(chip)).unwrap();
+                let got = team.forward(values).unwrap();
+                let diff = got
+                    .iter()
+                    .zip(want)
+                    .map(|(x, y)| (x - y).abs())
+                    .fold(0f32, f32::max);
+                let scale = want.iter().map(|x| x.abs()).fold(0f32, f32::max);
+                assert!(
+                    diff <= 1e-5 * scale.max(1.0),
+                    "{threads} threads, round {round}, face {i}: {diff}"
+                );
+            }
+        }
+        // A wrong-sized chip is refused before any thread starts on it, and the next face
+        // still comes out right.
+        assert!(team.forward(vec![0.0; 10]).is_err());
+        let values = encoder
+            .input_values(std::slice::from_ref(&chips[0]))
+            .unwrap();
+        assert_eq!(team.forward(values).unwrap().len(), alone[0].len());
+    }
+    // The encoder's own one-face path (a team on a pool of two) gives the same.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let got = pool
+        .install(|| encoder.raw_embeddings(std::slice::from_ref(&chips[1])))
+        .unwrap();
+    assert!(matches!(
+        *encoder.team.lock().unwrap(),
+        TeamState::Ready(..)
+    ));
+    let diff = got[0]
+        .iter()
+        .zip(&alone[1])
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max);
+    assert!(diff <= 1e-5, "{diff}");
+}
+
+#[test]
+fn the_chooser_takes_the_faster_way_and_tries_the_other_now_and_then() {
+    use std::time::Duration;
+    let ms = |v: u64| Duration::from_millis(v);
+    let mut c = team::Chooser::default();
+    // The team first (its first pass, which starts the helpers, is not timed), then once alone.
+    assert!(c.team_next());
+    c.record(true, ms(50));
+    assert!(c.team_next());
+    c.record(true, ms(3));
+    assert!(!c.team_next());
+    c.record(false, ms(6));
+    // The team is faster: it gets every face but one in PROBE_EVERY.
+    let mut alone = 0;
+    for _ in 0..team::Chooser::PROBE_EVERY * 4 {
+        let on_team = c.team_next();
+        alone += u64::from(!on_team);
+        c.record(on_team, ms(if on_team { 3 } else { 6 }));
+    }
+    assert_eq!(alone, 4);
+    // The other cores get busy: the team's passes slow down, and it loses the faces.
+    let mut team_faces = 0;
+    for i in 0..team::Chooser::PROBE_EVERY * 4 {
+        let on_team = c.team_next();
+        if i >= 4 {
+            team_faces += u64::from(on_team);
+        }
+        c.record(on_team, ms(if on_team { 9 } else { 6 }));
+    }
+    assert!(team_faces <= 4, "{team_faces}");
+    // They are free again: the next try of the team wins it back.
+    let mut last = Vec::new();
+    for _ in 0..team::Chooser::PROBE_EVERY * 2 {
+        let on_team = c.team_next();
+        last.push(on_team);
+        c.record(on_team, ms(if on_team { 3 } else { 6 }));
+    }
+    let tail = &last[last.len() - team::Chooser::PROBE_EVERY as usize..];
+    assert_eq!(tail.iter().filter(|&&t| !t).count(), 1, "{last:?}");
+}
