@@ -182,43 +182,30 @@ impl MobileFaceNetEncoder {
         }
     }
 
-    /// The raw embedding of one chip on the calling thread alone, as [`Self::raw_embeddings`]
-    /// would give it without a team (tests compare the two).
+    /// The raw embedding of one chip on the calling thread alone ([`team::alone`]).
     pub fn raw_alone(&self, chip: &RgbImage) -> Result<Vec<f32>, VisionError> {
-        let x = self.input(std::slice::from_ref(chip))?;
-        let mut rows = self.net.forward_on(&x, false)?.to_vec2::<f32>()?;
-        rows.pop()
-            .ok_or_else(|| VisionError::BadInput("no embedding came out".into()))
+        let values = self.input_values(std::slice::from_ref(chip))?;
+        Ok(team::alone(&self.net, &values)?)
     }
 
     /// The network's raw (not normalised) output for the chips, `[B, 192]`.
     pub fn raw_embeddings(&self, chips: &[RgbImage]) -> Result<Vec<Vec<f32>>, VisionError> {
         let threads = rayon::current_num_threads();
-        if chips.len() < 2 || threads < 2 {
-            let [chip] = chips else {
-                return match chips {
-                    [] => Ok(Vec::new()),
-                    _ => Ok(self
-                        .net
-                        .forward_on(&self.input(chips)?, false)?
-                        .to_vec2::<f32>()?),
-                };
-            };
+        if let [chip] = chips {
             // One face: a band of every layer per thread of the team.
-            if let Some(embedding) = self.raw_on_team(chip)? {
+            if threads >= 2
+                && let Some(embedding) = self.raw_on_team(chip)?
+            {
                 return Ok(vec![embedding]);
             }
             return Ok(vec![self.raw_alone(chip)?]);
         }
-        // Several faces: a share of them per thread, each share on one thread from start to
+        // Several faces: a share of them per thread, each face on one thread from start to
         // end, which beats splitting every small layer.
-        let per_thread = chips.len().div_ceil(threads);
+        let per_thread = chips.len().div_ceil(threads.max(1)).max(1);
         let shares: Vec<Vec<Vec<f32>>> = chips
             .par_chunks(per_thread)
-            .map(|share| {
-                let x = self.input(share)?;
-                Ok(self.net.forward_on(&x, false)?.to_vec2::<f32>()?)
-            })
+            .map(|share| share.iter().map(|chip| self.raw_alone(chip)).collect())
             .collect::<Result<_, VisionError>>()?;
         Ok(shares.into_iter().flatten().collect())
     }

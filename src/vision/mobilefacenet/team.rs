@@ -31,8 +31,13 @@ pub const MAX_THREADS: usize = 4;
 /// layer: a `k × k` filter reads at most `k − 1` rows past a band's edge.
 const EDGE_ROWS: usize = 2;
 
-/// Spins at a barrier before a waiting thread starts yielding the CPU to others.
-const SPINS_BEFORE_YIELD: u32 = 1 << 14;
+/// Spins at a barrier before a waiting thread starts yielding its CPU between looks. A yield
+/// with nothing else to run returns at once, so on CPUs of their own the threads still meet
+/// within a microsecond or so. But a helper woken by the caller is sometimes put on the
+/// caller's CPU (the scheduler prefers the waker's CPU), and then only yielding lets the other
+/// run: with 16 384 spins before each yield such a pass took 9.3 ms, twice one thread's time;
+/// with 64 it takes about one thread's time, until the scheduler moves the helper.
+const SPINS_BEFORE_YIELD: u32 = 64;
 
 /// Rows `[n·t/T, n·(t+1)/T)`: thread `t`'s band of an `n`-row map.
 fn band(n: usize, t: usize, threads: usize) -> Range<usize> {
@@ -284,17 +289,7 @@ impl Team {
         if threads < 2 {
             return None;
         }
-        let shared = Arc::new(Shared {
-            threads,
-            barrier: SpinBarrier {
-                threads,
-                arrived: AtomicUsize::new(0),
-                generation: AtomicUsize::new(0),
-            },
-            failed: AtomicBool::new(false),
-            edges: [slots(threads), slots(threads)],
-            last: slots(threads),
-        });
+        let shared = Arc::new(Shared::new(threads));
         let mut jobs = Vec::new();
         let mut helpers = Vec::new();
         for t in 1..threads {
@@ -376,25 +371,77 @@ impl Team {
             turn: 0,
         };
         walk.run(&chip, &mut self.scratch)?;
-        // Every band of the last 1×1 layer, top to bottom: the whole 7×7 map.
-        let side = self.net.config().final_size();
-        let c = self.net.conv2.0.post.bias.len();
-        let map = &mut self.scratch.slab;
-        map.clear();
-        for part in &self.shared.last {
-            map.extend_from_slice(&part.lock().map_err(|_| stopped())?);
-        }
-        if map.len() != side * side * c {
-            candle_core::bail!("MobileFaceNet team: gathered {} values", map.len())
-        }
-        let mut pooled = vec![0f32; c];
-        self.net.gdc.0.band(map, 0, (side, side), 0, &mut pooled)?;
-        let mut linear = vec![0f32; self.net.linear.0.post.bias.len()];
-        self.net.linear.0.band(&pooled, &mut linear, None)?;
-        let mut embedding = vec![0f32; self.net.embedding.0.post.bias.len()];
-        self.net.embedding.0.band(&linear, &mut embedding, None)?;
-        Ok(embedding)
+        head(&self.net, &self.shared, &mut self.scratch)
     }
+}
+
+/// The calling thread's part after the bands: every band of the last 1×1 layer, top to
+/// bottom, is the whole final map; then the global depthwise filter and the linear layers.
+fn head(net: &MobileFaceNet, shared: &Shared, scratch: &mut Scratch) -> Result<Vec<f32>> {
+    let side = net.config().final_size();
+    let c = net.conv2.0.post.bias.len();
+    let map = &mut scratch.slab;
+    map.clear();
+    for part in &shared.last {
+        map.extend_from_slice(&part.lock().map_err(|_| stopped())?);
+    }
+    if map.len() != side * side * c {
+        candle_core::bail!("MobileFaceNet team: gathered {} values", map.len())
+    }
+    let mut pooled = vec![0f32; c];
+    net.gdc.0.band(map, 0, (side, side), 0, &mut pooled)?;
+    let mut linear = vec![0f32; net.linear.0.post.bias.len()];
+    net.linear.0.band(&pooled, &mut linear, None)?;
+    let mut embedding = vec![0f32; net.embedding.0.post.bias.len()];
+    net.embedding.0.band(&linear, &mut embedding, None)?;
+    Ok(embedding)
+}
+
+impl Shared {
+    fn new(threads: usize) -> Self {
+        Self {
+            threads,
+            barrier: SpinBarrier {
+                threads,
+                arrived: AtomicUsize::new(0),
+                generation: AtomicUsize::new(0),
+            },
+            failed: AtomicBool::new(false),
+            edges: [slots(threads), slots(threads)],
+            last: slots(threads),
+        }
+    }
+}
+
+thread_local! {
+    /// Each thread's buffers for [`alone`], kept from face to face.
+    static ALONE: std::cell::RefCell<(Shared, Scratch)> =
+        std::cell::RefCell::new((Shared::new(1), Scratch::default()));
+}
+
+/// The raw embedding of one chip (`[S, S, 3]`, normalised) on the calling thread alone, with
+/// buffers kept by the thread from face to face. This is what each thread runs for its share
+/// of a batch: candle's tensors would allocate and zero every layer's output, and a third of
+/// one face's time went to that (measured with `perf` on `rollcall bench faces`).
+pub fn alone(net: &MobileFaceNet, chip: &[f32]) -> Result<Vec<f32>> {
+    let s = net.config().input_size;
+    if chip.len() != s * s * 3 {
+        candle_core::bail!("MobileFaceNet: a chip of {} values", chip.len())
+    }
+    ALONE.with(|cell| {
+        let Ok(mut state) = cell.try_borrow_mut() else {
+            candle_core::bail!("MobileFaceNet: a pass is already running on this thread")
+        };
+        let (shared, scratch) = &mut *state;
+        Walk {
+            net,
+            shared,
+            t: 0,
+            turn: 0,
+        }
+        .run(chip, scratch)?;
+        head(net, shared, scratch)
+    })
 }
 
 impl Drop for Team {
@@ -411,12 +458,14 @@ impl Drop for Team {
 
 /// Chooses, face by face, between the team and the calling thread alone: whichever was faster
 /// lately, with the other tried again every [`Chooser::PROBE_EVERY`] faces so that a change of
-/// load is noticed.
+/// load is noticed. Each way is judged by the fastest of its last [`Chooser::KEPT`] faces: one
+/// slow face (another program woke up for a moment) does not turn the team off, three in a row
+/// do, and a single fast try brings it back.
 #[derive(Debug, Default)]
 pub struct Chooser {
-    /// Recent milliseconds a face on the team and alone; `None` until measured.
-    team_ms: Option<f64>,
-    alone_ms: Option<f64>,
+    /// The last milliseconds a face took on the team and alone, newest last.
+    team_ms: Vec<f64>,
+    alone_ms: Vec<f64>,
     /// Team passes run so far (the first, which starts the helpers, is not timed).
     team_passes: u64,
     faces: u64,
@@ -425,11 +474,17 @@ pub struct Chooser {
 impl Chooser {
     /// The other way is tried once in this many faces.
     pub const PROBE_EVERY: u64 = 16;
+    /// Faces remembered for each way.
+    pub const KEPT: usize = 3;
+
+    fn best(times: &[f64]) -> Option<f64> {
+        times.iter().copied().reduce(f64::min)
+    }
 
     /// Whether the next face goes to the team.
     pub fn team_next(&mut self) -> bool {
         self.faces += 1;
-        match (self.team_ms, self.alone_ms) {
+        match (Self::best(&self.team_ms), Self::best(&self.alone_ms)) {
             (None, _) => true,
             (Some(_), None) => false,
             (Some(team), Some(alone)) => {
@@ -438,9 +493,7 @@ impl Chooser {
         }
     }
 
-    /// Records how long a face took on the team (`on_team`) or alone. A face run the way
-    /// that is not the current choice replaces that way's figure, since it is the only recent
-    /// one; the chosen way's figure is a running average.
+    /// Records how long a face took on the team (`on_team`) or alone.
     pub fn record(&mut self, on_team: bool, took: Duration) {
         let ms = took.as_secs_f64() * 1e3;
         if on_team {
@@ -449,18 +502,14 @@ impl Chooser {
                 return;
             }
         }
-        let chosen = match (self.team_ms, self.alone_ms) {
-            (Some(team), Some(alone)) => (team <= alone) == on_team,
-            _ => true,
-        };
-        let slot = if on_team {
+        let times = if on_team {
             &mut self.team_ms
         } else {
             &mut self.alone_ms
         };
-        *slot = Some(match *slot {
-            Some(old) if chosen => 0.5 * old + 0.5 * ms,
-            _ => ms,
-        });
+        if times.len() == Self::KEPT {
+            times.remove(0);
+        }
+        times.push(ms);
     }
 }

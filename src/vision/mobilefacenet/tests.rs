@@ -279,6 +279,7 @@ fn a_team_of_two_to_four_threads_gives_each_face_what_one_thread_gives() {
 fn the_chooser_takes_the_faster_way_and_tries_the_other_now_and_then() {
     use std::time::Duration;
     let ms = |v: u64| Duration::from_millis(v);
+    let probe = team::Chooser::PROBE_EVERY;
     let mut c = team::Chooser::default();
     // The team first (its first pass, which starts the helpers, is not timed), then once alone.
     assert!(c.team_next());
@@ -287,31 +288,30 @@ fn the_chooser_takes_the_faster_way_and_tries_the_other_now_and_then() {
     c.record(true, ms(3));
     assert!(!c.team_next());
     c.record(false, ms(6));
+    // Runs `faces` faces that take `team` or `alone` ms; returns which went to the team.
+    let mut run = |faces: u64, team: u64, alone: u64| -> Vec<bool> {
+        (0..faces)
+            .map(|_| {
+                let on_team = c.team_next();
+                c.record(on_team, ms(if on_team { team } else { alone }));
+                on_team
+            })
+            .collect()
+    };
     // The team is faster: it gets every face but one in PROBE_EVERY.
-    let mut alone = 0;
-    for _ in 0..team::Chooser::PROBE_EVERY * 4 {
-        let on_team = c.team_next();
-        alone += u64::from(!on_team);
-        c.record(on_team, ms(if on_team { 3 } else { 6 }));
-    }
-    assert_eq!(alone, 4);
-    // The other cores get busy: the team's passes slow down, and it loses the faces.
-    let mut team_faces = 0;
-    for i in 0..team::Chooser::PROBE_EVERY * 4 {
-        let on_team = c.team_next();
-        if i >= 4 {
-            team_faces += u64::from(on_team);
-        }
-        c.record(on_team, ms(if on_team { 9 } else { 6 }));
-    }
-    assert!(team_faces <= 4, "{team_faces}");
+    let quiet = run(probe * 4, 3, 6);
+    assert_eq!(quiet.iter().filter(|&&t| !t).count(), 4);
+    // One slow face on the team (a moment of load) does not turn it off.
+    let blip = run(1, 20, 6);
+    assert!(blip[0]);
+    let after = run(probe, 3, 6);
+    assert!(after.iter().filter(|&&t| !t).count() <= 1, "{after:?}");
+    // The other cores stay busy: after three slow faces the team gets only the tries.
+    let busy = run(probe * 4, 9, 6);
+    assert!(busy[..3].iter().all(|&t| t), "{busy:?}");
+    assert!(busy[3..].iter().filter(|&&t| t).count() <= 4, "{busy:?}");
     // They are free again: the next try of the team wins it back.
-    let mut last = Vec::new();
-    for _ in 0..team::Chooser::PROBE_EVERY * 2 {
-        let on_team = c.team_next();
-        last.push(on_team);
-        c.record(on_team, ms(if on_team { 3 } else { 6 }));
-    }
-    let tail = &last[last.len() - team::Chooser::PROBE_EVERY as usize..];
-    assert_eq!(tail.iter().filter(|&&t| !t).count(), 1, "{last:?}");
+    let free = run(probe * 2, 3, 6);
+    let tail = &free[free.len() - probe as usize..];
+    assert_eq!(tail.iter().filter(|&&t| !t).count(), 1, "{free:?}");
 }
