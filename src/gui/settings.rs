@@ -146,6 +146,12 @@ impl SettingsScreen {
         let Some(s) = self.edit.as_mut() else { return };
 
         ui.strong("Recognition rules");
+        // A custom margin starts from the active encoder's own.
+        let encoder_margin = self
+            .encoders
+            .iter()
+            .find(|e| e.is_active)
+            .map_or(crate::workflow::encoders::DLIB_MARGIN, |e| e.default_margin);
         egui::Grid::new("rules").num_columns(2).show(ui, |ui| {
             let l = ui.label("Frames to confirm");
             ui.add(egui::DragValue::new(&mut s.frames_to_confirm).range(1..=20))
@@ -158,7 +164,7 @@ impl SettingsScreen {
             let mut custom = s.min_margin.is_some();
             ui.checkbox(&mut custom, "Custom margin");
             if custom {
-                let m = s.min_margin.get_or_insert(0.05);
+                let m = s.min_margin.get_or_insert(encoder_margin);
                 ui.add(egui::DragValue::new(m).range(0.0..=1.0).speed(0.005));
             } else {
                 s.min_margin = None;
